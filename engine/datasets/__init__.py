@@ -1,0 +1,1 @@
+"""Dataset adapters: one module per dataset, all returning :class:`~engine.datasets.base.ClipRecord`."""
