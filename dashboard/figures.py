@@ -1,0 +1,208 @@
+"""Plot builders: pure functions from DataFrames/arrays to Plotly figures (no Streamlit here)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+DIVERGING = "RdBu_r"
+RELEVANCE = "Inferno"
+OURS = "#1f77b4"
+THESIS = "#b0b0b0"
+
+
+def finish(fig: go.Figure) -> go.Figure:
+    """House style: white template, and margins that grow to fit tick labels."""
+    fig.update_layout(template="plotly_white")
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
+    return fig
+
+
+def metric_bars(summary: pd.DataFrame, *, metric_label: str, reference: pd.DataFrame | None = None) -> go.Figure:
+    """Horizontal bars of mean +/- SD over seeds per experiment; thesis figures beside them in grey.
+
+    Args:
+        summary: rows with ``experiment_id``, ``mean``, ``sd``, ``seeds``.
+        reference: optional rows with ``experiment_id``, ``mean``, ``sd`` (the thesis's numbers).
+    """
+    fig = go.Figure()
+    labels = summary["experiment_id"].tolist()
+    fig.add_bar(
+        y=labels,
+        x=summary["mean"],
+        error_x=dict(type="data", array=summary["sd"], visible=True),
+        orientation="h",
+        name="this project",
+        marker_color=OURS,
+        customdata=summary["seeds"],
+        hovertemplate="%{y}<br>%{x:.3f} ± %{error_x.array:.3f} (%{customdata} seeds)<extra></extra>",
+    )
+    if reference is not None and not reference.empty:
+        fig.add_bar(
+            y=reference["experiment_id"],
+            x=reference["mean"],
+            error_x=dict(type="data", array=reference["sd"].fillna(0), visible=True),
+            orientation="h",
+            name="thesis (reported)",
+            marker_color=THESIS,
+            hovertemplate="%{y}<br>thesis: %{x:.3f}<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        xaxis_title=metric_label,
+        yaxis=dict(autorange="reversed"),
+        height=max(260, 60 + 38 * len(labels)),
+        margin=dict(l=10, r=10, t=30, b=40),
+        legend=dict(orientation="h", y=1.08),
+    )
+    return fig
+
+
+def per_target_bars(frame: pd.DataFrame, *, metric_label: str) -> go.Figure:
+    """Grouped bars: one group per target, one bar per experiment (mean +/- SD over seeds)."""
+    fig = go.Figure()
+    for experiment_id, rows in frame.groupby("experiment_id", sort=False):
+        fig.add_bar(
+            x=rows["target"], y=rows["mean"], error_y=dict(type="data", array=rows["sd"], visible=True), name=experiment_id
+        )
+    fig.update_layout(barmode="group", yaxis_title=metric_label, height=380, margin=dict(l=10, r=10, t=30, b=40),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", colorbar_title: str = "β", signed: bool = True) -> go.Figure:
+    """Features (rows) x targets (columns), values printed in the cells.
+
+    ``signed`` values get a symmetric diverging scale centred on 0 (coefficients); unsigned ones
+    (mean |SHAP|) a sequential scale from 0.
+    """
+    limit = float(np.nanmax(np.abs(matrix.to_numpy()))) if matrix.size else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(),
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            colorscale=DIVERGING if signed else "Reds",
+            zmin=-limit if signed else 0.0,
+            zmax=limit,
+            colorbar=dict(title=colorbar_title),
+            text=np.round(matrix.to_numpy(), 2),
+            texttemplate="%{text}",
+            hovertemplate="%{y} → %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, height=max(300, 80 + 26 * len(matrix.index)), margin=dict(l=10, r=10, t=40, b=40),
+                      yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def ranking_bars(values: pd.Series, *, xaxis_title: str, top: int = 20) -> go.Figure:
+    """Horizontal bars of the ``top`` largest values, largest first."""
+    ranked = values.sort_values(ascending=False).head(top)
+    fig = go.Figure(go.Bar(x=ranked.to_numpy(), y=list(ranked.index), orientation="h", marker_color=OURS))
+    fig.update_layout(xaxis_title=xaxis_title, yaxis=dict(autorange="reversed"), height=max(260, 60 + 24 * len(ranked)),
+                      margin=dict(l=10, r=10, t=20, b=40))
+    return fig
+
+
+def shap_waterfall(contributions: pd.Series, *, base_value: float, target: str, top: int = 12) -> go.Figure:
+    """How one clip's prediction is built: base value, then each feature's SHAP contribution.
+
+    Features beyond ``top`` (by |contribution|) are summed into one bar, so the last bar always
+    ends at the prediction (base value plus all contributions).
+    """
+    ordered = contributions.reindex(contributions.abs().sort_values(ascending=False).index)
+    shown, rest = ordered.head(top), ordered.iloc[top:]
+    names = ["base value", *shown.index]
+    values = [base_value, *shown.to_numpy()]
+    measures = ["absolute"] + ["relative"] * len(shown)
+    if len(rest):
+        names.append(f"{len(rest)} other features")
+        values.append(float(rest.sum()))
+        measures.append("relative")
+    names.append("prediction")
+    values.append(0.0)
+    measures.append("total")
+    fig = go.Figure(go.Waterfall(x=values, y=names, measure=measures, orientation="h",
+                                 increasing=dict(marker_color="#d62728"), decreasing=dict(marker_color="#1f77b4")))
+    fig.update_layout(xaxis_title=f"{target} (rating)", yaxis=dict(autorange="reversed"), height=max(300, 60 + 26 * len(names)),
+                      margin=dict(l=10, r=10, t=20, b=40))
+    return fig
+
+
+def shap_beeswarm(frame: pd.DataFrame, *, target: str) -> go.Figure:
+    """One dot per clip and feature: SHAP value (x), feature (row), coloured by the feature's value."""
+    order = frame.groupby("feature")["value"].apply(lambda v: v.abs().mean()).sort_values(ascending=False).index
+    fig = go.Figure()
+    for row, feature in enumerate(order):
+        rows = frame[frame["feature"] == feature]
+        spread = rows["feature_value"].to_numpy()
+        scaled = (spread - spread.min()) / (np.ptp(spread) or 1.0)
+        jitter = np.random.default_rng(row).uniform(-0.25, 0.25, len(rows))
+        fig.add_scatter(
+            x=rows["value"], y=row + jitter, mode="markers", showlegend=False,
+            marker=dict(color=scaled, colorscale="Bluered", size=6, opacity=0.8, showscale=row == 0,
+                        colorbar=dict(title="feature<br>value", tickvals=[0, 1], ticktext=["low", "high"])),
+            customdata=np.column_stack([rows["clip_id"], spread]),
+            hovertemplate=f"{feature}<br>clip %{{customdata[0]}}<br>value %{{customdata[1]:.2f}}<br>SHAP %{{x:.3f}}<extra></extra>",
+        )
+    fig.update_layout(xaxis_title=f"SHAP value ({target}, rating units)", height=max(300, 60 + 30 * len(order)),
+                      yaxis=dict(tickvals=list(range(len(order))), ticktext=list(order), autorange="reversed"),
+                      margin=dict(l=10, r=10, t=20, b=40))
+    return fig
+
+
+def confusion_matrix(cells: pd.DataFrame, *, classes: Sequence[str]) -> go.Figure:
+    """Counts with rows = true class, columns = predicted class (as in the thesis's Figure 21)."""
+    z = np.zeros((len(classes), len(classes)))
+    for _, row in cells.iterrows():
+        z[classes.index(row["actual"]), classes.index(row["predicted"])] = row["count"]
+    names = [c.capitalize() for c in classes]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"predicted {n}" for n in names], y=[f"true {n}" for n in names], colorscale="Blues",
+                               text=z.astype(int), texttemplate="%{text}", showscale=False,
+                               hovertemplate="%{y}, %{x}: %{z:.0f} clips<extra></extra>"))
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=20), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def spectrogram_figure(image: np.ndarray, *, max_hz: float, seconds: float, title: str, relevance: bool = False) -> go.Figure:
+    """A ``(H, W)`` image (rows = frequency, low first) on axes in seconds and Hz."""
+    h, w = image.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=image,
+            x=np.linspace(0, seconds, w),
+            y=np.linspace(0, max_hz, h),
+            colorscale=RELEVANCE if relevance else "Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar=dict(title="relevance" if relevance else "level"),
+            hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", height=320, margin=dict(l=10, r=10, t=40, b=40))
+    return fig
+
+
+def stem_share_bars(shares: pd.DataFrame) -> go.Figure:
+    """Relevance share against area share per stem (synthetic corpus only)."""
+    fig = go.Figure()
+    fig.add_bar(x=shares["stem"], y=shares["relevance_share"], name="share of relevance", marker_color="#d62728")
+    fig.add_bar(x=shares["stem"], y=shares["area_share"], name="share of time-frequency bins", marker_color=THESIS)
+    fig.update_layout(barmode="group", yaxis=dict(title="share", tickformat=".0%"), height=280,
+                      margin=dict(l=10, r=10, t=20, b=40), legend=dict(orientation="h", y=1.15))
+    return fig
+
+
+def training_curves(history: pd.DataFrame) -> go.Figure:
+    """Training and validation loss per epoch, one pair of lines per seed."""
+    fig = go.Figure()
+    for seed, rows in history.groupby("seed"):
+        fig.add_scatter(x=rows["epoch"], y=rows["train_loss"], mode="lines", name=f"train, seed {seed}")
+        fig.add_scatter(x=rows["epoch"], y=rows["val_loss"], mode="lines", line=dict(dash="dash"), name=f"validation, seed {seed}")
+    fig.update_layout(xaxis_title="epoch", yaxis_title="loss", height=300, margin=dict(l=10, r=10, t=20, b=40))
+    return fig

@@ -1,0 +1,103 @@
+"""Confusion browser: pick a cell, pick a clip, see where the ViT looked and hear it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import figures, widgets
+from engine.datasets.base import CLASSES
+
+widgets.page("Confusion browser")
+db = widgets.require_database()
+
+experiments = widgets.query(db, "experiments")
+vits = experiments[experiments["route"] == "ViT"]
+if vits.empty:
+    st.info("This database holds no ViT experiment.")
+    st.stop()
+left, right = st.columns([3, 1])
+experiment = left.selectbox("Model", vits["experiment_id"].tolist())
+dataset = vits[vits["experiment_id"] == experiment]["dataset"].iloc[0]
+seeds = widgets.query(db, "seeds", experiment)
+seed = right.selectbox("Seed", seeds)
+
+decisions = widgets.query(db, "classifications", experiment, seed=seed)
+metrics = widgets.query(db, "classification_metrics", experiment, seed=seed)
+counts = decisions.groupby(["actual", "predicted"]).size().rename("count").reset_index()
+
+top = st.columns(4)
+top[0].metric("Accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
+top[1].metric("Recall Happy", f"{metrics.get('recall_happy', float('nan')):.3f}")
+top[2].metric("Recall Sad", f"{metrics.get('recall_sad', float('nan')):.3f}")
+top[3].metric("Weighted F1", f"{metrics.get('weighted_f1', float('nan')):.3f}")
+
+left, right = st.columns([2, 3])
+with left:
+    widgets.chart(figures.confusion_matrix, counts, classes=CLASSES)
+cells = [(a, p) for a in CLASSES for p in CLASSES]
+
+
+def cell_label(cell: tuple[str, str]) -> str:
+    n = int(((decisions["actual"] == cell[0]) & (decisions["predicted"] == cell[1])).sum())
+    verdict = "correct" if cell[0] == cell[1] else "error"
+    return f"true {cell[0].capitalize()} → predicted {cell[1].capitalize()} ({n}, {verdict})"
+
+
+labels = {cell_label(c): c for c in cells}
+with right:
+    cell = labels[st.radio("Cell", list(labels), index=2, key="cell")]
+    in_cell = decisions[(decisions["actual"] == cell[0]) & (decisions["predicted"] == cell[1])]
+    in_cell = in_cell.sort_values("confidence", ascending=False)
+    if in_cell.empty:
+        st.info("No test clip falls in this cell.")
+        st.stop()
+    clip = st.selectbox("Clip (most confident first)", in_cell["clip_id"].tolist(), key="clip",
+                        format_func=lambda c: f"{c} · confidence {in_cell.set_index('clip_id').loc[c, 'confidence']:.1%}")
+    methods = widgets.query(db, "relevance_methods", experiment)
+    method = st.selectbox("Attribution method", methods, key="method", help="grad_rollout: gradient-weighted attention rollout (Chefer et al. 2021) · "
+                          "rollout: attention rollout (Abnar & Zuidema 2020) · gradient_x_input: input × gradient")
+
+st.subheader(f"{clip}: true {cell[0].capitalize()}, predicted {cell[1].capitalize()}")
+stored = widgets.query(db, "image", dataset=dataset, clip_id=clip)
+relevance = widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=method)
+left, right = st.columns(2)
+if stored is not None:
+    image, max_hz, seconds = stored
+    with left:
+        widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)")
+    if relevance is not None:
+        with right:
+            widgets.chart(figures.spectrogram_figure, relevance, max_hz=max_hz, seconds=seconds,
+                          title=f"Relevance for '{cell[1]}' ({method})", relevance=True)
+
+st.subheader("Listen")
+gains = widgets.query(db, "sonification_gains", experiment)
+gain = st.radio("Sonification gain A(R)", gains, horizontal=True) if len(gains) > 1 else (gains[0] if gains else "")
+left, right = st.columns(2)
+with left:
+    widgets.audio_player("Original", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
+with right:
+    widgets.audio_player(f"Sonified: STFT × A(R), original phase ({method}, {gain})",
+                         widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain))
+
+shares = widgets.query(db, "stem_shares", experiment, seed=seed, clip_id=clip, method=method)
+if not shares.empty:
+    st.subheader("Which instrument did the model look at?")
+    left, right = st.columns(2)
+    with left:
+        st.caption("This clip: share of relevance on bins each stem dominates, against the share of bins it owns.")
+        widgets.chart(figures.stem_share_bars, shares)
+    with right:
+        by_cell = widgets.query(db, "stem_shares_by_cell", experiment, seed=seed, method=method)
+        by_cell["cell"] = by_cell["actual"].str.capitalize() + " → " + by_cell["predicted"].str.capitalize()
+        st.caption("All test clips, mean relevance share per stem by confusion-matrix cell.")
+        st.dataframe(by_cell.pivot(index="cell", columns="stem", values="relevance_share").style.format("{:.0%}"), width="stretch")
+
+with st.expander("What is known about this clip"):
+    values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)
+    st.dataframe(values.pivot(index="name", columns="kind", values="value"), width="stretch")
+
+with st.expander("Faithfulness of the attribution methods (deletion test, all test clips)"):
+    st.caption("Patches are blanked in order of relevance; a faithful map makes the predicted class's probability fall fast "
+               "(low AUC). The random order is the reference: gain = random AUC − method AUC.")
+    st.dataframe(widgets.query(db, "faithfulness_summary", experiment, seed=seed), hide_index=True, width="stretch")

@@ -1,0 +1,272 @@
+"""Every read the dashboard makes from a results database, as pure functions of a connection.
+
+Pages never write SQL; they call these. Each function takes a DuckDB connection (read-only) and
+returns a DataFrame, an array or bytes. The schema is documented in ``data/SCHEMA.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+DATA_DIR = REPOSITORY / "data"
+
+
+# databases ------------------------------------------------------------------------------------
+def available_databases(data_dir: Path = DATA_DIR) -> list[Path]:
+    """Finished results databases in ``data_dir``, newest first (side files being built excluded)."""
+    files = [p for p in Path(data_dir).glob("*.duckdb") if p.is_file()]
+    return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def default_database(data_dir: Path = DATA_DIR) -> Path | None:
+    """``$MER_DB`` if set, else the newest database in ``data_dir``, else ``None``."""
+    if os.environ.get("MER_DB"):
+        return Path(os.environ["MER_DB"])
+    found = available_databases(data_dir)
+    return found[0] if found else None
+
+
+def connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """Read-only connection; raises ``duckdb.Error`` for a file that is not a results database."""
+    return duckdb.connect(str(path), read_only=True)
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> pd.DataFrame:
+    return con.cursor().execute(sql, parameters or []).df()
+
+
+def _array(data: bytes, height: int, width: int) -> np.ndarray:
+    return np.frombuffer(bytes(data), dtype="<f2").reshape(height, width).astype(np.float32)
+
+
+# overview -------------------------------------------------------------------------------------
+def runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every run (newest first) with its provenance."""
+    return _df(
+        con,
+        "SELECT run_id, profile, dataset, status, started_at, finished_at, "
+        "date_diff('second', started_at, finished_at) AS seconds, device, git_revision, config_hash, versions "
+        "FROM runs ORDER BY run_id DESC",
+    )
+
+
+def clip_counts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Clips per dataset and split, with Happy/Sad counts and skipped clips."""
+    return _df(
+        con,
+        "SELECT dataset, split, count(*) AS clips, count(*) FILTER (label = 'happy') AS happy, "
+        "count(*) FILTER (label = 'sad') AS sad FROM clips GROUP BY dataset, split "
+        "ORDER BY dataset, CASE split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END",
+    )
+
+
+def skipped_clips(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return _df(con, "SELECT dataset, clip_id, reason FROM skipped_clips ORDER BY dataset, clip_id")
+
+
+def experiments(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Experiment definitions with the number of seeds trained."""
+    return _df(
+        con,
+        "SELECT e.experiment_id, e.route, e.input, e.head, e.feature_set, e.dataset, e.split_name, e.description, "
+        "count(DISTINCT t.seed) AS seeds FROM experiments e LEFT JOIN trainings t USING (experiment_id) "
+        "GROUP BY ALL ORDER BY e.route, e.experiment_id",
+    )
+
+
+# metrics --------------------------------------------------------------------------------------
+def metric_summary(con: duckdb.DuckDBPyConnection, *, metric: str, target: str = "all") -> pd.DataFrame:
+    """Mean and SD over seeds of one metric and target, per experiment."""
+    return _df(
+        con,
+        "SELECT e.experiment_id, e.route, e.input, e.head, e.feature_set, avg(m.value) AS mean, "
+        "coalesce(stddev_samp(m.value), 0) AS sd, count(*) AS seeds "
+        "FROM metrics m JOIN experiments e USING (experiment_id) "
+        "WHERE m.metric = ? AND m.target = ? AND m.split = 'test' GROUP BY ALL ORDER BY e.route, e.experiment_id",
+        [metric, target],
+    )
+
+
+def per_target_metrics(con: duckdb.DuckDBPyConnection, *, metric: str, route: str) -> pd.DataFrame:
+    """Mean and SD over seeds of ``metric`` per experiment and target (targets other than 'all')."""
+    return _df(
+        con,
+        "SELECT m.experiment_id, m.target, avg(m.value) AS mean, coalesce(stddev_samp(m.value), 0) AS sd "
+        "FROM metrics m JOIN experiments e USING (experiment_id) "
+        "WHERE m.metric = ? AND e.route = ? AND m.target <> 'all' AND m.split = 'test' "
+        "GROUP BY ALL ORDER BY m.experiment_id, m.target",
+        [metric, route],
+    )
+
+
+def reference_figures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The thesis's reported figures, when the run had them (empty otherwise)."""
+    return _df(con, "SELECT * FROM reference_figures ORDER BY table_ref, route, input, head, feature_set, target")
+
+
+def training_history(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pd.DataFrame:
+    return _df(
+        con,
+        "SELECT seed, epoch, train_loss, val_loss FROM training_history WHERE experiment_id = ? ORDER BY seed, epoch",
+        [experiment_id],
+    )
+
+
+def predictions(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    return _df(
+        con,
+        "SELECT clip_id, target, predicted, actual FROM predictions WHERE experiment_id = ? AND seed = ? "
+        "ORDER BY clip_id, target",
+        [experiment_id, seed],
+    )
+
+
+def seeds(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[int]:
+    rows = con.cursor().execute("SELECT DISTINCT seed FROM trainings WHERE experiment_id = ? ORDER BY seed", [experiment_id])
+    return [int(r[0]) for r in rows.fetchall()]
+
+
+# mid-level explanations -------------------------------------------------------------------------
+def coefficients(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pd.DataFrame:
+    """Standardised coefficients averaged over seeds: long format (feature, target, value)."""
+    return _df(
+        con,
+        "SELECT feature, target, avg(value) AS value FROM coefficients WHERE experiment_id = ? GROUP BY ALL",
+        [experiment_id],
+    )
+
+
+def shap_global(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pd.DataFrame:
+    """Mean |SHAP| over clips and seeds, per feature and target."""
+    return _df(
+        con,
+        "SELECT feature, target, avg(abs(value)) AS value FROM shap_values WHERE experiment_id = ? GROUP BY ALL",
+        [experiment_id],
+    )
+
+
+def shap_values(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, target: str) -> pd.DataFrame:
+    """Per-clip SHAP values of one target (clip_id, feature, value, feature_value)."""
+    return _df(
+        con,
+        "SELECT clip_id, feature, value, feature_value FROM shap_values "
+        "WHERE experiment_id = ? AND seed = ? AND target = ? ORDER BY clip_id, feature",
+        [experiment_id, seed, target],
+    )
+
+
+def shap_base_value(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, target: str) -> float:
+    row = con.cursor().execute(
+        "SELECT base_value FROM shap_base_values WHERE experiment_id = ? AND seed = ? AND target = ?",
+        [experiment_id, seed, target],
+    ).fetchone()
+    return float("nan") if row is None else float(row[0])
+
+
+# perceptual route -------------------------------------------------------------------------------
+def classifications(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Test-set decisions of a classifier (clip_id, actual, predicted, confidence, p_happy)."""
+    return _df(
+        con,
+        "SELECT clip_id, actual, predicted, confidence, p_happy FROM classifications "
+        "WHERE experiment_id = ? AND seed = ? ORDER BY clip_id",
+        [experiment_id, seed],
+    )
+
+
+def classification_metrics(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> dict[str, float]:
+    frame = _df(
+        con, "SELECT metric, value FROM metrics WHERE experiment_id = ? AND seed = ? AND split = 'test'", [experiment_id, seed]
+    )
+    return dict(zip(frame["metric"], frame["value"]))
+
+
+def relevance_methods(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[str]:
+    rows = con.cursor().execute(
+        "SELECT DISTINCT method FROM relevance_maps WHERE experiment_id = ? ORDER BY method", [experiment_id]
+    )
+    return [r[0] for r in rows.fetchall()]
+
+
+def sonification_gains(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[str]:
+    rows = con.cursor().execute(
+        "SELECT DISTINCT gain FROM sonifications WHERE experiment_id = ? ORDER BY gain", [experiment_id]
+    )
+    return [r[0] for r in rows.fetchall()]
+
+
+def image(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str, kind: str = "vit_spectrogram") -> tuple[np.ndarray, float, float] | None:
+    """A stored display image ``(H, W)`` with its top frequency (Hz) and duration (s), or ``None``."""
+    row = con.cursor().execute(
+        "SELECT data, height, width, max_hz, seconds FROM images WHERE dataset = ? AND clip_id = ? AND kind = ?",
+        [dataset, clip_id, kind],
+    ).fetchone()
+    return None if row is None else (_array(row[0], row[1], row[2]), float(row[3]), float(row[4]))
+
+
+def relevance_map(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str) -> np.ndarray | None:
+    row = con.cursor().execute(
+        "SELECT data, height, width FROM relevance_maps WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ?",
+        [experiment_id, seed, clip_id, method],
+    ).fetchone()
+    return None if row is None else _array(row[0], row[1], row[2])
+
+
+def original_audio(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str) -> bytes | None:
+    row = con.cursor().execute(
+        "SELECT data FROM audio_originals WHERE dataset = ? AND clip_id = ?", [dataset, clip_id]
+    ).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def sonified_audio(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str, gain: str) -> bytes | None:
+    row = con.cursor().execute(
+        "SELECT data FROM sonifications WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ? AND gain = ?",
+        [experiment_id, seed, clip_id, method, gain],
+    ).fetchone()
+    return None if row is None else bytes(row[0])
+
+
+def stem_shares(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str) -> pd.DataFrame:
+    return _df(
+        con,
+        "SELECT stem, relevance_share, area_share FROM relevance_by_stem "
+        "WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ? ORDER BY stem",
+        [experiment_id, seed, clip_id, method],
+    )
+
+
+def stem_shares_by_cell(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, method: str) -> pd.DataFrame:
+    """Mean relevance and area share per stem for each confusion-matrix cell."""
+    return _df(
+        con,
+        "SELECT c.actual, c.predicted, s.stem, avg(s.relevance_share) AS relevance_share, avg(s.area_share) AS area_share, "
+        "count(*) AS clips FROM relevance_by_stem s JOIN classifications c USING (experiment_id, seed, clip_id) "
+        "WHERE s.experiment_id = ? AND s.seed = ? AND s.method = ? GROUP BY ALL ORDER BY c.actual, c.predicted, s.stem",
+        [experiment_id, seed, method],
+    )
+
+
+def faithfulness_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Mean deletion AUC per method next to the random-order baseline (lower AUC = more faithful)."""
+    return _df(
+        con,
+        "SELECT method, avg(value) FILTER (metric = 'deletion_auc') AS deletion_auc, "
+        "avg(value) FILTER (metric = 'random_deletion_auc') AS random_deletion_auc, "
+        "avg(value) FILTER (metric = 'deletion_gain') AS deletion_gain, count(DISTINCT clip_id) AS clips "
+        "FROM faithfulness WHERE experiment_id = ? AND seed = ? GROUP BY method ORDER BY deletion_auc",
+        [experiment_id, seed],
+    )
+
+
+def clip_values(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str) -> pd.DataFrame:
+    """Everything known about a clip before any model: labels, descriptors, factors."""
+    return _df(
+        con, "SELECT kind, name, value FROM clip_values WHERE dataset = ? AND clip_id = ? ORDER BY kind, name", [dataset, clip_id]
+    )

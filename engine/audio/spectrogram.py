@@ -1,0 +1,120 @@
+"""Log-magnitude spectrograms: linear-frequency (ViT route) and log-frequency (CNN route).
+
+All spectrograms are ``(n_frequency, n_frames)`` arrays in dB relative to their own maximum
+(``ref = max``, so the loudest bin is 0 dB), floored at ``-top_db``. Row 0 is the lowest frequency.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.audio.stft import stft
+from engine.datasets.base import SAMPLE_RATE
+
+
+def amplitude_to_db(magnitude: np.ndarray, *, top_db: float = 80.0) -> np.ndarray:
+    """Magnitude (any shape, >= 0) to dB relative to its maximum, floored at ``-top_db``."""
+    magnitude = np.asarray(magnitude, dtype=np.float32)
+    reference = max(float(magnitude.max(initial=0.0)), 1e-10)
+    db = 20.0 * np.log10(np.maximum(magnitude, 1e-10) / reference)
+    return np.maximum(db, -top_db).astype(np.float32)
+
+
+def log_spectrogram(
+    y: np.ndarray, *, n_fft: int = 3198, hop_length: int = 989, top_db: float = 80.0
+) -> np.ndarray:
+    """Linear-frequency log-magnitude spectrogram.
+
+    The defaults are the thesis's ViT settings: a 3198-sample window (145 ms at 22,050 Hz) and a
+    989-sample hop (45 ms), giving 1600 frequency rows.
+
+    Returns:
+        float32 dB array of shape ``(n_fft // 2 + 1, 1 + n_samples // hop_length)``.
+    """
+    return amplitude_to_db(np.abs(stft(y, n_fft=n_fft, hop_length=hop_length)), top_db=top_db)
+
+
+@lru_cache(maxsize=8)
+def log_frequency_filterbank(
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = 2048,
+    bands_per_octave: int = 24,
+    fmin: float = 20.0,
+    fmax: float = 16_000.0,
+) -> np.ndarray:
+    """Triangular filters on a logarithmic frequency axis, as in Chowdhury et al. (2019).
+
+    Centre frequencies lie on a ``bands_per_octave`` grid tuned to A4 = 440 Hz between ``fmin`` and
+    ``fmax``; each is mapped to its nearest FFT bin below Nyquist and duplicate bins are dropped
+    (low bands are narrower than one FFT bin), then consecutive unique bins define overlapping
+    triangles normalised to unit sum. At 22,050 Hz with ``n_fft`` 2048 this gives 149 bands.
+
+    Returns:
+        float32 array ``(n_bands, n_fft // 2 + 1)``; multiply a magnitude spectrogram by it.
+    """
+    steps = np.arange(
+        np.floor(np.log2(fmin / 440.0) * bands_per_octave), np.ceil(np.log2(fmax / 440.0) * bands_per_octave) + 1
+    )
+    centres = 440.0 * 2.0 ** (steps / bands_per_octave)
+    centres = centres[(centres >= fmin) & (centres <= fmax)]
+    bin_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[:-1]  # Nyquist bin excluded
+    bins = np.unique(np.argmin(np.abs(bin_hz[None, :] - centres[:, None]), axis=1))
+    bank = np.zeros((len(bins) - 2, n_fft // 2 + 1), dtype=np.float32)
+    for band, (left, centre, right) in enumerate(zip(bins[:-2], bins[1:-1], bins[2:])):
+        rising = np.linspace(0.0, 1.0, centre - left, endpoint=False)
+        falling = np.linspace(1.0, 0.0, right - centre, endpoint=False)
+        bank[band, left:centre] = rising
+        bank[band, centre:right] = falling
+        if centre - left == 0 or right - centre == 0:
+            bank[band, centre] = 1.0
+        bank[band] /= bank[band].sum()
+    bank.setflags(write=False)
+    return bank
+
+
+def log_frequency_spectrogram(
+    y: np.ndarray,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = 2048,
+    hop_length: int = 705,
+    bands_per_octave: int = 24,
+    fmin: float = 20.0,
+    fmax: float = 16_000.0,
+    top_db: float = 80.0,
+) -> np.ndarray:
+    """Log-frequency log-magnitude spectrogram (the A2E/A2Mid CNN input).
+
+    The defaults give 149 bands and 31.3 frames per second (313 frames for 10 s at 22,050 Hz).
+
+    Returns:
+        float32 dB array of shape ``(n_bands, 1 + n_samples // hop_length)``.
+    """
+    bank = log_frequency_filterbank(
+        sample_rate=sample_rate, n_fft=n_fft, bands_per_octave=bands_per_octave, fmin=fmin, fmax=fmax
+    )
+    magnitude = np.abs(stft(y, n_fft=n_fft, hop_length=hop_length))
+    return amplitude_to_db(bank @ magnitude, top_db=top_db)
+
+
+def resize(image: np.ndarray, *, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a 2-D array ``(h, w)`` to ``shape``; float32 out."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    return F.interpolate(tensor, size=shape, mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def fit_frames(image: np.ndarray, *, n_frames: int, fill: float | None = None) -> np.ndarray:
+    """Crop or pad the time axis (last axis) of ``(..., n)`` to ``n_frames``.
+
+    Padding repeats ``fill`` (default: the array's minimum, i.e. silence in dB).
+    """
+    if image.shape[-1] >= n_frames:
+        return image[..., :n_frames]
+    pad_value = float(image.min()) if fill is None else fill
+    widths = [(0, 0)] * (image.ndim - 1) + [(0, n_frames - image.shape[-1])]
+    return np.pad(image, widths, constant_values=pad_value)

@@ -1,0 +1,160 @@
+"""Training loops with early stopping on a validation split, shared by every neural head.
+
+Inputs are tuples of numpy arrays so that single-input models (``(N, 1, H, W)`` or ``(N, F)``) and
+the two-input late-fusion model use the same loop. The best weights (lowest validation loss) are
+restored at the end. Progress goes to an optional callback; this module never prints.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+EpochCallback = Callable[[int, int, float, float], None]
+"""Called after each epoch with ``(epoch, max_epochs, train_loss, val_loss)``."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (AdamW: decoupled weight decay; mini-batches, early stopping on validation loss)."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10
+    seed: int = 0
+    device: str = "cpu"
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns: the model with its best weights restored, and its history."""
+
+    model: nn.Module
+    best_epoch: int
+    best_val_loss: float
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``; other values pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _tensors(arrays: Sequence[np.ndarray], device: str) -> list[torch.Tensor]:
+    return [torch.as_tensor(np.ascontiguousarray(a)).to(device) for a in arrays]
+
+
+def _loss_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor, loss_fn: nn.Module, batch_size: int) -> float:
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, targets.shape[0], batch_size):
+            batch = [x[start : start + batch_size] for x in inputs]
+            y = targets[start : start + batch_size]
+            total += float(loss_fn(model(*batch), y)) * y.shape[0]
+            count += y.shape[0]
+    return total / max(count, 1)
+
+
+def fit(
+    model: nn.Module,
+    *,
+    train_inputs: Sequence[np.ndarray],
+    train_targets: np.ndarray,
+    val_inputs: Sequence[np.ndarray],
+    val_targets: np.ndarray,
+    loss_fn: nn.Module,
+    config: TrainConfig,
+    on_epoch: EpochCallback | None = None,
+) -> TrainResult:
+    """Train ``model`` with AdamW and keep the weights of the epoch with the lowest validation loss.
+
+    Args:
+        model: module whose ``forward`` takes one tensor per entry of ``train_inputs``.
+        train_inputs, val_inputs: arrays with the clip axis first (float32).
+        train_targets, val_targets: float32 ``(N, n_outputs)`` for regression, int64 ``(N,)`` for
+            classification (whatever ``loss_fn`` expects).
+        loss_fn: e.g. ``nn.MSELoss()`` or ``nn.CrossEntropyLoss(weight=...)``.
+        config: optimisation settings; ``config.seed`` fixes initial batch order.
+        on_epoch: progress callback.
+    """
+    device = resolve_device(config.device)
+    model = model.to(device)
+    loss_fn = loss_fn.to(device)
+    x_train, x_val = _tensors(train_inputs, device), _tensors(val_inputs, device)
+    y_train, y_val = _tensors([train_targets, val_targets], device)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    n = y_train.shape[0]
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        running = 0.0
+        for start in range(0, n, config.batch_size):
+            index = order[start : start + config.batch_size]
+            if index.numel() < 2 and n > 1:
+                continue  # BatchNorm cannot normalise a batch of one
+            optimiser.zero_grad(set_to_none=True)
+            loss = loss_fn(model(*[x[index] for x in x_train]), y_train[index])
+            loss.backward()
+            optimiser.step()
+            running += float(loss.detach()) * index.numel()
+        train_loss = running / n
+        val_loss = _loss_on(model, x_val, y_val, loss_fn, config.batch_size * 4)
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        if on_epoch is not None:
+            on_epoch(epoch, config.epochs, train_loss, val_loss)
+        if val_loss < best_loss - 1e-7:
+            best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), val_loss, epoch, 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(
+        model=model, best_epoch=best_epoch, best_val_loss=best_loss, seconds=time.perf_counter() - started, history=history
+    )
+
+
+def predict(model: nn.Module, inputs: Sequence[np.ndarray], *, batch_size: int = 32, device: str = "cpu") -> np.ndarray:
+    """Run ``model`` in eval mode over arrays with the clip axis first; returns ``(N, n_outputs)``."""
+    device = resolve_device(device)
+    model = model.to(device).eval()
+    tensors = _tensors(inputs, device)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, tensors[0].shape[0], batch_size):
+            outputs.append(model(*[x[start : start + batch_size] for x in tensors]).float().cpu().numpy())
+    return np.concatenate(outputs, axis=0)
+
+
+def balanced_class_weights(labels: np.ndarray, *, n_classes: int) -> torch.Tensor:
+    """Weights inversely proportional to class frequency (thesis: weighted cross-entropy).
+
+    ``w_c = N / (n_classes * N_c)``; a class absent from ``labels`` gets weight 0.
+    """
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and GPU) for reproducible weight initialisation and dropout."""
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)

@@ -1,0 +1,72 @@
+"""Command line: ``python -m precompute run|explain ...`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from precompute.profile import ProfileError, available_profiles
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m precompute", description="Offline precompute engine of the MER workbench.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="train, explain and store everything a profile asks for")
+    run.add_argument("--profile", default="demo", help=f"profile name ({', '.join(available_profiles())}) or a .toml path")
+    run.add_argument("--db", type=Path, help="results database (default: data/<profile>.duckdb)")
+    run.add_argument("--data-root", type=Path, default=None, help="folder holding the datasets (default: data/)")
+    run.add_argument("--fresh", action="store_true", help="ignore finished work and rebuild from scratch")
+    run.add_argument("--device", default="auto", help="torch device: auto (GPU if present), cpu, cuda")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars (messages only)")
+
+    explain = commands.add_parser("explain", help="predict, attribute and sonify one audio file with the stored ViT")
+    explain.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3, ...)")
+    explain.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
+    explain.add_argument("--out", type=Path, help="output folder (default: data/explain/<file name>)")
+    explain.add_argument("--offset", type=float, default=0.0, help="start of the analysed excerpt, in seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    return _explain(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from precompute.pipeline import DATA_DIR, run
+
+    try:
+        run(
+            args.profile,
+            db=args.db,
+            data_root=args.data_root or DATA_DIR,
+            fresh=args.fresh,
+            device=args.device,
+            show_progress=not args.no_progress,
+        )
+    except ProfileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished units are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from engine.audio.io import AudioLoadError
+    from precompute.explain_file import ExplainError, explain_file
+
+    out = args.out or Path("data/explain") / args.audio.stem
+    try:
+        result, stored = explain_file(args.audio, db=args.db, out=out, offset_s=args.offset)
+    except (AudioLoadError, ExplainError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    probability = float(result.probabilities.max())
+    print(f"{args.audio}: {result.predicted} (p = {probability:.2f}) by {stored.experiment_id}; wrote {out}/")
+    return 0

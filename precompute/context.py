@@ -1,0 +1,141 @@
+"""What every stage of a run shares: the dataset, its clips with splits, and the feature arrays.
+
+Features are computed once per clip (audio loading plus every representation the profile needs)
+and cached under ``data/cache/`` keyed by the dataset's configuration, so a resumed or repeated
+run does not decode the corpus again. A clip whose audio cannot be read is reported, recorded in
+``skipped_clips`` and left out of every experiment; the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.audio.io import AudioLoadError, fit_length
+from engine.audio.representations import compute_representation
+from engine.datasets.base import EMOTIONS, MIDLEVEL, SAMPLE_RATE, ClipRecord, Dataset
+from precompute.database import ResultsWriter
+from precompute.profile import Profile
+from precompute.progress import bar, say
+
+FEATURE_VERSION = 1  # bump when a representation's computation changes, to invalidate caches
+
+
+@dataclass
+class Features:
+    """Stacked model inputs of the usable clips.
+
+    Attributes:
+        clip_ids: usable clips, in record order, length ``N``.
+        arrays: representation name to array ``(N, ...)`` (e.g. ``(N, 149, 313)``).
+        skipped: clip id to the reason it was left out.
+    """
+
+    clip_ids: list[str]
+    arrays: dict[str, np.ndarray]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunContext:
+    """Shared state of one run, handed to every stage."""
+
+    profile: Profile
+    dataset: Dataset
+    records: list[ClipRecord]
+    clip_seconds: float
+    device: str
+    cache_dir: Path
+    writer: ResultsWriter
+    representations: tuple[str, ...]
+    split_name: str = ""
+    show_progress: bool = True
+    _features: Features | None = None
+
+    @property
+    def records_by_id(self) -> dict[str, ClipRecord]:
+        return {record.clip_id: record for record in self.records}
+
+    def features(self) -> Features:
+        """Every needed representation of every readable clip (computed on first use, cached)."""
+        if self._features is None:
+            self._features = _compute_features(self)
+        return self._features
+
+    def split_index(self, split: str) -> np.ndarray:
+        """Row indices (into ``features().clip_ids``) of the usable clips in ``split``."""
+        by_id = self.records_by_id
+        return np.array(
+            [i for i, clip_id in enumerate(self.features().clip_ids) if by_id[clip_id].split == split], dtype=np.int64
+        )
+
+    def targets(self, kind: str) -> np.ndarray:
+        """Labels of the usable clips: ``"emotions"`` ``(N, 8)`` on 1..7.83 or ``"midlevel"`` ``(N, 7)``."""
+        names = EMOTIONS if kind == "emotions" else MIDLEVEL
+        by_id = self.records_by_id
+        return np.array(
+            [[getattr(by_id[c], kind).get(n, np.nan) for n in names] for c in self.features().clip_ids],
+            dtype=np.float32,
+        )
+
+    def waveform(self, clip_id: str) -> np.ndarray:
+        """Audio of one clip, cut or padded to the profile's clip length."""
+        return fit_length(self.dataset.load(clip_id), n_samples=int(round(self.clip_seconds * SAMPLE_RATE)))
+
+
+def dataset_fingerprint(profile: Profile, *, data_root: str, clip_seconds: float) -> str:
+    """Cache key of a dataset's features: its profile section, data location and clip length."""
+    payload: dict[str, Any] = {
+        "dataset": profile.section("dataset"),
+        "data_root": data_root,
+        "clip_seconds": clip_seconds,
+        "feature_version": FEATURE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _compute_features(ctx: RunContext) -> Features:
+    ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+    clip_ids: list[str] = []
+    per_clip: dict[str, list[np.ndarray]] = {name: [] for name in ctx.representations}
+    skipped: dict[str, str] = {}
+    progress = bar(total=len(ctx.records), desc="features", unit="clip", enabled=ctx.show_progress)
+    for record in ctx.records:
+        try:
+            arrays = _clip_features(ctx, record.clip_id)
+        except AudioLoadError as error:
+            skipped[record.clip_id] = str(error)
+            say(f"skipped {record.clip_id}: {error}")
+        except (ValueError, RuntimeError) as error:
+            skipped[record.clip_id] = f"{record.path or record.clip_id}: feature extraction failed ({error})"
+            say(f"skipped {record.clip_id}: {skipped[record.clip_id]}")
+        else:
+            clip_ids.append(record.clip_id)
+            for name in ctx.representations:
+                per_clip[name].append(arrays[name])
+        progress.update(1)
+    progress.close()
+    if not clip_ids:
+        raise RuntimeError(f"no readable clips in dataset {ctx.dataset.name!r} ({len(skipped)} skipped)")
+    return Features(
+        clip_ids=clip_ids, arrays={name: np.stack(values) for name, values in per_clip.items()}, skipped=skipped
+    )
+
+
+def _clip_features(ctx: RunContext, clip_id: str) -> dict[str, np.ndarray]:
+    cache_file = ctx.cache_dir / f"{clip_id}.npz"
+    if cache_file.is_file():
+        with np.load(cache_file) as cached:
+            if all(name in cached for name in ctx.representations):
+                return {name: cached[name] for name in ctx.representations}
+    y = ctx.waveform(clip_id)
+    arrays = {name: compute_representation(name, y, clip_seconds=ctx.clip_seconds) for name in ctx.representations}
+    temporary = cache_file.with_suffix(".tmp.npz")
+    np.savez(temporary, **arrays)
+    temporary.replace(cache_file)  # atomic, so an interrupted run never leaves a truncated cache file
+    return arrays

@@ -1,0 +1,139 @@
+"""Writing the results database: build into a side file, commit per work unit, swap in at the end.
+
+A run writes ``<db>.building``. Each unit of work (one experiment and seed, the corpus, ...)
+inserts all its rows and marks itself done in one transaction, so an interrupted run loses at
+most the unit in flight; re-running with the same configuration skips finished units. When every
+unit is done the side file atomically replaces ``<db>``, so a dashboard never reads a half-built
+database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from precompute.schema import SCHEMA_VERSION, create_statements
+
+Rows = Mapping[str, pd.DataFrame]
+"""Rows a unit produced, by table name."""
+
+
+def building_path(db_path: Path) -> Path:
+    """The side file a run writes before swapping it in."""
+    return db_path.with_name(db_path.name + ".building")
+
+
+def encode_array(array: np.ndarray) -> bytes:
+    """2-D array to float16 little-endian bytes (row-major), the schema's array encoding."""
+    return np.ascontiguousarray(array, dtype="<f2").tobytes()
+
+
+def decode_array(data: bytes, *, height: int, width: int) -> np.ndarray:
+    """Inverse of :func:`encode_array`; returns float32 ``(height, width)``."""
+    return np.frombuffer(data, dtype="<f2").reshape(height, width).astype(np.float32)
+
+
+class ResultsWriter:
+    """The one writer of a results database file (the ``.building`` side file during a run)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(self.path))
+        for statement in create_statements():
+            self.con.execute(statement)
+        if self.con.execute("SELECT count(*) FROM schema_info").fetchone()[0] == 0:
+            self.con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
+
+    def close(self) -> None:
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+
+    # runs -------------------------------------------------------------------------------------
+    def latest_config_hash(self) -> str | None:
+        row = self.con.execute("SELECT config_hash FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def start_run(
+        self,
+        *,
+        profile: str,
+        dataset: str,
+        config: Mapping[str, Any],
+        config_hash: str,
+        versions: Mapping[str, str],
+        git_revision: str,
+        device: str,
+    ) -> int:
+        run_id = int(self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0])
+        self.con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running')",
+            [run_id, profile, dataset, json.dumps(config), config_hash, json.dumps(versions), git_revision, device, _now()],
+        )
+        return run_id
+
+    def finish_run(self, run_id: int, *, status: str) -> None:
+        self.con.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", [_now(), status, run_id])
+
+    # units ------------------------------------------------------------------------------------
+    def done_units(self) -> set[str]:
+        return {row[0] for row in self.con.execute("SELECT unit FROM work_units").fetchall()}
+
+    def write_unit(self, unit: str, rows: Rows, *, run_id: int, seconds: float, peak_rss_mb: float) -> None:
+        """Insert every table's rows and mark ``unit`` done, all in one transaction.
+
+        ``peak_rss_mb`` is the process's peak resident memory so far (it only grows).
+        """
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table, frame in rows.items():
+                if frame is None or frame.empty:
+                    continue
+                self.con.register("unit_rows", frame)
+                self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM unit_rows")
+                self.con.unregister("unit_rows")
+            self.con.execute("INSERT INTO work_units VALUES (?, ?, ?, ?, ?)", [unit, run_id, seconds, peak_rss_mb, _now()])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def query(self, sql: str, parameters: list[Any] | None = None) -> pd.DataFrame:
+        """Read back rows written earlier in this build (e.g. predictions a later unit needs)."""
+        return self.con.execute(sql, parameters or []).df()
+
+
+def swap_in(building: Path, final: Path) -> None:
+    """Atomically replace ``final`` with the finished ``building`` file (same directory)."""
+    os.replace(building, final)
+    wal = building.with_name(building.name + ".wal")
+    if wal.exists():
+        wal.unlink()
+
+
+def read_config_hash(path: Path) -> str | None:
+    """Config hash of the last *finished* run in a database file, or ``None``."""
+    if not path.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            row = con.execute(
+                "SELECT config_hash FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1"
+            ).fetchone()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,107 @@
+"""``explain``: prediction, relevance maps and sonified audio for one audio file, with the stored ViT."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import soundfile as sf
+from PIL import Image
+
+from engine.audio.io import fit_length, load_audio
+from engine.datasets.base import CLASSES, SAMPLE_RATE
+from engine.explain.perceptual import PerceptualExplanation, explain_waveform
+from engine.models.store import vit_from_bytes
+
+
+class ExplainError(Exception):
+    """The explain command cannot proceed; the message says why."""
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    experiment_id: str
+    seed: int
+    data: bytes
+    clip_seconds: float
+    methods: tuple[str, ...]
+    power: float
+    floor: float
+
+
+def stored_vit(db: Path) -> StoredModel:
+    """The first stored ViT of a results database, with the clip length and methods it was run with."""
+    if not db.is_file():
+        raise ExplainError(f"{db}: no results database (build one: python -m precompute run --profile demo)")
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error as error:
+        raise ExplainError(f"{db}: cannot open results database ({error})") from error
+    try:
+        row = con.execute(
+            "SELECT m.experiment_id, m.seed, m.data, e.settings FROM models m JOIN experiments e USING (experiment_id) "
+            "WHERE e.route = 'ViT' ORDER BY m.experiment_id, m.seed LIMIT 1"
+        ).fetchone()
+        config = con.execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
+    finally:
+        con.close()
+    if row is None or config is None:
+        raise ExplainError(f"{db}: holds no finished run with a stored ViT model")
+    settings = json.loads(row[3])
+    gains = settings.get("sonification", {}).get("gains") or [{"power": 2.0, "floor": 0.0}]
+    clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0))
+    return StoredModel(
+        experiment_id=row[0],
+        seed=int(row[1]),
+        data=bytes(row[2]),
+        clip_seconds=clip_seconds,
+        methods=tuple(settings.get("methods", ["grad_rollout"])),
+        power=float(gains[0]["power"]),
+        floor=float(gains[0]["floor"]),
+    )
+
+
+def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> tuple[PerceptualExplanation, StoredModel]:
+    """Explain ``clip_seconds`` of ``audio`` from ``offset_s`` and write the results into ``out``.
+
+    Writes ``original.wav``, ``sonified_<method>.wav``, ``relevance_<method>.png`` (spectrogram in
+    grey, relevance in red, low frequencies at the bottom) and ``prediction.json``.
+
+    Raises:
+        engine.audio.io.AudioLoadError: unreadable audio.
+        ExplainError: no usable database or model.
+    """
+    stored = stored_vit(db)
+    y = load_audio(audio, offset_s=offset_s, duration_s=stored.clip_seconds)
+    y = fit_length(y, n_samples=int(round(stored.clip_seconds * SAMPLE_RATE)))
+    model, _ = vit_from_bytes(stored.data)
+    result = explain_waveform(
+        model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    sf.write(out / "original.wav", y, SAMPLE_RATE)
+    for method, relevance in result.relevance.items():
+        sf.write(out / f"sonified_{method}.wav", result.sonified[method], SAMPLE_RATE)
+        overlay_image(result.image, relevance).save(out / f"relevance_{method}.png")
+    summary = {
+        "file": str(audio),
+        "model": f"{stored.experiment_id} (seed {stored.seed})",
+        "predicted": result.predicted,
+        "probabilities": {c: float(p) for c, p in zip(CLASSES, result.probabilities)},
+        "methods": list(stored.methods),
+        "gain": {"power": stored.power, "floor": stored.floor},
+    }
+    (out / "prediction.json").write_text(json.dumps(summary, indent=2))
+    return result, stored
+
+
+def overlay_image(image: np.ndarray, relevance: np.ndarray, *, scale: int = 2) -> Image.Image:
+    """RGB picture of a ``(H, W)`` spectrogram in grey with relevance in red, low rows at the bottom."""
+    grey = np.clip(image, 0, 1)[::-1]
+    red = np.clip(relevance, 0, 1)[::-1]
+    rgb = np.stack([np.maximum(grey * 0.6, red), grey * 0.6 * (1 - red), grey * 0.6 * (1 - red)], axis=-1)
+    picture = Image.fromarray((rgb * 255).astype(np.uint8))
+    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)

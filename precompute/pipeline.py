@@ -1,0 +1,176 @@
+"""``run``: build a results database from a profile, resumably, and swap it in when complete."""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from engine.datasets.base import ClipRecord, Dataset
+from engine.models.training import resolve_device
+from precompute import provenance
+from precompute.context import RunContext, dataset_fingerprint
+from precompute.database import ResultsWriter, building_path, read_config_hash, swap_in
+from precompute.profile import Profile, load_profile
+from precompute.progress import bar, say
+from precompute.stages import Unit, audio_regression, corpus, mid2e, vit
+from precompute.stages.audio_regression import representations_needed
+
+DATA_DIR = provenance.REPOSITORY / "data"
+
+
+def default_db(profile_name: str) -> Path:
+    """Where a profile's results go unless ``--db`` says otherwise: ``data/<profile>.duckdb``."""
+    return DATA_DIR / f"{profile_name}.duckdb"
+
+
+def open_dataset(profile: Profile, *, data_root: Path) -> tuple[Dataset, list[ClipRecord], str]:
+    """The profile's dataset adapter, its records with splits, and a description of the split."""
+    options: dict[str, Any] = profile.section("dataset")
+    name = options.pop("name")
+    if name == "synthetic":
+        from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
+
+        dataset = SyntheticCorpus(SyntheticConfig(**options))
+        return dataset, dataset.records(), "group-aware by song (synthetic generator)"
+    if name == "soundtracks":
+        from engine.datasets.soundtracks import SoundtracksConfig, SoundtracksDataset
+
+        root = Path(options.get("root", data_root / "soundtracks-set1"))
+        config = SoundtracksConfig(
+            root=root if root.is_absolute() else data_root / root,
+            split=str(options.get("split", "group")),
+            fractions=tuple(options.get("fractions", (0.7, 0.1, 0.2))),
+            split_seed=int(options.get("split_seed", 0)),
+        )
+        dataset = SoundtracksDataset(config)
+        return dataset, dataset.records(), dataset.split_name
+    raise ValueError(f"{profile.path}: unknown dataset {name!r} (known: synthetic, soundtracks)")
+
+
+def run(
+    profile_name: str,
+    *,
+    db: Path | None = None,
+    data_root: Path = DATA_DIR,
+    fresh: bool = False,
+    device: str = "auto",
+    show_progress: bool = True,
+) -> Path:
+    """Build (or resume building) the results database of a profile; returns its path.
+
+    Raises:
+        KeyboardInterrupt: the run was interrupted; finished units are kept for the next run.
+    """
+    profile = load_profile(profile_name)
+    final = Path(db) if db else default_db(profile.name)
+    data_root = Path(data_root)
+    config_hash = profile.config_hash(data_root=str(data_root.resolve()))
+    if not fresh and read_config_hash(final) == config_hash:
+        say(f"{final} is up to date with profile {profile.name!r} (config {config_hash}); --fresh rebuilds it")
+        return final
+
+    building = building_path(final)
+    if building.exists():
+        previous = _building_hash(building)
+        if fresh or previous != config_hash:
+            say(f"discarding unfinished build {building} ({'--fresh' if fresh else 'profile changed'})")
+            building.unlink()
+        else:
+            say(f"resuming unfinished build {building}")
+    writer = ResultsWriter(building)
+    device = resolve_device(device)
+    run_id = writer.start_run(
+        profile=profile.name,
+        dataset=profile.dataset,
+        config=profile.sections,
+        config_hash=config_hash,
+        versions=provenance.library_versions(),
+        git_revision=provenance.git_revision(),
+        device=device if device == "cpu" else f"{device} ({torch.cuda.get_device_name(0)})",
+    )
+    status = "failed"
+    try:
+        ctx = _context(profile, writer=writer, data_root=data_root, device=device, show_progress=show_progress)
+        _run_units(ctx, _plan(ctx, data_root=data_root), run_id=run_id)
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        writer.finish_run(run_id, status=status)
+        writer.close()
+    swap_in(building, final)
+    say(f"results database ready: {final}")
+    return final
+
+
+def _context(profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool) -> RunContext:
+    dataset, records, split_name = open_dataset(profile, data_root=data_root)
+    clip_seconds = float(profile.section("dataset").get("clip_seconds", 10.0))
+    representations = {"vit_spectrogram"} | representations_needed(profile.sections)
+    if "19" in profile.section("mid2e").get("feature_sets", []):
+        representations.add("mean_chroma")
+    fingerprint = dataset_fingerprint(profile, data_root=str(data_root.resolve()), clip_seconds=clip_seconds)
+    return RunContext(
+        profile=profile,
+        dataset=dataset,
+        records=records,
+        clip_seconds=clip_seconds,
+        device=device,
+        cache_dir=DATA_DIR / "cache" / f"{dataset.name}-{fingerprint}",
+        writer=writer,
+        representations=tuple(sorted(representations)),
+        split_name=split_name,
+        show_progress=show_progress,
+    )
+
+
+def _plan(ctx: RunContext, *, data_root: Path) -> list[Unit]:
+    reference = data_root / "thesis-figures.csv"
+    experiment_rows = (
+        audio_regression.experiments(ctx, "A2Mid")
+        + audio_regression.experiments(ctx, "A2E")
+        + mid2e.experiments(ctx)
+        + vit.experiments(ctx)
+    )
+    return [
+        Unit("experiments", lambda: {"experiments": pd.DataFrame(experiment_rows)}),
+        *corpus.units(ctx, reference_csv=reference if reference.is_file() else None),
+        *audio_regression.units(ctx, "A2Mid"),
+        *audio_regression.units(ctx, "A2E"),
+        *mid2e.units(ctx),
+        *vit.units(ctx),
+    ]
+
+
+def _run_units(ctx: RunContext, units: list[Unit], *, run_id: int) -> None:
+    done = ctx.writer.done_units()
+    todo = [unit for unit in units if unit.name not in done]
+    if len(todo) < len(units):
+        say(f"{len(units) - len(todo)} of {len(units)} units already done; {len(todo)} to go")
+    overall = bar(total=len(units), desc="run", unit="unit", enabled=ctx.show_progress)
+    overall.update(len(units) - len(todo))
+    for unit in todo:
+        overall.set_postfix_str(unit.name)
+        started = time.perf_counter()
+        rows = unit.run()
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+        ctx.writer.write_unit(unit.name, rows, run_id=run_id, seconds=time.perf_counter() - started, peak_rss_mb=peak_mb)
+        overall.update(1)
+    overall.close()
+
+
+def _building_hash(path: Path) -> str | None:
+    try:
+        writer = ResultsWriter(path)
+    except Exception:  # noqa: BLE001 - an unreadable side file is simply discarded
+        return None
+    try:
+        return writer.latest_config_hash()
+    finally:
+        writer.close()

@@ -1,0 +1,68 @@
+"""Profiles: named configuration files (TOML) under ``precompute/profiles/``.
+
+A profile names the dataset and, per experiment family, the model sizes, seeds, epochs,
+attribution methods and sonification gains. ``--profile NAME`` reads ``profiles/NAME.toml``;
+``--profile path/to/file.toml`` reads any file. See ``profiles/demo.toml`` for every key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "sonification"}
+
+
+class ProfileError(ValueError):
+    """A profile file is missing or malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A loaded profile: its name, source file and sections (plain dicts, as written in TOML)."""
+
+    name: str
+    path: Path
+    sections: dict[str, Any]
+
+    def section(self, name: str) -> dict[str, Any]:
+        """One section, ``{}`` when the profile leaves that experiment family out."""
+        return dict(self.sections.get(name, {}))
+
+    @property
+    def dataset(self) -> str:
+        return str(self.sections["dataset"]["name"])
+
+    def config_hash(self, *, data_root: str) -> str:
+        """Short hash of everything that determines the results (sections plus data location)."""
+        payload = json.dumps({"sections": self.sections, "data_root": data_root}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def available_profiles() -> list[str]:
+    """Names of the profiles shipped in ``precompute/profiles``."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Load a shipped profile by name, or any profile file by path."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ProfileError(f"{path}: no such profile (shipped profiles: {', '.join(available_profiles())})")
+    try:
+        sections = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ProfileError(f"{path}: not valid TOML ({error})") from error
+    unknown = set(sections) - KNOWN_SECTIONS
+    if unknown:
+        raise ProfileError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(KNOWN_SECTIONS)}")
+    if "name" not in sections.get("dataset", {}):
+        raise ProfileError(f"{path}: [dataset] needs a 'name'")
+    return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)

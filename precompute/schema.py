@@ -1,0 +1,234 @@
+"""The results database schema: the one contract between precompute and the dashboard.
+
+Written here once and documented table by table in ``data/SCHEMA.md``. Conventions:
+
+- ``experiment_id`` is ``route/input/head[/feature_set]``, e.g. ``A2E/spectrogram/cnn`` or
+  ``Mid2E/midlevel/ridge/7``; ``seed`` is the training seed (0 for deterministic heads).
+- Empty strings, never NULL, fill key columns that do not apply.
+- 2-D arrays (images, relevance maps) are float16 little-endian bytes in row-major order with their
+  ``height`` and ``width``; row 0 is the lowest frequency.
+- Audio is stored encoded (OGG Vorbis), never as raw samples.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+TABLES: dict[str, str] = {
+    "schema_info": """
+        version INTEGER NOT NULL
+    """,
+    "runs": """
+        run_id INTEGER PRIMARY KEY,
+        profile VARCHAR NOT NULL,
+        dataset VARCHAR NOT NULL,
+        config JSON NOT NULL,
+        config_hash VARCHAR NOT NULL,
+        versions JSON NOT NULL,
+        git_revision VARCHAR NOT NULL,
+        device VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        finished_at TIMESTAMP,
+        status VARCHAR NOT NULL
+    """,
+    "work_units": """
+        unit VARCHAR PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        seconds DOUBLE NOT NULL,
+        peak_rss_mb DOUBLE NOT NULL,
+        finished_at TIMESTAMP NOT NULL
+    """,
+    "clips": """
+        dataset VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        group_id VARCHAR NOT NULL,
+        split VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        PRIMARY KEY (dataset, clip_id)
+    """,
+    "clip_values": """
+        dataset VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        PRIMARY KEY (dataset, clip_id, kind, name)
+    """,
+    "skipped_clips": """
+        dataset VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        PRIMARY KEY (dataset, clip_id)
+    """,
+    "experiments": """
+        experiment_id VARCHAR PRIMARY KEY,
+        route VARCHAR NOT NULL,
+        input VARCHAR NOT NULL,
+        head VARCHAR NOT NULL,
+        feature_set VARCHAR NOT NULL,
+        dataset VARCHAR NOT NULL,
+        split_name VARCHAR NOT NULL,
+        description VARCHAR NOT NULL,
+        settings JSON NOT NULL
+    """,
+    "trainings": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        n_train INTEGER NOT NULL,
+        n_val INTEGER NOT NULL,
+        n_test INTEGER NOT NULL,
+        best_epoch INTEGER NOT NULL,
+        epochs_run INTEGER NOT NULL,
+        best_val_loss DOUBLE,
+        seconds DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed)
+    """,
+    "training_history": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        epoch INTEGER NOT NULL,
+        train_loss DOUBLE NOT NULL,
+        val_loss DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, epoch)
+    """,
+    "metrics": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        split VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        value DOUBLE,
+        PRIMARY KEY (experiment_id, seed, split, target, metric)
+    """,
+    "predictions": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        predicted DOUBLE NOT NULL,
+        actual DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, target)
+    """,
+    "classifications": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        actual VARCHAR NOT NULL,
+        predicted VARCHAR NOT NULL,
+        confidence DOUBLE NOT NULL,
+        p_happy DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id)
+    """,
+    "coefficients": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        feature VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, feature, target)
+    """,
+    "shap_values": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        feature VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        feature_value DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, feature, target)
+    """,
+    "shap_base_values": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        target VARCHAR NOT NULL,
+        base_value DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, target)
+    """,
+    "images": """
+        dataset VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        height INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        max_hz DOUBLE NOT NULL,
+        seconds DOUBLE NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (dataset, clip_id, kind)
+    """,
+    "relevance_maps": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        target_class VARCHAR NOT NULL,
+        height INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, method)
+    """,
+    "relevance_by_stem": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        stem VARCHAR NOT NULL,
+        relevance_share DOUBLE NOT NULL,
+        area_share DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, method, stem)
+    """,
+    "faithfulness": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, method, metric)
+    """,
+    "audio_originals": """
+        dataset VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (dataset, clip_id)
+    """,
+    "sonifications": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        gain VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, method, gain)
+    """,
+    "models": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        format VARCHAR NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (experiment_id, seed)
+    """,
+    "reference_figures": """
+        source VARCHAR NOT NULL,
+        table_ref VARCHAR NOT NULL,
+        route VARCHAR NOT NULL,
+        input VARCHAR NOT NULL,
+        head VARCHAR NOT NULL,
+        feature_set VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        mean DOUBLE,
+        sd DOUBLE,
+        seeds INTEGER,
+        note VARCHAR NOT NULL
+    """,
+}
+
+
+def create_statements() -> list[str]:
+    """``CREATE TABLE IF NOT EXISTS`` statements for every table, in dependency-free order."""
+    return [f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()})" for name, columns in TABLES.items()]

@@ -1,0 +1,183 @@
+"""Audio to emotion (A2E) and audio to mid-level (A2Mid): CNNs and an MLP regressing from audio inputs.
+
+Inputs (names as in the thesis's tables):
+
+==========================  ======================  =========================================
+input                       head                    model
+==========================  ======================  =========================================
+spectrogram                 cnn                     Chowdhury backbone on (149, T)
+chromagram                  cnn                     Chowdhury backbone on (12, T)
+chromagram+spectrogram      cnn                     late fusion: two backbones, one head
+mean_chroma_12              mlp                     Dense/BatchNorm/Dropout MLP on (12,)
+==========================  ======================  =========================================
+
+Targets are scaled as in the thesis (emotions x 0.1; descriptors already in [0, 1]) for training;
+predictions and MSE are reported on the label scale (emotions 1 to 7.83, descriptors 0 to 1).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.datasets.base import EMOTION_SCALE, EMOTIONS, MIDLEVEL
+from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
+from engine.models.metrics import regression_metrics
+from engine.models.mlp import MLPRegressor
+from engine.models.training import TrainConfig, fit, predict, seed_everything
+from precompute.context import RunContext
+from precompute.database import Rows
+from precompute.progress import bar
+from precompute.stages import Unit
+from precompute.stages.common import experiment_row, metric_rows, prediction_rows, training_rows
+
+INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    # input name: (head, representations it is built from)
+    "spectrogram": ("cnn", ("spectrogram",)),
+    "chromagram": ("cnn", ("chromagram",)),
+    "chromagram+spectrogram": ("cnn", ("spectrogram", "chromagram")),
+    "mean_chroma_12": ("mlp", ("mean_chroma",)),
+}
+ROUTES = {"A2E": ("a2e", "emotions", EMOTIONS), "A2Mid": ("a2mid", "midlevel", MIDLEVEL)}
+
+
+def representations_needed(ctx_profile_sections: dict[str, dict[str, Any]]) -> set[str]:
+    """Representations the ``a2e``/``a2mid`` sections of a profile ask for."""
+    needed: set[str] = set()
+    for section, _, _ in ROUTES.values():
+        for name in ctx_profile_sections.get(section, {}).get("inputs", []):
+            needed.update(_input(name)[1])
+    return needed
+
+
+def experiment_id(route: str, input_name: str) -> str:
+    return f"{route}/{input_name}/{_input(input_name)[0]}"
+
+
+def experiments(ctx: RunContext, route: str) -> list[dict[str, Any]]:
+    section_name, kind, _ = ROUTES[route]
+    section = ctx.profile.section(section_name)
+    rows = []
+    for input_name in section.get("inputs", []):
+        head, _ = _input(input_name)
+        what = "emotion ratings" if kind == "emotions" else "mid-level descriptors"
+        rows.append(
+            experiment_row(
+                experiment_id=experiment_id(route, input_name),
+                route=route,
+                input=input_name,
+                head=head,
+                dataset=ctx.dataset.name,
+                split_name=ctx.split_name,
+                description=f"{head.upper()} from {input_name} to {what}",
+                settings=section,
+            )
+        )
+    return rows
+
+
+def units(ctx: RunContext, route: str) -> list[Unit]:
+    section_name, kind, _ = ROUTES[route]
+    section = ctx.profile.section(section_name)
+    if kind == "midlevel" and not any(r.midlevel for r in ctx.records):
+        return []  # nothing to learn from: the dataset has no descriptor annotations
+    return [
+        Unit(
+            f"{experiment_id(route, input_name)}#seed{seed}",
+            lambda input_name=input_name, seed=seed: train_and_evaluate(ctx, route, input_name, int(seed)),
+        )
+        for input_name in section.get("inputs", [])
+        for seed in section.get("seeds", [0])
+    ]
+
+
+def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) -> Rows:
+    """Train one model for one seed; return its training record, test metrics and predictions."""
+    section_name, kind, targets = ROUTES[route]
+    section = ctx.profile.section(section_name)
+    started = time.perf_counter()
+    features = ctx.features()
+    head, representations = _input(input_name)
+    labels = ctx.targets(kind)
+    scale = EMOTION_SCALE if kind == "emotions" else 1.0
+    usable = ~np.isnan(labels).any(axis=1)
+    index = {split: np.intersect1d(ctx.split_index(split), np.flatnonzero(usable)) for split in ("train", "val", "test")}
+    inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
+
+    seed_everything(seed)
+    model = _build_model(head, inputs, n_outputs=len(targets), section=section)
+    config = TrainConfig(
+        epochs=int(section.get("epochs", 30)),
+        batch_size=int(section.get("batch_size", 16)),
+        learning_rate=float(section.get("learning_rate", 1e-3)),
+        weight_decay=float(section.get("weight_decay", 0.0)),
+        patience=int(section.get("patience", 10)),
+        seed=seed,
+        device=ctx.device,
+    )
+    eid = experiment_id(route, input_name)
+    progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
+
+    def on_epoch(epoch: int, _total: int, train_loss: float, val_loss: float) -> None:
+        progress.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+        progress.update(1)
+
+    def split_inputs(split: str) -> list[np.ndarray]:
+        return [array(index[split]) for array in inputs]
+
+    result = fit(
+        model,
+        train_inputs=split_inputs("train"),
+        train_targets=labels[index["train"]] * scale,
+        val_inputs=split_inputs("val"),
+        val_targets=labels[index["val"]] * scale,
+        loss_fn=nn.MSELoss(),
+        config=config,
+        on_epoch=on_epoch,
+    )
+    progress.close()
+    predicted = predict(result.model, split_inputs("test"), device=ctx.device) / scale
+    actual = labels[index["test"]]
+    test_ids = [features.clip_ids[i] for i in index["test"]]
+    return {
+        **training_rows(
+            eid, seed, result, n_train=len(index["train"]), n_val=len(index["val"]), n_test=len(index["test"]),
+            seconds=time.perf_counter() - started,
+        ),
+        "metrics": metric_rows(eid, seed, regression_metrics(actual, predicted, targets=targets)),
+        "predictions": prediction_rows(eid, seed, test_ids, targets, predicted, actual),
+    }
+
+
+def _input(name: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        return INPUTS[name]
+    except KeyError:
+        raise ValueError(f"unknown audio input {name!r}; known: {sorted(INPUTS)}") from None
+
+
+def _model_input(array: np.ndarray, train_index: np.ndarray):
+    """Return ``rows -> model-ready array``: images get a channel axis, vectors are standardised."""
+    if array.ndim == 3:
+        return lambda rows: array[rows][:, None].astype(np.float32)
+    mean = array[train_index].mean(axis=0)
+    std = array[train_index].std(axis=0) + 1e-6
+    return lambda rows: ((array[rows] - mean) / std).astype(np.float32)
+
+
+def _build_model(head: str, inputs: list, *, n_outputs: int, section: dict[str, Any]) -> torch.nn.Module:
+    widths = tuple(section.get("widths", THESIS_WIDTHS))
+    dropout = float(section.get("dropout", 0.3))
+    shapes = [f(np.arange(1)).shape[1:] for f in inputs]
+    if head == "mlp":
+        hidden = tuple(section.get("mlp_hidden", (64, 32)))
+        return MLPRegressor(n_inputs=int(shapes[0][0]), n_outputs=n_outputs, hidden=hidden, dropout=dropout)
+    if len(shapes) == 2:
+        return LateFusionRegressor(
+            input_heights=(int(shapes[0][1]), int(shapes[1][1])), n_outputs=n_outputs, widths=widths, dropout=dropout
+        )
+    return CNNRegressor(input_height=int(shapes[0][1]), n_outputs=n_outputs, widths=widths, dropout=dropout)

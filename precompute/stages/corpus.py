@@ -1,0 +1,109 @@
+"""The corpus unit: clips and their labels, skipped clips, display images and original audio.
+
+Images and audio are stored for the test split only: they are what the dashboard shows next to
+test-set predictions and explanations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.audio.io import encode_audio
+from engine.audio.representations import VIT_SIZE
+from engine.datasets.base import SAMPLE_RATE
+from precompute.context import RunContext
+from precompute.database import Rows, encode_array
+from precompute.progress import bar
+from precompute.stages import Unit
+
+REFERENCE_COLUMNS = ("table", "route", "input", "head", "feature_set", "target", "metric", "mean", "sd", "seeds", "note")
+
+
+def units(ctx: RunContext, *, reference_csv: Path | None) -> list[Unit]:
+    return [Unit("corpus", lambda: corpus_rows(ctx, reference_csv=reference_csv))]
+
+
+def corpus_rows(ctx: RunContext, *, reference_csv: Path | None) -> Rows:
+    features = ctx.features()
+    clips, values = [], []
+    for record in ctx.records:
+        clips.append(
+            {
+                "dataset": record.dataset,
+                "clip_id": record.clip_id,
+                "group_id": record.group,
+                "split": record.split,
+                "label": record.label or "",
+                "source": record.path or "",
+            }
+        )
+        for kind, mapping in (("emotion", record.emotions), ("midlevel", record.midlevel), ("factor", record.factors)):
+            values += [
+                {"dataset": record.dataset, "clip_id": record.clip_id, "kind": kind, "name": k, "value": float(v)}
+                for k, v in mapping.items()
+            ]
+    skipped = pd.DataFrame(
+        [{"dataset": ctx.dataset.name, "clip_id": c, "reason": r} for c, r in features.skipped.items()],
+        columns=["dataset", "clip_id", "reason"],
+    )
+    return {
+        "clips": pd.DataFrame(clips),
+        "clip_values": pd.DataFrame(values),
+        "skipped_clips": skipped,
+        **media_rows(ctx),
+        "reference_figures": reference_rows(reference_csv),
+    }
+
+
+def media_rows(ctx: RunContext) -> dict[str, pd.DataFrame]:
+    """The ViT input image and the encoded original audio of every usable test clip."""
+    features = ctx.features()
+    test = ctx.split_index("test")
+    images, audio = [], []
+    progress = bar(total=len(test), desc="test-clip media", unit="clip", leave=False, enabled=ctx.show_progress)
+    for index in test:
+        clip_id = features.clip_ids[index]
+        image = features.arrays["vit_spectrogram"][index]
+        images.append(
+            {
+                "dataset": ctx.dataset.name,
+                "clip_id": clip_id,
+                "kind": "vit_spectrogram",
+                "height": VIT_SIZE,
+                "width": VIT_SIZE,
+                "max_hz": SAMPLE_RATE / 2,
+                "seconds": ctx.clip_seconds,
+                "data": encode_array(image),
+            }
+        )
+        audio.append(
+            {
+                "dataset": ctx.dataset.name,
+                "clip_id": clip_id,
+                "format": "ogg",
+                "sample_rate": SAMPLE_RATE,
+                "data": encode_audio(ctx.waveform(clip_id)),
+            }
+        )
+        progress.update(1)
+    progress.close()
+    return {"images": pd.DataFrame(images), "audio_originals": pd.DataFrame(audio)}
+
+
+def reference_rows(path: Path | None) -> pd.DataFrame:
+    """The thesis's reported figures (``thesis-figures.csv``), labelled with their source."""
+    if path is None or not path.is_file():
+        return pd.DataFrame()
+    frame = pd.read_csv(path, dtype={"table": str, "feature_set": str})
+    missing = set(REFERENCE_COLUMNS) - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)}")
+    frame = frame.rename(columns={"table": "table_ref"})
+    for column in ("table_ref", "route", "input", "head", "feature_set", "target", "metric", "note"):
+        frame[column] = frame[column].fillna("").astype(str)
+    frame["seeds"] = frame["seeds"].astype("Int64")
+    frame.insert(0, "source", "thesis (Explainability Methods in MER, 2025)")
+    return frame.replace({np.nan: None})

@@ -1,0 +1,180 @@
+"""Mid-level to emotion (Mid2E): Ridge (with or without pairwise interactions) and a shallow network.
+
+Feature sets (names as in the thesis):
+
+- ``7``: the seven mid-level descriptors;
+- ``19``: the descriptors and the 12-bin mean chroma.
+
+Descriptor source: ``annotated`` uses the dataset's descriptor labels (the synthetic corpus knows
+them exactly). Explanations: standardised ridge coefficients (targets x terms) and SHAP values of
+every head over its input features, in rating units, with their base values.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from engine.audio.chroma import PITCH_CLASSES
+from engine.datasets.base import EMOTION_SCALE, EMOTIONS, MIDLEVEL
+from engine.explain.shap_values import explain_tabular
+from engine.models.linear import interaction_names, make_ridge, standardised_coefficients
+from engine.models.metrics import regression_metrics
+from engine.models.mlp import MLPRegressor
+from engine.models.training import TrainConfig, TrainResult, fit, predict, seed_everything
+from precompute.context import RunContext
+from precompute.database import Rows
+from precompute.stages import Unit
+from precompute.stages.common import experiment_row, matrix_rows, metric_rows, prediction_rows, training_rows
+
+HEADS = ("ridge", "ridge_interactions", "shallow_nn")
+FEATURE_SETS = ("7", "19")
+
+
+def experiment_id(source: str, head: str, feature_set: str) -> str:
+    return f"Mid2E/{source}_midlevel/{head}/{feature_set}"
+
+
+def _plan(ctx: RunContext) -> list[tuple[str, str, str]]:
+    section = ctx.profile.section("mid2e")
+    source = str(section.get("source", "annotated"))
+    for name in section.get("feature_sets", []):
+        if name not in FEATURE_SETS:
+            raise ValueError(f"unknown Mid2E feature set {name!r}; known: {FEATURE_SETS}")
+    for head in section.get("heads", []):
+        if head not in HEADS:
+            raise ValueError(f"unknown Mid2E head {head!r}; known: {HEADS}")
+    return [(source, head, fs) for fs in section.get("feature_sets", []) for head in section.get("heads", [])]
+
+
+def experiments(ctx: RunContext) -> list[dict[str, Any]]:
+    section = ctx.profile.section("mid2e")
+    return [
+        experiment_row(
+            experiment_id=experiment_id(source, head, fs),
+            route="Mid2E",
+            input=f"{source}_midlevel",
+            head=head,
+            feature_set=fs,
+            dataset=ctx.dataset.name,
+            split_name=ctx.split_name,
+            description=f"{head.replace('_', ' ')} on {fs} features ({source} descriptors) to emotion ratings",
+            settings=section,
+        )
+        for source, head, fs in _plan(ctx)
+    ]
+
+
+def units(ctx: RunContext) -> list[Unit]:
+    section = ctx.profile.section("mid2e")
+    out = []
+    for source, head, fs in _plan(ctx):
+        seeds = section.get("seeds", [0]) if head == "shallow_nn" else [0]  # ridge is deterministic
+        out += [
+            Unit(
+                f"{experiment_id(source, head, fs)}#seed{seed}",
+                lambda head=head, fs=fs, seed=seed, source=source: train_and_explain(ctx, source, head, fs, int(seed)),
+            )
+            for seed in seeds
+        ]
+    return out
+
+
+def feature_matrix(ctx: RunContext, feature_set: str) -> tuple[np.ndarray, list[str]]:
+    """Inputs of a feature set for the usable clips: ``(N, F)`` and the ``F`` feature names."""
+    columns = [ctx.targets("midlevel")]
+    names = list(MIDLEVEL)
+    if feature_set == "19":
+        columns.append(ctx.features().arrays["mean_chroma"])
+        names += [f"chroma_{p}" for p in PITCH_CLASSES]
+    return np.column_stack(columns).astype(np.float32), names
+
+
+def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str, seed: int) -> Rows:
+    """Fit one head for one seed; return metrics, predictions, coefficients and SHAP values."""
+    section = ctx.profile.section("mid2e")
+    started = time.perf_counter()
+    features = ctx.features()
+    x, names = feature_matrix(ctx, feature_set)
+    y = ctx.targets("emotions")
+    usable = ~(np.isnan(x).any(axis=1) | np.isnan(y).any(axis=1))
+    index = {s: np.intersect1d(ctx.split_index(s), np.flatnonzero(usable)) for s in ("train", "val", "test")}
+    eid = experiment_id(source, head, feature_set)
+    rows: dict[str, pd.DataFrame] = {}
+    result: TrainResult | None = None
+
+    if head.startswith("ridge"):
+        # Closed form with cross-validated lambda: validation clips join the training set.
+        fit_rows = np.concatenate([index["train"], index["val"]])
+        model = make_ridge(interactions=head == "ridge_interactions").fit(x[fit_rows], y[fit_rows] * EMOTION_SCALE)
+        beta = standardised_coefficients(model, y_train=y[fit_rows] * EMOTION_SCALE)
+        terms = interaction_names(names) if head == "ridge_interactions" else names
+        rows["coefficients"] = matrix_rows(eid, seed, beta, rows=EMOTIONS, columns=terms, row_name="target", column_name="feature")
+        predict_fn: Callable[[np.ndarray], np.ndarray] = lambda v: model.predict(v) / EMOTION_SCALE
+        background = x[fit_rows]
+    else:
+        seed_everything(seed)
+        mean, std = x[index["train"]].mean(axis=0), x[index["train"]].std(axis=0) + 1e-6
+        network = MLPRegressor(
+            n_inputs=x.shape[1], n_outputs=len(EMOTIONS), hidden=tuple(section.get("nn_hidden", (32,))),
+            dropout=float(section.get("nn_dropout", 0.3)), batch_norm=False,
+        )
+        config = TrainConfig(
+            epochs=int(section.get("nn_epochs", 300)),
+            batch_size=int(section.get("nn_batch_size", 16)),
+            learning_rate=float(section.get("nn_learning_rate", 1e-3)),
+            patience=int(section.get("nn_patience", 15)),
+            seed=seed,
+        )
+        result = fit(
+            network,
+            train_inputs=[(x[index["train"]] - mean) / std],
+            train_targets=y[index["train"]] * EMOTION_SCALE,
+            val_inputs=[(x[index["val"]] - mean) / std],
+            val_targets=y[index["val"]] * EMOTION_SCALE,
+            loss_fn=nn.MSELoss(),
+            config=config,
+        )
+        predict_fn = lambda v: predict(result.model, [((v - mean) / std).astype(np.float32)]) / EMOTION_SCALE
+        background = x[index["train"]]
+
+    test = index["test"]
+    predicted = predict_fn(x[test])
+    explanation = explain_tabular(
+        predict_fn, background=background, data=x[test], feature_names=names, target_names=EMOTIONS,
+        max_background=int(section.get("shap_background", 100)), seed=seed,
+    )
+    test_ids = [features.clip_ids[i] for i in test]
+    rows.update(
+        training_rows(eid, seed, result, n_train=len(index["train"]), n_val=len(index["val"]), n_test=len(test),
+                      seconds=time.perf_counter() - started)
+    )
+    rows["metrics"] = metric_rows(eid, seed, regression_metrics(y[test], predicted, targets=EMOTIONS))
+    rows["predictions"] = prediction_rows(eid, seed, test_ids, EMOTIONS, predicted, y[test])
+    rows["shap_values"] = _shap_rows(eid, seed, test_ids, explanation)
+    rows["shap_base_values"] = pd.DataFrame(
+        {"experiment_id": eid, "seed": seed, "target": list(EMOTIONS), "base_value": explanation.base_values}
+    )
+    return rows
+
+
+def _shap_rows(eid: str, seed: int, clip_ids: list[str], explanation) -> pd.DataFrame:
+    n, f, t = explanation.values.shape
+    clip = np.repeat(np.asarray(clip_ids, dtype=object), f * t)
+    feature = np.tile(np.repeat(np.asarray(explanation.feature_names, dtype=object), t), n)
+    target = np.tile(np.asarray(explanation.target_names, dtype=object), n * f)
+    return pd.DataFrame(
+        {
+            "experiment_id": eid,
+            "seed": seed,
+            "clip_id": clip,
+            "feature": feature,
+            "target": target,
+            "value": explanation.values.reshape(-1),
+            "feature_value": np.repeat(explanation.data.reshape(-1), t),
+        }
+    )

@@ -1,0 +1,115 @@
+"""Explanations: ViT relevance methods, faithfulness, SHAP additivity, stem shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.explain.faithfulness import area_under_curve, deletion_curve, deletion_scores, patch_scores
+from engine.explain.shap_values import explain_tabular
+from engine.explain.stems import relevance_by_stem
+from engine.explain.vit_relevance import ATTRIBUTION_METHODS, capture_attention, make_attributor
+from engine.models.linear import make_ridge
+from engine.models.mlp import MLPRegressor
+from engine.models.training import predict
+from engine.models.vit import create_vit
+
+
+@pytest.fixture(scope="module", params=[0, 1], ids=["seed0", "seed1"])
+def vit(request):
+    torch.manual_seed(request.param)
+    return create_vit(architecture="vit_tiny_patch16_224", depth=2).eval()
+
+
+@pytest.mark.parametrize("method", sorted(ATTRIBUTION_METHODS))
+def test_every_method_returns_max_scaled_maps_over_the_image(vit, method):
+    x = torch.rand(2, 1, 224, 224)
+    maps = make_attributor(method, vit).attribute(x, target=torch.tensor([0, 1]))
+    assert maps.shape == (2, 224, 224) and maps.dtype == np.float32
+    assert maps.min() >= 0 and np.allclose(maps.reshape(2, -1).max(axis=1), 1.0)
+
+
+def test_attention_hooks_are_removed_and_fused_attention_restored(vit):
+    before = [block.attn.fused_attn for block in vit.blocks]
+    with capture_attention(vit) as attentions:
+        vit(torch.rand(1, 1, 224, 224))
+    assert len(attentions) == len(vit.blocks) and attentions[0].shape == (1, 3, 197, 197)
+    assert torch.allclose(attentions[0].sum(-1), torch.ones(1, 3, 197), atol=1e-5)
+    assert [block.attn.fused_attn for block in vit.blocks] == before
+    assert all(not block.attn.attn_drop._forward_hooks for block in vit.blocks)
+
+
+def test_gradient_methods_are_class_specific_and_rollout_is_not(vit):
+    x = torch.rand(1, 1, 224, 224)
+    for method in ("grad_rollout", "gradient_x_input"):
+        a = make_attributor(method, vit).attribute(x, target=0)
+        b = make_attributor(method, vit).attribute(x, target=1)
+        assert not np.allclose(a, b)
+    rollout = make_attributor("rollout", vit)
+    assert np.allclose(rollout.attribute(x, target=0), rollout.attribute(x, target=1))
+
+
+def test_unknown_method_is_named(vit):
+    with pytest.raises(ValueError, match="unknown attribution method 'lime'"):
+        make_attributor("lime", vit)
+
+
+class LeftHalfModel(torch.nn.Module):
+    """Toy classifier: class 0's logit is the mean of the left image half."""
+
+    def forward(self, x):
+        score = x[..., :, :112].mean(dim=(1, 2, 3)) * 20
+        return torch.stack([score, -score], dim=1)
+
+
+def test_deletion_of_truly_relevant_patches_beats_random_order():
+    model = LeftHalfModel()
+    image = torch.ones(1, 1, 224, 224)
+    true_relevance = np.zeros((224, 224), dtype=np.float32)
+    true_relevance[:, :112] = 1.0
+    scores = deletion_scores(model, image, true_relevance, target=0, seed=0)
+    assert scores["deletion_auc"] < scores["random_deletion_auc"]
+    assert scores["deletion_gain"] > 0.05
+    assert patch_scores(true_relevance, patch=16).shape == (196,)
+    curve = deletion_curve(model, image, np.arange(196), target=0, fractions=(0.0, 1.0))
+    assert curve[0] > curve[1]
+    assert area_under_curve(np.array([1.0, 1.0]), (0.0, 1.0)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("n_features", [7, 19])
+@pytest.mark.parametrize("head", ["ridge", "ridge_interactions", "shallow_nn"])
+def test_shap_additivity_base_plus_contributions_equals_prediction(head, n_features):
+    rng = np.random.default_rng(n_features)
+    x = rng.normal(size=(120, n_features)).astype(np.float32)
+    y = np.column_stack([x[:, 0] - x[:, 1] * x[:, 2], x[:, 3] ** 2]).astype(np.float32)
+    if head.startswith("ridge"):
+        model = make_ridge(interactions=head == "ridge_interactions").fit(x[:100], y[:100])
+        predict_fn = model.predict
+    else:
+        torch.manual_seed(0)
+        net = MLPRegressor(n_inputs=n_features, n_outputs=2, hidden=(32,), batch_norm=False).eval()
+        predict_fn = lambda v: predict(net, [np.asarray(v, dtype=np.float32)])
+    result = explain_tabular(predict_fn, background=x[:100], data=x[100:], feature_names=[f"f{i}" for i in range(n_features)],
+                             target_names=["a", "b"], max_background=50)
+    assert result.values.shape == (20, n_features, 2)
+    reconstructed = result.base_values + result.values.sum(axis=1)
+    assert np.allclose(reconstructed, predict_fn(x[100:]), atol=1e-4)
+    assert result.mean_abs().shape == (n_features, 2)
+
+
+def test_linear_shap_equals_coefficient_times_centred_feature():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3))
+    weights = np.array([[1.0], [-2.0], [0.5]])
+    result = explain_tabular(lambda v: v @ weights, background=x, data=x[:5], feature_names=["a", "b", "c"], target_names=["y"])
+    expected = (x[:5] - x.mean(axis=0)) * weights[:, 0]
+    assert np.allclose(result.values[:, :, 0], expected, atol=1e-5)
+
+
+def test_relevance_by_stem_credits_each_bin_to_its_loudest_stem():
+    drums = np.zeros((4, 4)); drums[:, :2] = 1.0
+    melody = np.zeros((4, 4)); melody[:, 2:] = 1.0
+    relevance = np.zeros((4, 4)); relevance[:, 0] = 1.0
+    shares = relevance_by_stem(relevance, {"drums": drums, "melody": melody})
+    assert shares["drums"] == pytest.approx((1.0, 0.5)) and shares["melody"] == pytest.approx((0.0, 0.5))

@@ -1,0 +1,141 @@
+"""End to end on the tiny profile: database contents, resume after interruption, bad clips, CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.audio.io import AudioLoadError
+from engine.datasets.synthetic import SyntheticCorpus
+from precompute.database import building_path
+from precompute.pipeline import run
+from precompute.schema import TABLES
+from precompute.stages import audio_regression
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def rows(db: Path, sql: str):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
+    counts = {table: rows(tiny_db, f"SELECT count(*) FROM {table}")[0][0] for table in TABLES}
+    empty = {t for t, n in counts.items() if n == 0}
+    # No clip failed and the tiny profile has no thesis reference file nor A2Mid labels beyond the corpus.
+    assert empty <= {"skipped_clips", "reference_figures"}
+    status, profile, versions, revision = rows(tiny_db, "SELECT status, profile, versions, git_revision FROM runs")[0]
+    assert status == "finished" and profile == "tiny" and "torch" in versions and revision
+    assert rows(tiny_db, "SELECT count(DISTINCT experiment_id) FROM metrics")[0][0] == 5
+    # SHAP additivity holds in what was stored: base + contributions = stored prediction.
+    check = rows(
+        tiny_db,
+        "SELECT max(abs(b.base_value + s.total - p.predicted)) FROM "
+        "(SELECT experiment_id, seed, clip_id, target, sum(value) AS total FROM shap_values GROUP BY ALL) s "
+        "JOIN shap_base_values b USING (experiment_id, seed, target) "
+        "JOIN predictions p USING (experiment_id, seed, clip_id, target)",
+    )[0][0]
+    assert check < 1e-3
+    # Every test clip has a relevance map per method, a sonification, and its original audio.
+    n_test = rows(tiny_db, "SELECT count(*) FROM clips WHERE split = 'test'")[0][0]
+    assert rows(tiny_db, "SELECT count(*) FROM relevance_maps")[0][0] == 3 * n_test
+    assert rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0] == 3 * n_test
+    assert rows(tiny_db, "SELECT count(*) FROM audio_originals")[0][0] == n_test
+
+
+def test_interrupted_run_resumes_without_redoing_finished_units(tmp_path, monkeypatch):
+    db = tmp_path / "resume.duckdb"
+    calls: list[str] = []
+    original = audio_regression.train_and_evaluate
+
+    def interrupt(*args, **kwargs):
+        calls.append("a2e")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audio_regression, "train_and_evaluate", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run("tiny", db=db, show_progress=False)
+    assert not db.exists() and building_path(db).exists()
+    assert rows(building_path(db), "SELECT status FROM runs")[0][0] == "interrupted"
+    done_before = {r[0] for r in rows(building_path(db), "SELECT unit FROM work_units")}
+    assert done_before == {"experiments", "corpus"}
+
+    def count(*args, **kwargs):
+        calls.append("a2e-again")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(audio_regression, "train_and_evaluate", count)
+    run("tiny", db=db, show_progress=False)
+    assert db.exists() and not building_path(db).exists()
+    assert calls == ["a2e", "a2e-again"]
+    assert [r[0] for r in rows(db, "SELECT status FROM runs ORDER BY run_id")] == ["interrupted", "finished"]
+    assert rows(db, "SELECT count(*) FROM clips")[0][0] == 20  # corpus rows written once, not twice
+
+    modified = db.stat().st_mtime_ns
+    run("tiny", db=db, show_progress=False)  # up to date: nothing is rebuilt
+    assert db.stat().st_mtime_ns == modified
+
+
+def test_an_unreadable_clip_is_reported_and_skipped(tmp_path, monkeypatch):
+    load = SyntheticCorpus.load
+
+    def flaky(self, clip_id):
+        if clip_id == "s001c0":
+            raise AudioLoadError("s001c0.wav: cannot decode audio (corrupt header)")
+        return load(self, clip_id)
+
+    monkeypatch.setattr(SyntheticCorpus, "load", flaky)
+    db = run("tiny", db=tmp_path / "skip.duckdb", show_progress=False, data_root=tmp_path)
+    assert rows(db, "SELECT clip_id, reason FROM skipped_clips") == [("s001c0", "s001c0.wav: cannot decode audio (corrupt header)")]
+    assert rows(db, "SELECT count(*) FROM predictions WHERE clip_id = 's001c0'")[0][0] == 0
+    assert rows(db, "SELECT status FROM runs")[0][0] == "finished"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "precompute", *args], cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
+
+
+def test_explain_command_writes_prediction_relevance_and_sonification(tiny_db, tmp_path):
+    clip = tmp_path / "clip.flac"
+    sf.write(clip, SyntheticCorpus().load("s000c0"), 22_050)
+    out = tmp_path / "explained"
+    result = cli("explain", str(clip), "--db", str(tiny_db), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "clip.flac:" in result.stdout and ("happy" in result.stdout or "sad" in result.stdout)
+    for method in ("grad_rollout", "rollout", "gradient_x_input"):
+        sonified, rate = sf.read(out / f"sonified_{method}.wav")
+        assert rate == 22_050 and len(sonified) == 3 * 22_050 and np.isfinite(sonified).all()
+        assert (out / f"relevance_{method}.png").stat().st_size > 1000
+    assert (out / "prediction.json").is_file()
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda d: d / "missing.mp3", "no such file"),
+    (lambda d: (d / "broken.wav").write_bytes(b"RIFF0000WAVEjunk" * 10) and d / "broken.wav", "cannot decode"),
+])
+def test_explain_command_bad_input_one_line_and_exit_2(tiny_db, tmp_path, make_input, message):
+    result = cli("explain", str(make_input(tmp_path)), "--db", str(tiny_db), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr and result.stderr.startswith("error: ")
+
+
+def test_explain_command_without_database(tmp_path):
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, np.zeros(22_050, dtype=np.float32), 22_050)
+    result = cli("explain", str(clip), "--db", str(tmp_path / "none.duckdb"))
+    assert result.returncode == 2 and "python -m precompute run --profile demo" in result.stderr
+
+
+def test_unknown_profile_is_named():
+    result = cli("run", "--profile", "nonexistent")
+    assert result.returncode == 2 and "nonexistent" in result.stderr and "demo" in result.stderr
