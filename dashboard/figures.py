@@ -206,3 +206,25 @@ def training_curves(history: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=rows["epoch"], y=rows["val_loss"], mode="lines", line=dict(dash="dash"), name=f"validation, seed {seed}")
     fig.update_layout(xaxis_title="epoch", yaxis_title="loss", height=300, margin=dict(l=10, r=10, t=20, b=40))
     return fig
+
+
+def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[str]) -> go.Figure:
+    """One panel per descriptor: annotated value (x) against ``estimate`` column (y), test clips highlighted."""
+    from plotly.subplots import make_subplots
+
+    columns = 4
+    rows = (len(names) + columns - 1) // columns
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(names), horizontal_spacing=0.06, vertical_spacing=0.15)
+    for i, name in enumerate(names):
+        panel = frame[frame["name"] == name]
+        for split, colour in (("train", "#9ecae1"), ("val", "#6baed6"), ("test", "#d62728")):
+            part = panel[panel["split"] == split]
+            fig.add_scatter(
+                x=part["annotated"], y=part[estimate], mode="markers", marker=dict(size=5, color=colour, opacity=0.7),
+                name=split, legendgroup=split, showlegend=i == 0, row=i // columns + 1, col=i % columns + 1,
+                customdata=part["clip_id"], hovertemplate="%{customdata}: annotated %{x:.2f}, " + estimate + " %{y:.2f}<extra></extra>",
+            )
+    fig.update_xaxes(range=[-0.05, 1.05], title_text="annotated")
+    fig.update_yaxes(range=[-0.05, 1.05], title_text=estimate)
+    fig.update_layout(height=300 * rows, margin=dict(l=10, r=10, t=40, b=40), legend=dict(orientation="h", y=1.08))
+    return fig

@@ -270,3 +270,67 @@ def clip_values(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str) -
     return _df(
         con, "SELECT kind, name, value FROM clip_values WHERE dataset = ? AND clip_id = ? ORDER BY kind, name", [dataset, clip_id]
     )
+
+
+# descriptors and harmony ------------------------------------------------------------------------
+def feature_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Which per-clip feature groups the database holds (dataset, source, seeds, clips)."""
+    return _df(
+        con,
+        "SELECT dataset, source, count(DISTINCT seed) AS seeds, count(DISTINCT clip_id) AS clips "
+        "FROM clip_features GROUP BY ALL ORDER BY dataset, source",
+    )
+
+
+_COMPARISON_SQL = (
+    "WITH est AS (SELECT clip_id, name, value FROM clip_features WHERE dataset = ? AND source = 'estimated_midlevel'), "
+    "pred AS (SELECT clip_id, name, avg(value) AS value FROM clip_features WHERE dataset = ? "
+    "AND source = 'predicted_midlevel' GROUP BY ALL), "
+    "ann AS (SELECT clip_id, name, value FROM clip_values WHERE dataset = ? AND kind = 'midlevel') "
+    "SELECT est.clip_id, c.split, est.name, ann.value AS annotated, est.value AS estimated, pred.value AS predicted "
+    "FROM est JOIN clips c ON c.dataset = ? AND c.clip_id = est.clip_id "
+    "LEFT JOIN ann ON ann.clip_id = est.clip_id AND ann.name = est.name "
+    "LEFT JOIN pred ON pred.clip_id = est.clip_id AND pred.name = est.name ORDER BY est.name, est.clip_id"
+)
+
+
+def descriptor_comparison(con: duckdb.DuckDBPyConnection, *, dataset: str) -> pd.DataFrame:
+    """Per clip and descriptor: the annotated value (if any), the signal-based estimate, and the A2Mid
+    prediction averaged over seeds (if any), with the clip's split."""
+    return _df(con, _COMPARISON_SQL, [dataset] * 4)
+
+
+def chord_counts(con: duckdb.DuckDBPyConnection, *, dataset: str, source: str = "thesis_harmony") -> pd.DataFrame:
+    """How many clips contain each chord flag (or key-relative degree), and the key-mode share."""
+    return _df(
+        con,
+        "SELECT name, sum(value) AS clips, avg(value) AS share FROM clip_features "
+        "WHERE dataset = ? AND source = ? AND seed = 0 AND name NOT IN ('key_root') AND name NOT LIKE 'ic%' "
+        "GROUP BY name ORDER BY clips DESC",
+        [dataset, source],
+    )
+
+
+def clip_features(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str) -> pd.DataFrame:
+    """Every per-clip feature of one clip (source, seed, name, value)."""
+    return _df(
+        con,
+        "SELECT source, seed, name, value FROM clip_features WHERE dataset = ? AND clip_id = ? ORDER BY source, seed, name",
+        [dataset, clip_id],
+    )
+
+
+def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -> pd.DataFrame:
+    """Spearman rank correlation with the annotated descriptors, per descriptor and split, of the
+    signal-based estimates and of the A2Mid predictions (seed-averaged)."""
+    return _df(
+        con,
+        "WITH d AS (SELECT * FROM (" + _COMPARISON_SQL + ") WHERE annotated IS NOT NULL), "
+        "r AS (SELECT name, split, rank() OVER (PARTITION BY name, split ORDER BY annotated) AS ra, "
+        "rank() OVER (PARTITION BY name, split ORDER BY estimated) AS re, "
+        "rank() OVER (PARTITION BY name, split ORDER BY predicted) AS rp, predicted FROM d) "
+        "SELECT name, split, corr(ra, re) AS estimated_spearman, "
+        "CASE WHEN count(predicted) > 2 THEN corr(ra, rp) END AS predicted_spearman, count(*) AS clips "
+        "FROM r GROUP BY ALL ORDER BY name, split",
+        [dataset] * 4,
+    )

@@ -19,11 +19,12 @@ import numpy as np
 from engine.audio.io import AudioLoadError, fit_length
 from engine.audio.representations import compute_representation
 from engine.datasets.base import EMOTIONS, MIDLEVEL, SAMPLE_RATE, ClipRecord, Dataset
+from engine.music.features import MUSIC_FEATURES, music_features
 from precompute.database import ResultsWriter
 from precompute.profile import Profile
 from precompute.progress import bar, say
 
-FEATURE_VERSION = 1  # bump when a representation's computation changes, to invalidate caches
+FEATURE_VERSION = 2  # bump when a representation's computation changes, to invalidate caches
 
 
 @dataclass
@@ -55,6 +56,8 @@ class RunContext:
     representations: tuple[str, ...]
     split_name: str = ""
     show_progress: bool = True
+    a2mid_train: "RunContext | None" = None
+    """Context of the dataset A2Mid trains on, when it is not this one (e.g. MTG for Soundtracks)."""
     _features: Features | None = None
 
     @property
@@ -88,10 +91,10 @@ class RunContext:
         return fit_length(self.dataset.load(clip_id), n_samples=int(round(self.clip_seconds * SAMPLE_RATE)))
 
 
-def dataset_fingerprint(profile: Profile, *, data_root: str, clip_seconds: float) -> str:
-    """Cache key of a dataset's features: its profile section, data location and clip length."""
+def dataset_fingerprint(options: dict[str, Any], *, data_root: str, clip_seconds: float) -> str:
+    """Cache key of a dataset's features: its options, data location and clip length."""
     payload: dict[str, Any] = {
-        "dataset": profile.section("dataset"),
+        "dataset": options,
         "data_root": data_root,
         "clip_seconds": clip_seconds,
         "feature_version": FEATURE_VERSION,
@@ -134,7 +137,13 @@ def _clip_features(ctx: RunContext, clip_id: str) -> dict[str, np.ndarray]:
             if all(name in cached for name in ctx.representations):
                 return {name: cached[name] for name in ctx.representations}
     y = ctx.waveform(clip_id)
-    arrays = {name: compute_representation(name, y, clip_seconds=ctx.clip_seconds) for name in ctx.representations}
+    arrays = {
+        name: compute_representation(name, y, clip_seconds=ctx.clip_seconds)
+        for name in ctx.representations
+        if name not in MUSIC_FEATURES
+    }
+    if any(name in MUSIC_FEATURES for name in ctx.representations):
+        arrays.update({k: v for k, v in music_features(y).items() if k in ctx.representations})
     temporary = cache_file.with_suffix(".tmp.npz")
     np.savez(temporary, **arrays)
     temporary.replace(cache_file)  # atomic, so an interrupted run never leaves a truncated cache file

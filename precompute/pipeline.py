@@ -5,20 +5,18 @@ from __future__ import annotations
 import resource
 import time
 from pathlib import Path
-from typing import Any
-
 import pandas as pd
 import torch
 
-from engine.datasets.base import ClipRecord, Dataset
 from engine.models.training import resolve_device
 from precompute import provenance
 from precompute.context import RunContext, dataset_fingerprint
+from precompute.datasets import open_dataset
 from precompute.database import ResultsWriter, building_path, read_config_hash, swap_in
 from precompute.profile import Profile, load_profile
 from precompute.progress import bar, say
 from precompute.stages import Unit, audio_regression, corpus, mid2e, vit
-from precompute.stages.audio_regression import representations_needed
+from engine.music.features import MUSIC_FEATURES
 
 DATA_DIR = provenance.REPOSITORY / "data"
 
@@ -26,30 +24,6 @@ DATA_DIR = provenance.REPOSITORY / "data"
 def default_db(profile_name: str) -> Path:
     """Where a profile's results go unless ``--db`` says otherwise: ``data/<profile>.duckdb``."""
     return DATA_DIR / f"{profile_name}.duckdb"
-
-
-def open_dataset(profile: Profile, *, data_root: Path) -> tuple[Dataset, list[ClipRecord], str]:
-    """The profile's dataset adapter, its records with splits, and a description of the split."""
-    options: dict[str, Any] = profile.section("dataset")
-    name = options.pop("name")
-    if name == "synthetic":
-        from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
-
-        dataset = SyntheticCorpus(SyntheticConfig(**options))
-        return dataset, dataset.records(), "group-aware by song (synthetic generator)"
-    if name == "soundtracks":
-        from engine.datasets.soundtracks import SoundtracksConfig, SoundtracksDataset
-
-        root = Path(options.get("root", data_root / "soundtracks-set1"))
-        config = SoundtracksConfig(
-            root=root if root.is_absolute() else data_root / root,
-            split=str(options.get("split", "group")),
-            fractions=tuple(options.get("fractions", (0.7, 0.1, 0.2))),
-            split_seed=int(options.get("split_seed", 0)),
-        )
-        dataset = SoundtracksDataset(config)
-        return dataset, dataset.records(), dataset.split_name
-    raise ValueError(f"{profile.path}: unknown dataset {name!r} (known: synthetic, soundtracks)")
 
 
 def run(
@@ -110,12 +84,39 @@ def run(
 
 
 def _context(profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool) -> RunContext:
-    dataset, records, split_name = open_dataset(profile, data_root=data_root)
-    clip_seconds = float(profile.section("dataset").get("clip_seconds", 10.0))
-    representations = {"vit_spectrogram"} | representations_needed(profile.sections)
-    if "19" in profile.section("mid2e").get("feature_sets", []):
-        representations.add("mean_chroma")
-    fingerprint = dataset_fingerprint(profile, data_root=str(data_root.resolve()), clip_seconds=clip_seconds)
+    """The main dataset's context and, when ``[a2mid]`` trains elsewhere, that dataset's context."""
+    sections = profile.sections
+    main = _dataset_context(
+        profile, profile.section("dataset"), representations=needed_representations(sections),
+        writer=writer, data_root=data_root, device=device, show_progress=show_progress,
+    )
+    train_options = profile.section("a2mid").get("train_dataset")
+    if train_options:
+        main.a2mid_train = _dataset_context(
+            profile, {"clip_seconds": main.clip_seconds, **train_options},
+            representations=audio_regression.representations_for(profile.section("a2mid")),
+            writer=writer, data_root=data_root, device=device, show_progress=show_progress,
+        )
+    return main
+
+
+def needed_representations(sections: dict) -> set[str]:
+    """Every per-clip array the main dataset needs: model inputs, display images, music features."""
+    needed = {"vit_spectrogram"}
+    for name in ("a2e", "a2mid"):
+        needed |= audio_regression.representations_for(sections.get(name, {}))
+    if sections.get("mid2e"):
+        needed |= {"mean_chroma", *MUSIC_FEATURES}
+    return needed
+
+
+def _dataset_context(
+    profile: Profile, options: dict, *, representations: set[str], writer: ResultsWriter, data_root: Path,
+    device: str, show_progress: bool,
+) -> RunContext:
+    dataset, records, split_name = open_dataset(options, data_root=data_root)
+    clip_seconds = float(options.get("clip_seconds", 10.0))
+    fingerprint = dataset_fingerprint(options, data_root=str(data_root.resolve()), clip_seconds=clip_seconds)
     return RunContext(
         profile=profile,
         dataset=dataset,

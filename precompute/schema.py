@@ -55,6 +55,15 @@ TABLES: dict[str, str] = {
         value DOUBLE NOT NULL,
         PRIMARY KEY (dataset, clip_id, kind, name)
     """,
+    "clip_features": """
+        dataset VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        PRIMARY KEY (dataset, clip_id, source, seed, name)
+    """,
     "skipped_clips": """
         dataset VARCHAR NOT NULL,
         clip_id VARCHAR NOT NULL,

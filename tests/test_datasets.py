@@ -76,3 +76,46 @@ def test_thesis_examples_mp3_inside_wav_load(shared_data):
         assert y.ndim == 1 and abs(len(y) / 22_050 - 10.0) < 0.5, original
         sonified = load_audio(original.with_name(original.name.replace("_original", "_sonification")))
         assert len(sonified) == 220_324  # 988 x 223, as the thesis wrote it
+
+
+def write_mtg(root: Path) -> None:
+    """Six MTG-style rows: four from other sources, two Soundtracks excerpts."""
+    from engine.datasets.mtg_midlevel import ANNOTATION_COLUMNS
+
+    (root / "audio").mkdir(parents=True)
+    metadata = ["song id;Source;ID at file source;Artist\n"]
+    annotations = ["song_id," + ",".join(ANNOTATION_COLUMNS.values()) + "\n"]
+    sources = ["jamendo", "jamendo", "magnatagatune", "soundtracks", "soundtracks", "jamendo"]
+    for index, source in enumerate(sources, start=1):
+        metadata.append(f"{index};{source};{100 + index};someone\n")
+        annotations.append(f"{index}," + ",".join(str(1 + (index + k) % 10) for k in range(7)) + "\n")
+        sf.write(root / "audio" / f"{index}.mp3", np.zeros((22_050, 2)) + 0.01, 44_100)
+    (root / "metadata.csv").write_text("".join(metadata))
+    (root / "annotations.csv").write_text("".join(annotations))
+
+
+def test_mtg_midlevel_adapter_scales_ratings_and_excludes_soundtracks(tmp_path):
+    from engine.datasets.base import MIDLEVEL
+    from engine.datasets.mtg_midlevel import ANNOTATION_COLUMNS, MTGMidlevelConfig, MTGMidlevelDataset
+
+    assert set(ANNOTATION_COLUMNS) == set(MIDLEVEL)
+    write_mtg(tmp_path)
+    everything = MTGMidlevelDataset(MTGMidlevelConfig(root=tmp_path)).records()
+    assert [r.clip_id for r in everything] == ["1", "2", "3", "4", "5", "6"]
+    first = everything[0]
+    assert set(first.midlevel) == set(MIDLEVEL)
+    assert first.midlevel["melodiousness"] == pytest.approx((2 - 1) / 9)  # rating 1 + (1 + 0) % 10 = 2
+    assert all(0.0 <= v <= 1.0 for r in everything for v in r.midlevel.values())
+    dataset = MTGMidlevelDataset(MTGMidlevelConfig(root=tmp_path, exclude_sources=("Soundtracks",)))
+    assert [r.clip_id for r in dataset.records()] == ["1", "2", "3", "6"]
+    assert dataset.load("2").shape == (11_025,)
+
+
+def test_mtg_midlevel_adapter_names_a_wrong_separator(tmp_path):
+    from engine.datasets.mtg_midlevel import MTGMidlevelConfig, MTGMidlevelDataset
+
+    write_mtg(tmp_path)
+    text = (tmp_path / "metadata.csv").read_text().replace(";", ",")
+    (tmp_path / "metadata.csv").write_text(text)
+    with pytest.raises(DatasetError, match="metadata.csv: missing column"):
+        MTGMidlevelDataset(MTGMidlevelConfig(root=tmp_path))

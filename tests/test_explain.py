@@ -113,3 +113,9 @@ def test_relevance_by_stem_credits_each_bin_to_its_loudest_stem():
     relevance = np.zeros((4, 4)); relevance[:, 0] = 1.0
     shares = relevance_by_stem(relevance, {"drums": drums, "melody": melody})
     assert shares["drums"] == pytest.approx((1.0, 0.5)) and shares["melody"] == pytest.approx((0.0, 0.5))
+
+
+def test_shap_of_constant_inputs_is_zero_and_additive():
+    x = np.ones((10, 3))
+    result = explain_tabular(lambda v: v @ np.ones((3, 2)), background=x, data=x[:2], feature_names=["a", "b", "c"], target_names=["y", "z"])
+    assert np.all(result.values == 0) and np.allclose(result.base_values, [3.0, 3.0])

@@ -37,7 +37,7 @@ def test_home_shows_runs_datasets_and_headline_figures(tiny_db, monkeypatch):
     labels = [m.label for m in app.metric]
     assert any("Audio → emotion" in label for label in labels)
     assert any("ViT" in label for label in labels)
-    assert [m.value for m in app.metric if m.value == "not run"] == ["not run"]  # tiny has no A2Mid
+    assert all(m.value != "not run" for m in app.metric)  # tiny runs every family
     frames = [df.value for df in app.dataframe]
     assert any("split" in f.columns and f["clips"].sum() == 20 for f in frames)
     assert any("profile" in f.columns and (f["status"] == "finished").any() for f in frames)
@@ -52,22 +52,43 @@ def test_every_page_renders_without_exception(page, tiny_db, monkeypatch):
 
 def test_compare_models_switches_route_and_metric(tiny_db, monkeypatch):
     app = run_page(DASHBOARD / "pages" / "1_Compare_models.py", tiny_db, monkeypatch)
-    assert app.radio[0].options == ["A2E", "Mid2E"]
+    assert app.radio[0].options == ["A2E", "A2Mid", "Mid2E"]
+    table = app.dataframe[0].value
+    assert set(table["input"]) == {"spectrogram", "chromagram", "chromagram+spectrogram", "mean_chroma_12"}
     app.radio[0].set_value("Mid2E").run()
     app.radio[1].set_value("mse").run()
     assert not app.exception
     table = app.dataframe[0].value
     assert set(table["head"]) == {"ridge", "ridge_interactions", "shallow_nn"}
+    assert set(table["feature_set"]) == {"7", "19", "34", "key_relative"}
     assert (table["mean"] > 0).all()
 
 
 def test_midlevel_page_shows_coefficients_and_shap_for_each_model(tiny_db, monkeypatch):
     app = run_page(DASHBOARD / "pages" / "2_Mid-level_explanations.py", tiny_db, monkeypatch)
-    for experiment in app.selectbox[0].options:
-        app.selectbox[0].set_value(experiment).run()
-        assert not app.exception
-        assert "Base value" in all_text(app)
-    assert len(app.get("plotly_chart")) >= 4
+    assert len(app.selectbox(key="source").options) == 3
+    shown = 0
+    for source in app.selectbox(key="source").options:
+        app.selectbox(key="source").set_value(source).run()
+        for feature_set in app.selectbox(key="feature_set").options:
+            app.selectbox(key="feature_set").set_value(feature_set).run()
+            for head in app.selectbox(key="head").options:
+                app.selectbox(key="head").set_value(head).run()
+                assert not app.exception
+                assert "Base value" in all_text(app)
+                assert len(app.get("plotly_chart")) >= 3
+                shown += 1
+    assert shown == 3 * 4 * 3
+
+
+def test_descriptor_page_compares_estimates_with_annotations(tiny_db, monkeypatch):
+    app = run_page(DASHBOARD / "pages" / "4_Descriptors_and_harmony.py", tiny_db, monkeypatch)
+    assert not app.exception
+    agreement = app.dataframe[0].value
+    assert len(agreement) == 7  # one row per descriptor
+    app.radio[0].set_value("predicted").run()
+    assert not app.exception
+    assert "Chords present" in all_text(app) and "Key" in all_text(app)
 
 
 def test_confusion_browser_every_cell_and_method(tiny_db, monkeypatch):

@@ -36,7 +36,12 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
     assert empty <= {"skipped_clips", "reference_figures"}
     status, profile, versions, revision = rows(tiny_db, "SELECT status, profile, versions, git_revision FROM runs")[0]
     assert status == "finished" and profile == "tiny" and "torch" in versions and revision
-    assert rows(tiny_db, "SELECT count(DISTINCT experiment_id) FROM metrics")[0][0] == 5
+    # 4 A2E inputs, 1 A2Mid, 3 sources x 4 feature sets x 3 heads of Mid2E, 1 ViT.
+    assert rows(tiny_db, "SELECT count(DISTINCT experiment_id) FROM metrics")[0][0] == 4 + 1 + 36 + 1
+    # Mid2E on predicted descriptors pairs seed k with A2Mid seed k.
+    assert rows(tiny_db, "SELECT count(DISTINCT seed) FROM metrics WHERE experiment_id LIKE 'Mid2E/predicted%'")[0][0] == 2
+    sources = {r[0]: r[1] for r in rows(tiny_db, "SELECT source, count(DISTINCT name) FROM clip_features GROUP BY 1")}
+    assert sources == {"estimated_midlevel": 7, "thesis_harmony": 27, "key_relative": 31, "predicted_midlevel": 7}
     # SHAP additivity holds in what was stored: base + contributions = stored prediction.
     check = rows(
         tiny_db,
@@ -68,7 +73,7 @@ def test_interrupted_run_resumes_without_redoing_finished_units(tmp_path, monkey
     assert not db.exists() and building_path(db).exists()
     assert rows(building_path(db), "SELECT status FROM runs")[0][0] == "interrupted"
     done_before = {r[0] for r in rows(building_path(db), "SELECT unit FROM work_units")}
-    assert done_before == {"experiments", "corpus"}
+    assert done_before == {"experiments", "corpus"}  # interrupted in the first CNN unit (A2Mid seed 0)
 
     def count(*args, **kwargs):
         calls.append("a2e-again")
@@ -77,7 +82,7 @@ def test_interrupted_run_resumes_without_redoing_finished_units(tmp_path, monkey
     monkeypatch.setattr(audio_regression, "train_and_evaluate", count)
     run("tiny", db=db, show_progress=False)
     assert db.exists() and not building_path(db).exists()
-    assert calls == ["a2e", "a2e-again"]
+    assert calls == ["a2e"] + ["a2e-again"] * 6  # 2 A2Mid seeds and 4 A2E inputs, each once
     assert [r[0] for r in rows(db, "SELECT status FROM runs ORDER BY run_id")] == ["interrupted", "finished"]
     assert rows(db, "SELECT count(*) FROM clips")[0][0] == 20  # corpus rows written once, not twice
 

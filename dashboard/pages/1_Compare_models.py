@@ -38,8 +38,14 @@ elif not reference.empty:
     st.caption("The thesis reports no figure for these exact experiments (e.g. it used *predicted* descriptors).")
 
 table = summary[["experiment_id", "input", "head", "feature_set", "mean", "sd", "seeds"]]
-st.dataframe(table, hide_index=True, width="stretch", column_config={"mean": st.column_config.NumberColumn(format="%.3f"),
-                                                                     "sd": st.column_config.NumberColumn(format="%.3f")})
+if not matched.empty:
+    table = table.merge(matched.rename(columns={"mean": "thesis mean", "sd": "thesis sd"}), on="experiment_id", how="left")
+number = st.column_config.NumberColumn(format="%.3f")
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
+split = widgets.query(db, "experiments")
+split = split[split["route"] == route]["split_name"].unique()
+st.caption("Split: " + "; ".join(split))
 
 st.subheader("Per target")
 per_target = widgets.query(db, "per_target_metrics", metric=metric, route=route)

@@ -15,8 +15,17 @@ mid2e = experiments[experiments["route"] == "Mid2E"]
 if mid2e.empty:
     st.info("This database holds no Mid2E experiment.")
     st.stop()
-experiment = st.selectbox("Model", mid2e["experiment_id"].tolist(), format_func=lambda e: e.replace("Mid2E/", ""))
-info = mid2e[mid2e["experiment_id"] == experiment].iloc[0]
+left, middle, right = st.columns(3)
+source = left.selectbox("Descriptors", sorted(mid2e["input"].unique()), key="source",
+                        help="annotated: the dataset's labels · estimated: signal-based estimators · predicted: the A2Mid CNN")
+options = mid2e[mid2e["input"] == source]
+feature_set = middle.selectbox("Feature set", sorted(options["feature_set"].unique(), key=lambda f: (not f.isdigit(), f.zfill(3))),
+                               key="feature_set", help="7: descriptors · 19: + mean chroma · 34: + chords and key · "
+                               "key_relative: + chord degrees relative to the key and interval classes")
+options = options[options["feature_set"] == feature_set]
+head = right.selectbox("Head", options["head"].tolist(), key="head")
+info = options[options["head"] == head].iloc[0]
+experiment = info["experiment_id"]
 st.caption(info["description"])
 
 coefficients = widgets.query(db, "coefficients", experiment)

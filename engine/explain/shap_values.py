@@ -63,8 +63,21 @@ def explain_tabular(
     algorithm = "exact" if n_features <= 10 else "permutation"
 
     def model_fn(x: np.ndarray) -> np.ndarray:
-        return np.asarray(predict(np.asarray(x, dtype=np.float32)), dtype=np.float64)
+        # float64 in: near-constant inputs blown up by standardisation must not lose precision.
+        return np.asarray(predict(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
+    everything = np.concatenate([np.asarray(background, dtype=np.float64), np.asarray(data, dtype=np.float64)])
+    if np.all(everything == everything[:1]):
+        # Nothing varies (e.g. a collapsed upstream model): every contribution is 0, and shap's
+        # explainers cannot handle this case.
+        base = model_fn(everything[:1])[0].reshape(-1)
+        return ShapResult(
+            values=np.zeros((data.shape[0], n_features, base.size)),
+            base_values=base,
+            data=np.asarray(data, dtype=np.float64),
+            feature_names=tuple(feature_names),
+            target_names=tuple(target_names),
+        )
     explainer = shap.Explainer(model_fn, masker, algorithm=algorithm, seed=seed)
     kwargs = {} if algorithm == "exact" else {"max_evals": 2 * n_features + 1 + 10 * n_features}
     explanation = explainer(np.asarray(data, dtype=np.float64), silent=True, **kwargs)

@@ -42,7 +42,8 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray, *, targets: Se
     for name, r_value, e_value in zip(targets, r, e):
         out[(name, "pearson_r")] = float(r_value)
         out[(name, "mse")] = float(e_value)
-    out[("all", "pearson_r")] = float(np.nanmean(r))
+    defined = r[~np.isnan(r)]  # r is undefined (NaN) for a constant prediction
+    out[("all", "pearson_r")] = float(defined.mean()) if defined.size else float("nan")
     out[("all", "mse")] = float(np.mean(e))
     return out
 

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -45,13 +46,14 @@ INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
 ROUTES = {"A2E": ("a2e", "emotions", EMOTIONS), "A2Mid": ("a2mid", "midlevel", MIDLEVEL)}
 
 
-def representations_needed(ctx_profile_sections: dict[str, dict[str, Any]]) -> set[str]:
-    """Representations the ``a2e``/``a2mid`` sections of a profile ask for."""
-    needed: set[str] = set()
-    for section, _, _ in ROUTES.values():
-        for name in ctx_profile_sections.get(section, {}).get("inputs", []):
-            needed.update(_input(name)[1])
-    return needed
+def representations_for(section: dict[str, Any]) -> set[str]:
+    """Representations the inputs of an ``[a2e]`` or ``[a2mid]`` section are built from."""
+    return {representation for name in section.get("inputs", []) for representation in _input(name)[1]}
+
+
+def training_context(ctx: RunContext, route: str) -> RunContext:
+    """Where a route trains: A2Mid may train on another dataset (``[a2mid] train_dataset``)."""
+    return ctx.a2mid_train if route == "A2Mid" and ctx.a2mid_train is not None else ctx
 
 
 def experiment_id(route: str, input_name: str) -> str:
@@ -61,6 +63,7 @@ def experiment_id(route: str, input_name: str) -> str:
 def experiments(ctx: RunContext, route: str) -> list[dict[str, Any]]:
     section_name, kind, _ = ROUTES[route]
     section = ctx.profile.section(section_name)
+    trained_on = training_context(ctx, route)
     rows = []
     for input_name in section.get("inputs", []):
         head, _ = _input(input_name)
@@ -71,8 +74,8 @@ def experiments(ctx: RunContext, route: str) -> list[dict[str, Any]]:
                 route=route,
                 input=input_name,
                 head=head,
-                dataset=ctx.dataset.name,
-                split_name=ctx.split_name,
+                dataset=trained_on.dataset.name,
+                split_name=trained_on.split_name,
                 description=f"{head.upper()} from {input_name} to {what}",
                 settings=section,
             )
@@ -83,8 +86,8 @@ def experiments(ctx: RunContext, route: str) -> list[dict[str, Any]]:
 def units(ctx: RunContext, route: str) -> list[Unit]:
     section_name, kind, _ = ROUTES[route]
     section = ctx.profile.section(section_name)
-    if kind == "midlevel" and not any(r.midlevel for r in ctx.records):
-        return []  # nothing to learn from: the dataset has no descriptor annotations
+    if kind == "midlevel" and not any(r.midlevel for r in training_context(ctx, route).records):
+        return []  # nothing to learn from: no descriptor annotations
     return [
         Unit(
             f"{experiment_id(route, input_name)}#seed{seed}",
@@ -96,7 +99,14 @@ def units(ctx: RunContext, route: str) -> list[Unit]:
 
 
 def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) -> Rows:
-    """Train one model for one seed; return its training record, test metrics and predictions."""
+    """Train one model for one seed; return its training record, test metrics and predictions.
+
+    A2Mid models also predict the descriptors of every clip of the main dataset (``clip_features``,
+    source ``predicted_midlevel``), the input of the Mid2E models built on predicted descriptors. Where
+    A2Mid trains on the main dataset itself, its training clips' predictions are in-sample.
+    """
+    main = ctx
+    ctx = training_context(ctx, route)
     section_name, kind, targets = ROUTES[route]
     section = ctx.profile.section(section_name)
     started = time.perf_counter()
@@ -143,7 +153,9 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     predicted = predict(result.model, split_inputs("test"), device=ctx.device) / scale
     actual = labels[index["test"]]
     test_ids = [features.clip_ids[i] for i in index["test"]]
+    extra = {"clip_features": _predicted_descriptors(main, result.model, input_name, seed, ctx, index["train"])} if kind == "midlevel" else {}
     return {
+        **extra,
         **training_rows(
             eid, seed, result, n_train=len(index["train"]), n_val=len(index["val"]), n_test=len(index["test"]),
             seconds=time.perf_counter() - started,
@@ -153,6 +165,29 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     }
 
 
+def _predicted_descriptors(
+    main: RunContext, model: torch.nn.Module, input_name: str, seed: int, trained_on: RunContext, train_index: np.ndarray
+) -> pd.DataFrame:
+    """Descriptors predicted for every usable clip of the main dataset, as ``clip_features`` rows."""
+    _, representations = _input(input_name)
+    train_arrays = [trained_on.features().arrays[name] for name in representations]
+    main_arrays = main.features().arrays
+    inputs = [_model_input(main_arrays[name], train_index, reference=train) for name, train in zip(representations, train_arrays)]
+    everyone = np.arange(len(main.features().clip_ids))
+    # Rounded to 1e-4 (ample on a 0-1 scale): float noise on a collapsed output must not look like signal.
+    predicted = np.round(np.clip(predict(model, [f(everyone) for f in inputs], device=main.device), 0.0, 1.0), 4)
+    return pd.DataFrame(
+        {
+            "dataset": main.dataset.name,
+            "clip_id": np.repeat(np.asarray(main.features().clip_ids, dtype=object), len(MIDLEVEL)),
+            "source": "predicted_midlevel",
+            "seed": seed,
+            "name": np.tile(np.asarray(MIDLEVEL, dtype=object), len(everyone)),
+            "value": predicted.reshape(-1).astype(np.float64),
+        }
+    )
+
+
 def _input(name: str) -> tuple[str, tuple[str, ...]]:
     try:
         return INPUTS[name]
@@ -160,12 +195,17 @@ def _input(name: str) -> tuple[str, tuple[str, ...]]:
         raise ValueError(f"unknown audio input {name!r}; known: {sorted(INPUTS)}") from None
 
 
-def _model_input(array: np.ndarray, train_index: np.ndarray):
-    """Return ``rows -> model-ready array``: images get a channel axis, vectors are standardised."""
+def _model_input(array: np.ndarray, train_index: np.ndarray, *, reference: np.ndarray | None = None):
+    """Return ``rows -> model-ready array``: images get a channel axis, vectors are standardised.
+
+    Standardisation uses the training rows of ``reference`` (default: ``array`` itself), so a model
+    applied to another dataset sees that dataset through the training set's statistics.
+    """
     if array.ndim == 3:
         return lambda rows: array[rows][:, None].astype(np.float32)
-    mean = array[train_index].mean(axis=0)
-    std = array[train_index].std(axis=0) + 1e-6
+    source = array if reference is None else reference
+    mean = source[train_index].mean(axis=0)
+    std = source[train_index].std(axis=0) + 1e-6
     return lambda rows: ((array[rows] - mean) / std).astype(np.float32)
 
 

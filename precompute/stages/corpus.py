@@ -14,6 +14,7 @@ import pandas as pd
 from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_SIZE
 from engine.datasets.base import SAMPLE_RATE
+from engine.music.features import MUSIC_FEATURES
 from precompute.context import RunContext
 from precompute.database import Rows, encode_array
 from precompute.progress import bar
@@ -52,10 +53,34 @@ def corpus_rows(ctx: RunContext, *, reference_csv: Path | None) -> Rows:
     return {
         "clips": pd.DataFrame(clips),
         "clip_values": pd.DataFrame(values),
+        "clip_features": music_feature_rows(ctx),
         "skipped_clips": skipped,
         **media_rows(ctx),
         "reference_figures": reference_rows(reference_csv),
     }
+
+
+def music_feature_rows(ctx: RunContext) -> pd.DataFrame:
+    """Estimated descriptors, chords, key and key-relative features of every usable clip."""
+    features = ctx.features()
+    frames = []
+    for source, names in MUSIC_FEATURES.items():
+        if source not in features.arrays:
+            continue
+        values = features.arrays[source]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "dataset": ctx.dataset.name,
+                    "clip_id": np.repeat(np.asarray(features.clip_ids, dtype=object), len(names)),
+                    "source": source,
+                    "seed": 0,
+                    "name": np.tile(np.asarray(names, dtype=object), len(features.clip_ids)),
+                    "value": values.reshape(-1).astype(np.float64),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def media_rows(ctx: RunContext) -> dict[str, pd.DataFrame]:

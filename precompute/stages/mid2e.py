@@ -1,13 +1,18 @@
 """Mid-level to emotion (Mid2E): Ridge (with or without pairwise interactions) and a shallow network.
 
-Feature sets (names as in the thesis):
+Feature sets (the first three as in the thesis):
 
 - ``7``: the seven mid-level descriptors;
-- ``19``: the descriptors and the 12-bin mean chroma.
+- ``19``: the descriptors and the 12-bin mean chroma;
+- ``34``: the descriptors, 24 chord flags, key_root, tonic_top3 and key_mode (Essentia);
+- ``key_relative``: the descriptors and transposition-invariant harmony (chord degrees relative to
+  the key, interval-class profile, key mode), the thesis's proposed next step.
 
-Descriptor source: ``annotated`` uses the dataset's descriptor labels (the synthetic corpus knows
-them exactly). Explanations: standardised ridge coefficients (targets x terms) and SHAP values of
-every head over its input features, in rating units, with their base values.
+Descriptor sources: ``annotated`` (the dataset's labels; the synthetic corpus knows them exactly),
+``estimated`` (signal-based estimators, :mod:`engine.music.descriptors`; any dataset) and
+``predicted`` (this run's A2Mid spectrogram CNN, seed k feeding Mid2E seed k, as in the thesis).
+Explanations: standardised ridge coefficients (targets x terms) and SHAP values of every head over
+its input features, in rating units, with their base values.
 """
 
 from __future__ import annotations
@@ -26,29 +31,62 @@ from engine.models.linear import interaction_names, make_ridge, standardised_coe
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
 from engine.models.training import TrainConfig, TrainResult, fit, predict, seed_everything
+from engine.music.features import MUSIC_FEATURES
 from precompute.context import RunContext
 from precompute.database import Rows
-from precompute.stages import Unit
+from precompute.stages import Unit, audio_regression
 from precompute.stages.common import experiment_row, matrix_rows, metric_rows, prediction_rows, training_rows
 
 HEADS = ("ridge", "ridge_interactions", "shallow_nn")
-FEATURE_SETS = ("7", "19")
+SOURCES = ("annotated", "estimated", "predicted")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    # feature set: per-clip arrays appended to the 7 descriptors
+    "7": (),
+    "19": ("mean_chroma",),
+    "34": ("thesis_harmony",),
+    "key_relative": ("key_relative",),
+}
+EXTRA_NAMES: dict[str, tuple[str, ...]] = {
+    "mean_chroma": tuple(f"chroma_{p}" for p in PITCH_CLASSES),
+    **{k: v for k, v in MUSIC_FEATURES.items() if k != "estimated_midlevel"},
+}
 
 
 def experiment_id(source: str, head: str, feature_set: str) -> str:
     return f"Mid2E/{source}_midlevel/{head}/{feature_set}"
 
 
+def _sources(ctx: RunContext) -> list[str]:
+    """The profile's descriptor sources that this run can provide."""
+    section = ctx.profile.section("mid2e")
+    wanted = [str(s) for s in section.get("sources", ["annotated"])]
+    for source in wanted:
+        if source not in SOURCES:
+            raise ValueError(f"unknown Mid2E source {source!r}; known: {SOURCES}")
+    available = []
+    for source in wanted:
+        if source == "annotated" and not any(r.midlevel for r in ctx.records):
+            continue  # e.g. Soundtracks: no descriptor labels
+        if source == "predicted" and not audio_regression.units(ctx, "A2Mid"):
+            continue  # no A2Mid model in this run
+        available.append(source)
+    return available
+
+
 def _plan(ctx: RunContext) -> list[tuple[str, str, str]]:
     section = ctx.profile.section("mid2e")
-    source = str(section.get("source", "annotated"))
     for name in section.get("feature_sets", []):
         if name not in FEATURE_SETS:
-            raise ValueError(f"unknown Mid2E feature set {name!r}; known: {FEATURE_SETS}")
+            raise ValueError(f"unknown Mid2E feature set {name!r}; known: {sorted(FEATURE_SETS)}")
     for head in section.get("heads", []):
         if head not in HEADS:
             raise ValueError(f"unknown Mid2E head {head!r}; known: {HEADS}")
-    return [(source, head, fs) for fs in section.get("feature_sets", []) for head in section.get("heads", [])]
+    return [
+        (source, head, fs)
+        for source in _sources(ctx)
+        for fs in section.get("feature_sets", [])
+        for head in section.get("heads", [])
+    ]
 
 
 def experiments(ctx: RunContext) -> list[dict[str, Any]]:
@@ -69,11 +107,18 @@ def experiments(ctx: RunContext) -> list[dict[str, Any]]:
     ]
 
 
+def _seeds(ctx: RunContext, source: str, head: str) -> list[int]:
+    if source == "predicted":  # seed k reads the descriptors predicted by A2Mid seed k
+        return [int(s) for s in ctx.profile.section("a2mid").get("seeds", [0])]
+    if head == "shallow_nn":
+        return [int(s) for s in ctx.profile.section("mid2e").get("seeds", [0])]
+    return [0]  # ridge on fixed inputs is deterministic
+
+
 def units(ctx: RunContext) -> list[Unit]:
-    section = ctx.profile.section("mid2e")
     out = []
     for source, head, fs in _plan(ctx):
-        seeds = section.get("seeds", [0]) if head == "shallow_nn" else [0]  # ridge is deterministic
+        seeds = _seeds(ctx, source, head)
         out += [
             Unit(
                 f"{experiment_id(source, head, fs)}#seed{seed}",
@@ -84,14 +129,28 @@ def units(ctx: RunContext) -> list[Unit]:
     return out
 
 
-def feature_matrix(ctx: RunContext, feature_set: str) -> tuple[np.ndarray, list[str]]:
+def descriptors(ctx: RunContext, source: str, *, seed: int) -> np.ndarray:
+    """The 7 descriptors of the usable clips from ``source``: ``(N, 7)``, NaN where unknown."""
+    if source == "annotated":
+        return ctx.targets("midlevel")
+    if source == "estimated":
+        return ctx.features().arrays["estimated_midlevel"]
+    stored = ctx.writer.query(
+        "SELECT clip_id, name, value FROM clip_features WHERE dataset = ? AND source = 'predicted_midlevel' AND seed = ?",
+        [ctx.dataset.name, seed],
+    )
+    table = stored.pivot(index="clip_id", columns="name", values="value")
+    return table.reindex(index=ctx.features().clip_ids, columns=list(MIDLEVEL)).to_numpy(dtype=np.float32)
+
+
+def feature_matrix(ctx: RunContext, source: str, feature_set: str, *, seed: int) -> tuple[np.ndarray, list[str]]:
     """Inputs of a feature set for the usable clips: ``(N, F)`` and the ``F`` feature names."""
-    columns = [ctx.targets("midlevel")]
+    columns = [descriptors(ctx, source, seed=seed)]
     names = list(MIDLEVEL)
-    if feature_set == "19":
-        columns.append(ctx.features().arrays["mean_chroma"])
-        names += [f"chroma_{p}" for p in PITCH_CLASSES]
-    return np.column_stack(columns).astype(np.float32), names
+    for extra in FEATURE_SETS[feature_set]:
+        columns.append(ctx.features().arrays[extra])
+        names += EXTRA_NAMES[extra]
+    return np.column_stack(columns).astype(np.float64), names
 
 
 def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str, seed: int) -> Rows:
@@ -99,7 +158,7 @@ def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str,
     section = ctx.profile.section("mid2e")
     started = time.perf_counter()
     features = ctx.features()
-    x, names = feature_matrix(ctx, feature_set)
+    x, names = feature_matrix(ctx, source, feature_set, seed=seed)
     y = ctx.targets("emotions")
     usable = ~(np.isnan(x).any(axis=1) | np.isnan(y).any(axis=1))
     index = {s: np.intersect1d(ctx.split_index(s), np.flatnonzero(usable)) for s in ("train", "val", "test")}
@@ -118,7 +177,8 @@ def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str,
         background = x[fit_rows]
     else:
         seed_everything(seed)
-        mean, std = x[index["train"]].mean(axis=0), x[index["train"]].std(axis=0) + 1e-6
+        mean, std = x[index["train"]].mean(axis=0), x[index["train"]].std(axis=0)
+        std = np.where(std > 1e-6, std, 1.0)  # a (near-)constant input is centred, not blown up
         network = MLPRegressor(
             n_inputs=x.shape[1], n_outputs=len(EMOTIONS), hidden=tuple(section.get("nn_hidden", (32,))),
             dropout=float(section.get("nn_dropout", 0.3)), batch_norm=False,
@@ -132,9 +192,9 @@ def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str,
         )
         result = fit(
             network,
-            train_inputs=[(x[index["train"]] - mean) / std],
+            train_inputs=[((x[index["train"]] - mean) / std).astype(np.float32)],
             train_targets=y[index["train"]] * EMOTION_SCALE,
-            val_inputs=[(x[index["val"]] - mean) / std],
+            val_inputs=[((x[index["val"]] - mean) / std).astype(np.float32)],
             val_targets=y[index["val"]] * EMOTION_SCALE,
             loss_fn=nn.MSELoss(),
             config=config,

@@ -1,0 +1,37 @@
+"""Per-clip music features of the feature route, computed together so harmony is analysed once.
+
+==================  ======  =====================================================================
+name                size    what
+==================  ======  =====================================================================
+estimated_midlevel  7       signal-based estimates of the mid-level descriptors (``MIDLEVEL``)
+thesis_harmony      27      24 chord flags, key_root, tonic_top3, key_mode (with the 7
+                            descriptors: the thesis's 34-feature set)
+key_relative        31      Roman-numeral chord-degree flags, interval-class profile, key_mode
+==================  ======  =====================================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.datasets.base import MIDLEVEL, SAMPLE_RATE
+from engine.music.descriptors import estimate_midlevel
+from engine.music.harmony import KEY_RELATIVE_NAMES, THESIS_HARMONY_NAMES, analyse_harmony, key_relative_features, thesis_harmony_features
+
+MUSIC_FEATURES: dict[str, tuple[str, ...]] = {
+    "estimated_midlevel": MIDLEVEL,
+    "thesis_harmony": THESIS_HARMONY_NAMES,
+    "key_relative": KEY_RELATIVE_NAMES,
+}
+"""Feature group name to the names of its values, in order."""
+
+
+def music_features(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+    """Every group of ``MUSIC_FEATURES`` for one waveform ``(n_samples,)``, as float32 vectors."""
+    harmony = analyse_harmony(y, sample_rate=sample_rate)
+    descriptors = estimate_midlevel(y, sample_rate=sample_rate, harmony=harmony)
+    return {
+        "estimated_midlevel": np.array([descriptors[name] for name in MIDLEVEL], dtype=np.float32),
+        "thesis_harmony": np.asarray(thesis_harmony_features(harmony), dtype=np.float32),
+        "key_relative": np.asarray(key_relative_features(harmony), dtype=np.float32),
+    }

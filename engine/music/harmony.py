@@ -1,0 +1,413 @@
+"""Harmony of a clip with Essentia: HPCP frames, chord labels, the key, and features built on them.
+
+The pipeline follows the thesis (Section 4.4): spectral peaks of overlapping frames feed Essentia's
+HPCP (harmonic pitch class profile); ``ChordsDetection`` labels every HPCP frame with the best
+major or minor triad over a short window; ``Key`` correlates the clip's mean HPCP with key
+profiles. :func:`analyse_harmony` runs it and returns a :class:`Harmony`.
+
+Feature sets built on a :class:`Harmony`:
+
+* :func:`chord_flags` (``CHORD_FLAG_NAMES``, 24): which of the 24 triads occur.
+* :func:`thesis_harmony_features` (``THESIS_HARMONY_NAMES``, 27): the chord flags, the key root
+  as a number 0..11, whether the key root is the root of one of the three most frequent chords,
+  and the mode. With the 7 mid-level descriptors these are the thesis's 34 features.
+* :func:`key_relative_features` (``KEY_RELATIVE_NAMES``, 31): a transposition-invariant encoding
+  (the thesis's future work): chords as Roman-numeral degrees of the key
+  (:func:`relative_chord_flags`), the interval-class profile of the mean HPCP
+  (:func:`interval_class_profile`) and the mode.
+
+Pitch classes are indexed from C everywhere in this module's outputs (0 = C, ..., 11 = B) and
+chords are spelt with sharps ("A#m", never "Bbm"). Essentia's HPCP, ``Key`` and
+``ChordsDetection`` index from A instead; the conversion happens once, in :func:`analyse_harmony`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.audio.chroma import PITCH_CLASSES
+from engine.datasets.base import SAMPLE_RATE
+from engine.music.essentia_quiet import essentia_standard
+
+NO_CHORD = "N"
+"""Chord label of frames without pitched content (silence); it never counts as a chord."""
+
+CHORD_FLAG_NAMES: tuple[str, ...] = (*PITCH_CLASSES, *(f"{pc}m" for pc in PITCH_CLASSES))
+"""The 24 triads: C, C#, ..., B (major) then Cm, C#m, ..., Bm (minor)."""
+
+THESIS_HARMONY_NAMES: tuple[str, ...] = (*CHORD_FLAG_NAMES, "key_root", "tonic_top3", "key_mode")
+"""Names of :func:`thesis_harmony_features` (27 values)."""
+
+_MAJOR_DEGREES = ("I", "bII", "II", "bIII", "III", "IV", "#IV", "V", "bVI", "VI", "bVII", "VII")
+
+RELATIVE_CHORD_NAMES: tuple[str, ...] = (
+    *_MAJOR_DEGREES,
+    *(degree.replace("I", "i").replace("V", "v") for degree in _MAJOR_DEGREES),
+)
+"""Roman-numeral degree of each triad above the key root: 12 major ("I", "bII", ..., "VII") then
+12 minor ("i", "bii", ..., "vii")."""
+
+INTERVAL_CLASS_NAMES: tuple[str, ...] = tuple(f"ic{k}" for k in range(1, 7))
+"""Interval classes 1 (semitone / major seventh) to 6 (tritone)."""
+
+KEY_RELATIVE_NAMES: tuple[str, ...] = (*RELATIVE_CHORD_NAMES, *INTERVAL_CLASS_NAMES, "key_mode")
+"""Names of :func:`key_relative_features` (31 values)."""
+
+_FLAT_TO_SHARP = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
+_A_TO_C_SHIFT = 3  # C lies 3 semitones above A: Essentia's bin 3 is our bin 0
+_A3_HZ = 440.0
+_SILENT_FRAME_ENERGY = 1e-10  # HPCP sums below this (before normalising) mean "no pitch"
+
+BASS_MAX_HZ = 200.0
+"""Upper edge (Hz) of the bass register of :attr:`Harmony.bass_hpcp` (about G3)."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing array fields with == is ambiguous
+class Harmony:
+    """Chords and key of one clip (arrays are read-only).
+
+    Attributes:
+        chords: one label per HPCP frame, sharp spelling ("C", "A#m", ...), or ``NO_CHORD`` for
+            frames without pitched content.
+        chord_strengths: float32 ``(n_frames,)``, ``ChordsDetection``'s correlation of each
+            frame's windowed HPCP with its triad template (0 for ``NO_CHORD`` frames).
+        key_root: pitch class of the key's tonic, 0 = C ... 11 = B.
+        key_mode: ``"major"`` or ``"minor"``.
+        key_strength: ``Key``'s correlation of the mean HPCP with the key profile (0 for silence).
+        hpcp_mean: float32 ``(12,)``, mean HPCP over frames scaled to a maximum of 1 (all zeros
+            for silence); index 0 is C.
+        hpcp: float32 ``(n_frames, 12)``, per-frame HPCP, each frame scaled to a maximum of 1;
+            column 0 is C.
+        bass_hpcp: float32 ``(n_frames, 12)``, per-frame pitch-class energy (squared peak
+            magnitude) of the bass register only: spectral peaks from ``min_frequency`` to
+            ``BASS_MAX_HZ``, each credited to its nearest semitone, no harmonics, unnormalised;
+            column 0 is C. Its largest bin is usually the chord root.
+        hop_seconds: time between consecutive frames in seconds.
+    """
+
+    chords: tuple[str, ...]
+    chord_strengths: np.ndarray
+    key_root: int
+    key_mode: str
+    key_strength: float
+    hpcp_mean: np.ndarray
+    hpcp: np.ndarray
+    bass_hpcp: np.ndarray
+    hop_seconds: float
+
+
+# ------------------------------------------------------------------------------------------------
+# Chord labels
+# ------------------------------------------------------------------------------------------------
+
+
+def sharp_spelling(label: str) -> str:
+    """A chord label with a flat root respelt with a sharp: ``"Bbm"`` -> ``"A#m"``, ``"Eb"`` ->
+    ``"D#"``; other labels are returned unchanged."""
+    for flat, sharp in _FLAT_TO_SHARP.items():
+        if label.startswith(flat):
+            return sharp + label[len(flat) :]
+    return label
+
+
+def parse_chord(label: str) -> tuple[int, bool] | None:
+    """Root pitch class (0 = C) and whether the triad is minor, for a label such as ``"A#m"``.
+
+    Returns:
+        ``None`` for ``NO_CHORD`` or any label that is not a plain major or minor triad.
+    """
+    label = sharp_spelling(label)
+    minor = label.endswith("m")
+    root = label[:-1] if minor else label
+    if root not in PITCH_CLASSES:
+        return None
+    return PITCH_CLASSES.index(root), minor
+
+
+def chord_shares(h: Harmony) -> dict[str, float]:
+    """Share of chord-bearing frames (``NO_CHORD`` excluded) labelled with each chord, largest
+    first; empty when no frame has a chord."""
+    counts = Counter(label for label in h.chords if parse_chord(label) is not None)
+    total = sum(counts.values())
+    return {label: count / total for label, count in counts.most_common()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Analysis
+# ------------------------------------------------------------------------------------------------
+
+
+def _frame_hpcps(
+    y: np.ndarray,
+    *,
+    sample_rate: int,
+    frame_size: int,
+    min_frequency: float,
+    max_frequency: float,
+    harmonics: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """HPCP of each frame and of its bass register, in Essentia's A-first order.
+
+    Returns:
+        float32 ``(n_frames, 12)`` HPCPs scaled to a maximum of 1 per frame (zeros where the
+        frame has no spectral peaks), float64 ``(n_frames,)`` sums of the raw HPCPs, and
+        float32 ``(n_frames, 12)`` bass-register pitch-class energies.
+    """
+    es = essentia_standard()
+    window = es.Windowing(type="blackmanharris62", size=frame_size)
+    spectrum = es.Spectrum(size=frame_size)
+    peaks = es.SpectralPeaks(
+        orderBy="magnitude",
+        magnitudeThreshold=1e-5,
+        minFrequency=min_frequency,
+        maxFrequency=max_frequency,
+        maxPeaks=60,
+        sampleRate=sample_rate,
+    )
+    hpcp = es.HPCP(
+        size=12,
+        referenceFrequency=_A3_HZ,
+        harmonics=harmonics,
+        bandPreset=True,
+        minFrequency=min_frequency,
+        maxFrequency=max_frequency,
+        weightType="cosine",
+        nonLinear=False,
+        normalized="none",
+        sampleRate=sample_rate,
+    )
+    frames = es.FrameGenerator(y, frameSize=frame_size, hopSize=frame_size // 2, startFromZero=True)
+    raw, raw_bass = [], []
+    for frame in frames:
+        frequencies, magnitudes = peaks(spectrum(window(frame)))
+        raw.append(hpcp(frequencies, magnitudes))
+        raw_bass.append(_bass_pitch_classes(frequencies, magnitudes, min_frequency=min_frequency))
+    full = np.asarray(raw, dtype=np.float64).reshape(-1, 12)
+    energy = full.sum(axis=1)
+    peak = full.max(axis=1, keepdims=True)
+    scaled = np.divide(full, peak, out=np.zeros_like(full), where=peak > 0)
+    return scaled.astype(np.float32), energy, np.asarray(raw_bass, dtype=np.float32).reshape(-1, 12)
+
+
+def _bass_pitch_classes(
+    frequencies: np.ndarray, magnitudes: np.ndarray, *, min_frequency: float
+) -> np.ndarray:
+    """Energy per pitch class (A first, like Essentia's HPCP) of the spectral peaks between
+    ``min_frequency`` and ``BASS_MAX_HZ``, each peak credited to its nearest semitone.
+
+    Returns:
+        float64 ``(12,)``.
+    """
+    frequencies = np.asarray(frequencies, dtype=np.float64)
+    in_bass = (frequencies >= min_frequency) & (frequencies < BASS_MAX_HZ)
+    semitones = np.round(12.0 * np.log2(frequencies[in_bass] / _A3_HZ)).astype(np.int64)
+    energy = np.square(np.asarray(magnitudes, dtype=np.float64)[in_bass])
+    return np.bincount(semitones % 12, weights=energy, minlength=12)
+
+
+def _a_first_to_c_first(profile: np.ndarray) -> np.ndarray:
+    """Reorder pitch classes along the last axis from A, A#, ... to C, C#, ..."""
+    return np.roll(profile, -_A_TO_C_SHIFT, axis=-1)
+
+
+def analyse_harmony(
+    y: np.ndarray,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    frame_size: int = 4096,
+    chord_window_s: float = 1.0,
+    min_frequency: float = 40.0,
+    max_frequency: float = 5000.0,
+    harmonics: int = 4,
+    key_profile: str = "bgate",
+) -> Harmony:
+    """HPCP frames, chord labels and key of a mono waveform.
+
+    Args:
+        y: mono waveform, shape ``(n_samples,)``, any float dtype; inputs shorter than one frame
+            are zero-padded.
+        sample_rate: sample rate of ``y`` in Hz.
+        frame_size: analysis frame in samples (4096 = 186 ms at 22,050 Hz, 5.4 Hz per bin, so
+            that interpolated peaks resolve semitones above about 100 Hz); the hop is half of
+            it, as ``ChordsDetection`` requires.
+        chord_window_s: length in seconds of the window of HPCP frames over which
+            ``ChordsDetection`` picks each frame's triad; 1 s (Essentia's default is 2 s) still
+            follows one chord per bar at 160 BPM, longer windows are steadier.
+        min_frequency: lowest spectral peak in Hz that contributes to the HPCP.
+        max_frequency: highest spectral peak in Hz that contributes to the HPCP.
+        harmonics: harmonics per peak that HPCP credits to lower pitch classes (0: none).
+        key_profile: Essentia ``Key`` profile type ("bgate", "edma", "krumhansl", ...).
+
+    Returns:
+        The clip's :class:`Harmony`.
+    """
+    es = essentia_standard()
+    signal = np.asarray(y, dtype=np.float32).ravel()
+    signal = np.nan_to_num(signal, nan=0.0, posinf=0.0, neginf=0.0)
+    if signal.size < frame_size:
+        signal = np.pad(signal, (0, frame_size - signal.size))
+    hpcp_a, energy, bass_a = _frame_hpcps(
+        np.ascontiguousarray(signal),
+        sample_rate=sample_rate,
+        frame_size=frame_size,
+        min_frequency=min_frequency,
+        max_frequency=max_frequency,
+        harmonics=harmonics,
+    )
+    pitched = energy > _SILENT_FRAME_ENERGY
+    hop = frame_size // 2
+
+    detect = es.ChordsDetection(hopSize=hop, sampleRate=sample_rate, windowSize=chord_window_s)
+    labels, strengths = detect(hpcp_a)
+    chords = tuple(sharp_spelling(label) if on else NO_CHORD for label, on in zip(labels, pitched))
+    chord_strengths = np.where(pitched, np.nan_to_num(np.asarray(strengths)), 0.0)
+
+    mean_a = hpcp_a[pitched].mean(axis=0) if pitched.any() else np.zeros(12)
+    key_root, key_mode, key_strength = 0, "major", 0.0
+    if mean_a.max() > 0:
+        mean_a = mean_a / mean_a.max()
+        # The HPCP already folds harmonics in, so the key profiles must not add them again
+        # (usePolyphony=True pulls C-major material towards F major).
+        find_key = es.Key(profileType=key_profile, usePolyphony=False)
+        key, scale, strength, _ = find_key(mean_a.astype(np.float32))
+        key_root, key_mode, key_strength = parse_chord(key)[0], scale, float(strength)
+
+    return Harmony(
+        chords=chords,
+        chord_strengths=_read_only(chord_strengths),
+        key_root=key_root,
+        key_mode=key_mode,
+        key_strength=key_strength,
+        hpcp_mean=_read_only(_a_first_to_c_first(mean_a)),
+        hpcp=_read_only(_a_first_to_c_first(hpcp_a)),
+        bass_hpcp=_read_only(_a_first_to_c_first(bass_a)),
+        hop_seconds=hop / sample_rate,
+    )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    out = np.array(array, dtype=np.float32)
+    out.setflags(write=False)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Features
+# ------------------------------------------------------------------------------------------------
+
+
+def chord_flags(h: Harmony, *, min_share: float = 0.05) -> np.ndarray:
+    """Presence of each of the 24 triads of ``CHORD_FLAG_NAMES``.
+
+    Args:
+        h: the clip's harmony.
+        min_share: a chord is present when it labels at least this share of the chord-bearing
+            frames (0.05: about half a second of a 10 s clip), which drops one-frame blips at
+            chord changes.
+
+    Returns:
+        float32 ``(24,)`` of 0 and 1.
+    """
+    flags = np.zeros(len(CHORD_FLAG_NAMES), dtype=np.float32)
+    for label, share in chord_shares(h).items():
+        if share >= min_share:
+            flags[CHORD_FLAG_NAMES.index(label)] = 1.0
+    return flags
+
+
+def tonic_in_top_chords(h: Harmony, *, top: int = 3) -> bool:
+    """Whether the key root is the root of one of the ``top`` most frequent chords (by frame
+    count; chords with equal counts rank in order of first appearance)."""
+    roots = [parse_chord(label)[0] for label in list(chord_shares(h))[:top]]
+    return h.key_root in roots
+
+
+def thesis_harmony_features(h: Harmony) -> np.ndarray:
+    """The thesis's 27 harmony features, named by ``THESIS_HARMONY_NAMES``.
+
+    Returns:
+        float32 ``(27,)``: 24 chord flags (:func:`chord_flags`), the key root as a number
+        0..11 (as the thesis encoded it, although pitch classes are circular), ``tonic_top3``
+        (1 when the key root is the root of one of the three most frequent chords) and
+        ``key_mode`` (1 = minor).
+    """
+    extra = [float(h.key_root), float(tonic_in_top_chords(h)), float(h.key_mode == "minor")]
+    return np.concatenate([chord_flags(h), np.asarray(extra, dtype=np.float32)])
+
+
+def relative_chord_flags(h: Harmony, *, min_share: float = 0.05) -> np.ndarray:
+    """Presence of each triad as a degree of the key, named by ``RELATIVE_CHORD_NAMES``.
+
+    The same music in any key gives the same flags: C, Am, F, G in C major and D, Bm, G, A in
+    D major are both I, vi, IV, V.
+
+    Args:
+        h: the clip's harmony.
+        min_share: as in :func:`chord_flags`.
+
+    Returns:
+        float32 ``(24,)`` of 0 and 1.
+    """
+    absolute = chord_flags(h, min_share=min_share).reshape(2, 12)  # (quality, root)
+    return np.roll(absolute, -h.key_root, axis=1).reshape(-1)
+
+
+def interval_class_profile(chroma12: np.ndarray) -> np.ndarray:
+    """How much each interval class sounds in a pitch-class profile, named by
+    ``INTERVAL_CLASS_NAMES``.
+
+    For interval class k (1 to 6) the value is the sum over unordered pitch-class pairs {i, j}
+    at circular distance k of ``c_i * c_j``; the six sums are normalised to add up to 1. A
+    transposition rotates the profile and leaves every pair's distance unchanged, so the result
+    is identical in every key.
+
+    Args:
+        chroma12: non-negative pitch-class energies, shape ``(12,)`` or ``(..., 12)`` for many
+            profiles at once (any rotation; negative values count as 0).
+
+    Returns:
+        float32 ``(6,)`` (or ``(..., 6)``) summing to 1, or zeros where ``chroma12`` is all zero.
+    """
+    c = np.clip(np.asarray(chroma12, dtype=np.float64), 0.0, None)
+    if c.shape[-1] != 12:
+        raise ValueError(f"chroma12 must have 12 pitch classes on its last axis, got {c.shape}")
+    pairs = np.stack([np.sum(c * np.roll(c, -k, axis=-1), axis=-1) for k in range(1, 7)], axis=-1)
+    pairs[..., 5] /= 2.0  # c_i * c_(i+6) meets every tritone pair twice
+    total = pairs.sum(axis=-1, keepdims=True)
+    profile = np.divide(pairs, total, out=np.zeros_like(pairs), where=total > 0)
+    return profile.astype(np.float32)
+
+
+def key_relative_features(h: Harmony) -> np.ndarray:
+    """Transposition-invariant harmony features, named by ``KEY_RELATIVE_NAMES``.
+
+    Returns:
+        float32 ``(31,)``: 24 relative chord flags, the 6-value interval-class profile of the
+        mean HPCP, and ``key_mode`` (1 = minor).
+    """
+    mode = np.asarray([float(h.key_mode == "minor")], dtype=np.float32)
+    return np.concatenate([relative_chord_flags(h), interval_class_profile(h.hpcp_mean), mode])
+
+
+__all__ = [
+    "CHORD_FLAG_NAMES",
+    "INTERVAL_CLASS_NAMES",
+    "KEY_RELATIVE_NAMES",
+    "NO_CHORD",
+    "RELATIVE_CHORD_NAMES",
+    "THESIS_HARMONY_NAMES",
+    "Harmony",
+    "analyse_harmony",
+    "chord_flags",
+    "chord_shares",
+    "interval_class_profile",
+    "key_relative_features",
+    "parse_chord",
+    "relative_chord_flags",
+    "sharp_spelling",
+    "thesis_harmony_features",
+    "tonic_in_top_chords",
+]

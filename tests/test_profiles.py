@@ -1,0 +1,59 @@
+"""Every shipped profile is valid: known sections and names, and its models build at their sizes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.models.cnn import CNNRegressor, LateFusionRegressor
+from precompute.profile import ProfileError, available_profiles, load_profile
+from precompute.stages import audio_regression, mid2e, vit
+
+
+@pytest.mark.parametrize("name", available_profiles())
+def test_profile_sections_and_names_are_known(name):
+    profile = load_profile(name)
+    assert profile.dataset in ("synthetic", "soundtracks", "mtg_midlevel")
+    for section in ("a2e", "a2mid"):
+        for input_name in profile.section(section).get("inputs", []):
+            assert input_name in audio_regression.INPUTS
+    m = profile.section("mid2e")
+    assert set(m.get("feature_sets", [])) <= set(mid2e.FEATURE_SETS)
+    assert set(m.get("heads", [])) <= set(mid2e.HEADS)
+    assert set(m.get("sources", [])) <= set(mid2e.SOURCES)
+
+
+@pytest.mark.parametrize("name", available_profiles())
+def test_profile_models_build_at_their_sizes(name):
+    profile = load_profile(name)
+    widths = profile.section("a2e").get("widths")
+    if widths:
+        fusion = LateFusionRegressor(input_heights=(149, 12), n_outputs=8, widths=widths).eval()
+        assert fusion(torch.zeros(1, 1, 149, 313), torch.zeros(1, 1, 12, 431)).shape == (1, 8)
+        assert CNNRegressor(input_height=149, n_outputs=7, widths=widths).eval()(torch.zeros(1, 1, 149, 313)).shape == (1, 7)
+    if profile.section("vit"):
+        from engine.models.vit import create_vit
+
+        model = create_vit(**vit.model_spec(profile.section("vit")))  # random weights: no download in tests
+        assert model(torch.zeros(1, 1, 224, 224)).shape == (1, 2)
+
+
+def test_thesis_profile_follows_the_thesis():
+    profile = load_profile("thesis")
+    assert profile.section("a2e")["widths"] == [64, 64, 128, 128, 256, 256, 384, 512, 256]
+    assert len(profile.section("a2e")["seeds"]) == 4 and len(profile.section("a2mid")["seeds"]) == 6
+    assert len(profile.section("mid2e")["seeds"]) == 6
+    assert profile.section("vit")["architecture"] == "vit_base_patch16_224"
+    assert profile.section("vit")["learning_rate"] == 1e-4 and profile.section("vit")["batch_size"] == 8
+    assert profile.section("vit")["epochs"] == 60 and profile.section("vit")["patience"] == 10
+
+
+def test_a_malformed_profile_is_named(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[dataset]\nname = 'synthetic'\n[typo_section]\nx = 1\n")
+    with pytest.raises(ProfileError, match="bad.toml: unknown section"):
+        load_profile(str(bad))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[dataset\n")
+    with pytest.raises(ProfileError, match="broken.toml: not valid TOML"):
+        load_profile(str(broken))
