@@ -81,11 +81,15 @@ def _plan(ctx: RunContext) -> list[tuple[str, str, str]]:
     for head in section.get("heads", []):
         if head not in HEADS:
             raise ValueError(f"unknown Mid2E head {head!r}; known: {HEADS}")
+    # Interaction terms grow as F^2; a profile may keep them to some feature sets (the thesis
+    # showed them for 7 only in its figures).
+    interaction_sets = set(section.get("interaction_sets", section.get("feature_sets", [])))
     return [
         (source, head, fs)
         for source in _sources(ctx)
         for fs in section.get("feature_sets", [])
         for head in section.get("heads", [])
+        if head != "ridge_interactions" or fs in interaction_sets
     ]
 
 
