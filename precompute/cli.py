@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
     explain.add_argument("--out", type=Path, help="output folder (default: data/explain/<file name>)")
     explain.add_argument("--offset", type=float, default=0.0, help="start of the analysed excerpt, in seconds")
+    summary = commands.add_parser("summary", help="print the figures a results database holds")
+    summary.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
     return parser
 
 
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "summary":
+        return _summary(args)
     return _explain(args)
 
 
@@ -69,4 +73,15 @@ def _explain(args: argparse.Namespace) -> int:
         return 2
     probability = float(result.probabilities.max())
     print(f"{args.audio}: {result.predicted} (p = {probability:.2f}) by {stored.experiment_id}; wrote {out}/")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from precompute.summary import SummaryError, summarise
+
+    try:
+        print(summarise(args.db))
+    except SummaryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0

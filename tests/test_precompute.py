@@ -144,3 +144,11 @@ def test_explain_command_without_database(tmp_path):
 def test_unknown_profile_is_named():
     result = cli("run", "--profile", "nonexistent")
     assert result.returncode == 2 and "nonexistent" in result.stderr and "demo" in result.stderr
+
+
+def test_summary_command_prints_every_experiment(tiny_db):
+    result = cli("summary", "--db", str(tiny_db))
+    assert result.returncode == 0, result.stderr
+    assert "profile tiny" in result.stdout and "A2E/chromagram+spectrogram/cnn" in result.stdout
+    assert "Mid2E/predicted_midlevel/ridge/key_relative" in result.stdout and "accuracy" in result.stdout
+    assert cli("summary", "--db", "nowhere.duckdb").returncode == 2
