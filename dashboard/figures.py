@@ -169,16 +169,22 @@ def confusion_matrix(cells: pd.DataFrame, *, classes: Sequence[str]) -> go.Figur
     return fig
 
 
-def spectrogram_figure(image: np.ndarray, *, max_hz: float, seconds: float, title: str, relevance: bool = False) -> go.Figure:
-    """A ``(H, W)`` image (rows = frequency, low first) on axes in seconds and Hz."""
+def spectrogram_figure(
+    image: np.ndarray, *, max_hz: float, seconds: float, title: str, relevance: bool = False, signed: bool = False
+) -> go.Figure:
+    """A ``(H, W)`` image (rows = frequency, low first) on axes in seconds and Hz.
+
+    ``relevance`` maps use a white-to-red scale over [0, 1]; ``signed`` ones a diverging blue-white-red
+    scale over [-1, 1] (blue: evidence against the explained class).
+    """
     h, w = image.shape
     fig = go.Figure(
         go.Heatmap(
             z=image,
             x=np.linspace(0, seconds, w),
             y=np.linspace(0, max_hz, h),
-            colorscale=RELEVANCE if relevance else "Viridis",
-            zmin=0,
+            colorscale="RdBu_r" if signed else (RELEVANCE if relevance else "Viridis"),
+            zmin=-1 if signed else 0,
             zmax=1,
             colorbar=dict(title="relevance" if relevance else "level"),
             hovertemplate="%{x:.2f} s, %{y:.0f} Hz: %{z:.2f}<extra></extra>",
@@ -227,4 +233,20 @@ def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[st
     fig.update_xaxes(range=[-0.05, 1.05], title_text="annotated")
     fig.update_yaxes(range=[-0.05, 1.05], title_text=estimate)
     fig.update_layout(height=300 * rows, margin=dict(l=10, r=10, t=40, b=40), legend=dict(orientation="h", y=1.08))
+    return fig
+
+
+def perturbation_curves(curves: pd.DataFrame, *, curve: str) -> go.Figure:
+    """Probability of the explained class against the share of tiles deleted or inserted: one solid
+    line per method (relevance order) and the mean random-order line as a dashed grey reference."""
+    rows = curves[curves["curve"] == curve]
+    fig = go.Figure()
+    for method, part in rows[rows["ordering"] == "relevance"].groupby("method"):
+        fig.add_scatter(x=part["fraction"], y=part["probability"], mode="lines+markers", name=method)
+    chance = rows[rows["ordering"] == "random"].groupby("fraction")["probability"].mean().reset_index()
+    fig.add_scatter(x=chance["fraction"], y=chance["probability"], mode="lines", name="random order",
+                    line=dict(dash="dash", color="grey"))
+    better = "lower is more faithful" if curve == "deletion" else "higher is more faithful"
+    fig.update_layout(title=f"{curve.capitalize()} curves ({better})", xaxis=dict(title=f"share of tiles {curve[:-3]}ed", tickformat=".0%"),
+                      yaxis=dict(title="p(explained class)", range=[0, 1]), height=340, margin=dict(l=10, r=10, t=40, b=40))
     return fig

@@ -187,6 +187,12 @@ def classification_metrics(con: duckdb.DuckDBPyConnection, experiment_id: str, *
     return dict(zip(frame["metric"], frame["value"]))
 
 
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version the database was written with (``None`` for a file without one)."""
+    row = con.cursor().execute("SELECT max(version) FROM schema_info").fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
 def relevance_methods(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[str]:
     rows = con.cursor().execute(
         "SELECT DISTINCT method FROM relevance_maps WHERE experiment_id = ? ORDER BY method", [experiment_id]
@@ -210,12 +216,23 @@ def image(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str, kind: s
     return None if row is None else (_array(row[0], row[1], row[2]), float(row[3]), float(row[4]))
 
 
-def relevance_map(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str) -> np.ndarray | None:
+def relevance_map(
+    con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str
+) -> tuple[np.ndarray, bool] | None:
+    """A stored map ``(H, W)`` scaled to a maximum magnitude of 1, and whether it is signed; or ``None``."""
     row = con.cursor().execute(
-        "SELECT data, height, width FROM relevance_maps WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ?",
+        "SELECT data, height, width, signed FROM relevance_maps WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ?",
         [experiment_id, seed, clip_id, method],
     ).fetchone()
-    return None if row is None else _array(row[0], row[1], row[2])
+    return None if row is None else (_array(row[0], row[1], row[2]), bool(row[3]))
+
+
+def explained_clips(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> list[str]:
+    """Clips whose relevance maps and sonifications are stored."""
+    rows = con.cursor().execute(
+        "SELECT DISTINCT clip_id FROM relevance_maps WHERE experiment_id = ? AND seed = ? ORDER BY clip_id", [experiment_id, seed]
+    )
+    return [r[0] for r in rows.fetchall()]
 
 
 def original_audio(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str) -> bytes | None:
@@ -225,10 +242,13 @@ def original_audio(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str
     return None if row is None else bytes(row[0])
 
 
-def sonified_audio(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str, gain: str) -> bytes | None:
+def sonified_audio(
+    con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str, gain: str, variant: str = "sonified"
+) -> bytes | None:
+    """Encoded audio of a sonification; ``variant`` is ``sonified`` (what the model used) or ``complement``."""
     row = con.cursor().execute(
-        "SELECT data FROM sonifications WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ? AND gain = ?",
-        [experiment_id, seed, clip_id, method, gain],
+        "SELECT data FROM sonifications WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ? AND gain = ? AND variant = ?",
+        [experiment_id, seed, clip_id, method, gain, variant],
     ).fetchone()
     return None if row is None else bytes(row[0])
 
@@ -254,13 +274,47 @@ def stem_shares_by_cell(con: duckdb.DuckDBPyConnection, experiment_id: str, *, s
 
 
 def faithfulness_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Mean deletion AUC per method next to the random-order baseline (lower AUC = more faithful)."""
+    """Per method: mean deletion AUC (lower = more faithful) and insertion AUC (higher = more faithful),
+    each beside its random-order reference, and the gains over chance."""
     return _df(
         con,
         "SELECT method, avg(value) FILTER (metric = 'deletion_auc') AS deletion_auc, "
         "avg(value) FILTER (metric = 'random_deletion_auc') AS random_deletion_auc, "
-        "avg(value) FILTER (metric = 'deletion_gain') AS deletion_gain, count(DISTINCT clip_id) AS clips "
-        "FROM faithfulness WHERE experiment_id = ? AND seed = ? GROUP BY method ORDER BY deletion_auc",
+        "avg(value) FILTER (metric = 'deletion_gain') AS deletion_gain, "
+        "avg(value) FILTER (metric = 'insertion_auc') AS insertion_auc, "
+        "avg(value) FILTER (metric = 'random_insertion_auc') AS random_insertion_auc, "
+        "avg(value) FILTER (metric = 'insertion_gain') AS insertion_gain, count(DISTINCT clip_id) AS clips "
+        "FROM faithfulness WHERE experiment_id = ? AND seed = ? GROUP BY method ORDER BY insertion_gain + deletion_gain DESC",
+        [experiment_id, seed],
+    )
+
+
+def faithfulness_curves(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Mean deletion and insertion curves per method and tile ordering (relevance or random)."""
+    return _df(
+        con,
+        "SELECT method, curve, ordering, fraction, probability, probability_sd, clips FROM faithfulness_curves "
+        "WHERE experiment_id = ? AND seed = ? ORDER BY method, curve, ordering, fraction",
+        [experiment_id, seed],
+    )
+
+
+def sanity_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Mean Spearman similarity between maps of the trained and of the randomised model, per method and scope."""
+    return _df(
+        con,
+        "SELECT method, randomised, avg(spearman) AS spearman, count(*) AS clips FROM sanity_checks "
+        "WHERE experiment_id = ? AND seed = ? GROUP BY ALL ORDER BY method, randomised",
+        [experiment_id, seed],
+    )
+
+
+def stem_share_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Mean relevance and area share per method and stem over the measured test clips."""
+    return _df(
+        con,
+        "SELECT method, stem, avg(relevance_share) AS relevance_share, avg(area_share) AS area_share, count(*) AS clips "
+        "FROM relevance_by_stem WHERE experiment_id = ? AND seed = ? GROUP BY ALL ORDER BY method, stem",
         [experiment_id, seed],
     )
 

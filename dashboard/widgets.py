@@ -9,6 +9,7 @@ import duckdb
 import streamlit as st
 
 from dashboard import figures, queries
+from precompute.schema import SCHEMA_VERSION
 
 BUILD_HELP = """
 No results database yet. Build the demo one (synthetic corpus, a few minutes on a laptop CPU):
@@ -59,9 +60,13 @@ def require_database() -> Path:
         st.info(BUILD_HELP)
         st.stop()
     try:
-        query(path, "runs")
+        version = query(path, "schema_version")
     except duckdb.Error as error:
         st.error(f"{path} is not a readable results database: {error}")
+        st.stop()
+    if version != SCHEMA_VERSION:
+        st.error(f"{path} was written with schema version {version}; this dashboard reads version {SCHEMA_VERSION}. "
+                 "Rebuild it: `python -m precompute run --profile demo --fresh` (or your profile).")
         st.stop()
     return path
 

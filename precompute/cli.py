@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from precompute.database import SchemaMismatchError
     from precompute.pipeline import DATA_DIR, run
 
     try:
@@ -52,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
             device=args.device,
             show_progress=not args.no_progress,
         )
-    except ProfileError as error:
+    except (ProfileError, SchemaMismatchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -106,7 +106,8 @@ def _compute_features(ctx: RunContext) -> Features:
     ctx.cache_dir.mkdir(parents=True, exist_ok=True)
     clip_ids: list[str] = []
     per_clip: dict[str, list[np.ndarray]] = {name: [] for name in ctx.representations}
-    skipped: dict[str, str] = {}
+    # Clips the adapter itself left out (e.g. a listed file that is missing) are reported the same way.
+    skipped: dict[str, str] = {str(clip): str(reason) for clip, reason in getattr(ctx.dataset, "skipped", [])}
     progress = bar(total=len(ctx.records), desc="features", unit="clip", enabled=ctx.show_progress)
     for record in ctx.records:
         try:
@@ -144,6 +145,7 @@ def _clip_features(ctx: RunContext, clip_id: str) -> dict[str, np.ndarray]:
     }
     if any(name in MUSIC_FEATURES for name in ctx.representations):
         arrays.update({k: v for k, v in music_features(y).items() if k in ctx.representations})
+    cache_file.parent.mkdir(parents=True, exist_ok=True)  # clip ids may hold a folder, e.g. "train/song_12"
     temporary = cache_file.with_suffix(".tmp.npz")
     np.savez(temporary, **arrays)
     temporary.replace(cache_file)  # atomic, so an interrupted run never leaves a truncated cache file

@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from precompute.schema import SCHEMA_VERSION, create_statements
+from precompute.schema import SCHEMA_VERSION, TABLES, create_statements
 
 Rows = Mapping[str, pd.DataFrame]
 """Rows a unit produced, by table name."""
@@ -40,6 +40,10 @@ def decode_array(data: bytes, *, height: int, width: int) -> np.ndarray:
     return np.frombuffer(data, dtype="<f2").reshape(height, width).astype(np.float32)
 
 
+class SchemaMismatchError(RuntimeError):
+    """A partly built database was written by another schema version and cannot be resumed."""
+
+
 class ResultsWriter:
     """The one writer of a results database file (the ``.building`` side file during a run)."""
 
@@ -47,9 +51,17 @@ class ResultsWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(str(self.path))
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS schema_info ({TABLES['schema_info'].strip()})")
+        found = self.con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
+        if found is not None and found != SCHEMA_VERSION:
+            self.con.close()
+            raise SchemaMismatchError(
+                f"{self.path}: written with schema version {found}, this code writes version {SCHEMA_VERSION}; "
+                "start again with --fresh"
+            )
         for statement in create_statements():
             self.con.execute(statement)
-        if self.con.execute("SELECT count(*) FROM schema_info").fetchone()[0] == 0:
+        if found is None:
             self.con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from engine.datasets.base import ClipRecord, Dataset
 
-KNOWN = ("synthetic", "soundtracks", "mtg_midlevel")
+KNOWN = ("synthetic", "soundtracks", "mtg_midlevel", "kaggle_mec", "folder")
 
 
 def open_dataset(options: Mapping[str, Any], *, data_root: Path) -> tuple[Dataset, list[ClipRecord], str]:
@@ -48,6 +48,32 @@ def open_dataset(options: Mapping[str, Any], *, data_root: Path) -> tuple[Datase
                 root=_root(options, data_root, "mtg-midlevel"),
                 exclude_sources=tuple(options.get("exclude_sources", ())),
                 fractions=tuple(options.get("fractions", (0.8, 0.1, 0.1))),
+                split_seed=int(options.get("split_seed", 0)),
+            )
+        )
+        return dataset, dataset.records(), dataset.split_name
+    if name == "kaggle_mec":
+        from engine.datasets.kaggle_mec import KaggleMECConfig, KaggleMECDataset
+
+        dataset = KaggleMECDataset(
+            KaggleMECConfig(
+                root=_root(options, data_root, "kaggle-mec"),
+                val_fraction=float(options.get("val_fraction", 0.1)),
+                split_seed=int(options.get("split_seed", 0)),
+            )
+        )
+        return dataset, dataset.records(), dataset.split_name
+    if name == "folder":
+        from engine.datasets.folder import FolderConfig, FolderDataset
+
+        if "root" not in options:
+            raise ValueError("dataset 'folder' needs a root option (the folder of audio, relative to the data root)")
+        labels_csv = options.get("labels_csv")
+        dataset = FolderDataset(
+            FolderConfig(
+                root=_root(options, data_root, ""),
+                labels_csv=str(labels_csv) if labels_csv else None,
+                fractions=tuple(float(f) for f in options.get("fractions", (0.7, 0.1, 0.2))),
                 split_seed=int(options.get("split_seed", 0)),
             )
         )

@@ -12,6 +12,7 @@ import soundfile as sf
 from PIL import Image
 
 from engine.audio.io import fit_length, load_audio
+from engine.audio.sonify import normalise_relevance
 from engine.datasets.base import CLASSES, SAMPLE_RATE
 from engine.explain.perceptual import PerceptualExplanation, explain_waveform
 from engine.models.store import vit_from_bytes
@@ -30,6 +31,7 @@ class StoredModel:
     methods: tuple[str, ...]
     power: float
     floor: float
+    smooth_frames: int
 
 
 def stored_vit(db: Path) -> StoredModel:
@@ -51,24 +53,26 @@ def stored_vit(db: Path) -> StoredModel:
     if row is None or config is None:
         raise ExplainError(f"{db}: holds no finished run with a stored ViT model")
     settings = json.loads(row[3])
-    gains = settings.get("sonification", {}).get("gains") or [{"power": 2.0, "floor": 0.0}]
+    gains = settings.get("sonification", {}).get("gains") or [{"power": 2.0}]
     clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0))
     return StoredModel(
         experiment_id=row[0],
         seed=int(row[1]),
         data=bytes(row[2]),
         clip_seconds=clip_seconds,
-        methods=tuple(settings.get("methods", ["grad_rollout"])),
-        power=float(gains[0]["power"]),
-        floor=float(gains[0]["floor"]),
+        methods=tuple(settings.get("methods", ["chefer2021"])),
+        power=float(gains[0].get("power", 2.0)),
+        floor=float(gains[0].get("floor", 0.0)),
+        smooth_frames=int(gains[0].get("smooth_frames", 1)),
     )
 
 
 def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> tuple[PerceptualExplanation, StoredModel]:
     """Explain ``clip_seconds`` of ``audio`` from ``offset_s`` and write the results into ``out``.
 
-    Writes ``original.wav``, ``sonified_<method>.wav``, ``relevance_<method>.png`` (spectrogram in
-    grey, relevance in red, low frequencies at the bottom) and ``prediction.json``.
+    Writes ``original.wav``, ``sonified_<method>.wav`` (what the model used),
+    ``complement_<method>.wav`` (what it ignored), ``relevance_<method>.png`` (spectrogram in grey,
+    positive relevance in red, low frequencies at the bottom) and ``prediction.json``.
 
     Raises:
         engine.audio.io.AudioLoadError: unreadable audio.
@@ -79,20 +83,22 @@ def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> 
     y = fit_length(y, n_samples=int(round(stored.clip_seconds * SAMPLE_RATE)))
     model, _ = vit_from_bytes(stored.data)
     result = explain_waveform(
-        model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor
+        model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor,
+        smooth_frames=stored.smooth_frames,
     )
     out.mkdir(parents=True, exist_ok=True)
     sf.write(out / "original.wav", y, SAMPLE_RATE)
     for method, relevance in result.relevance.items():
         sf.write(out / f"sonified_{method}.wav", result.sonified[method], SAMPLE_RATE)
-        overlay_image(result.image, relevance).save(out / f"relevance_{method}.png")
+        sf.write(out / f"complement_{method}.wav", result.complement[method], SAMPLE_RATE)
+        overlay_image(result.image, normalise_relevance(relevance)).save(out / f"relevance_{method}.png")
     summary = {
         "file": str(audio),
         "model": f"{stored.experiment_id} (seed {stored.seed})",
         "predicted": result.predicted,
         "probabilities": {c: float(p) for c, p in zip(CLASSES, result.probabilities)},
         "methods": list(stored.methods),
-        "gain": {"power": stored.power, "floor": stored.floor},
+        "gain": {"power": stored.power, "floor": stored.floor, "smooth_frames": stored.smooth_frames},
     }
     (out / "prediction.json").write_text(json.dumps(summary, indent=2))
     return result, stored

@@ -12,7 +12,7 @@ Written here once and documented table by table in ``data/SCHEMA.md``. Conventio
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES: dict[str, str] = {
     "schema_info": """
@@ -171,6 +171,8 @@ TABLES: dict[str, str] = {
         clip_id VARCHAR NOT NULL,
         method VARCHAR NOT NULL,
         target_class VARCHAR NOT NULL,
+        signed BOOLEAN NOT NULL,
+        scale DOUBLE NOT NULL,
         height INTEGER NOT NULL,
         width INTEGER NOT NULL,
         data BLOB NOT NULL,
@@ -195,6 +197,27 @@ TABLES: dict[str, str] = {
         value DOUBLE NOT NULL,
         PRIMARY KEY (experiment_id, seed, clip_id, method, metric)
     """,
+    "faithfulness_curves": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        method VARCHAR NOT NULL,
+        curve VARCHAR NOT NULL,
+        ordering VARCHAR NOT NULL,
+        fraction DOUBLE NOT NULL,
+        probability DOUBLE NOT NULL,
+        probability_sd DOUBLE NOT NULL,
+        clips INTEGER NOT NULL,
+        PRIMARY KEY (experiment_id, seed, method, curve, ordering, fraction)
+    """,
+    "sanity_checks": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        method VARCHAR NOT NULL,
+        randomised VARCHAR NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        spearman DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, method, randomised, clip_id)
+    """,
     "audio_originals": """
         dataset VARCHAR NOT NULL,
         clip_id VARCHAR NOT NULL,
@@ -209,10 +232,11 @@ TABLES: dict[str, str] = {
         clip_id VARCHAR NOT NULL,
         method VARCHAR NOT NULL,
         gain VARCHAR NOT NULL,
+        variant VARCHAR NOT NULL,
         format VARCHAR NOT NULL,
         sample_rate INTEGER NOT NULL,
         data BLOB NOT NULL,
-        PRIMARY KEY (experiment_id, seed, clip_id, method, gain)
+        PRIMARY KEY (experiment_id, seed, clip_id, method, gain, variant)
     """,
     "models": """
         experiment_id VARCHAR NOT NULL,

@@ -9,7 +9,7 @@ import soundfile as sf
 from engine.audio.chroma import PITCH_CLASSES, chromagram, mean_chroma
 from engine.audio.io import AudioLoadError, decode_audio, encode_audio, load_audio
 from engine.audio.representations import REPRESENTATIONS, compute_representation
-from engine.audio.sonify import power_gain, sonify
+from engine.audio.sonify import gain_mask, power_gain, sonify
 from engine.audio.spectrogram import amplitude_to_db, log_frequency_filterbank, log_spectrogram
 from engine.audio.stft import istft, stft
 
@@ -37,7 +37,7 @@ def test_stft_round_trip(n_fft, hop, seed):
 
 def test_sonification_with_unit_relevance_reproduces_input():
     y = tone([220, 330, 440], seconds=3.0)
-    out = sonify(y, np.ones((224, 224), dtype=np.float32), match_peak=False)
+    out = sonify(y, np.ones((224, 224), dtype=np.float32), loudness="none")
     assert out.shape == y.shape and out.dtype == np.float32
     assert snr_db(y, out) >= 40
 
@@ -46,8 +46,37 @@ def test_sonification_keeps_relevant_band_and_removes_the_rest():
     low, high = tone([200], seconds=2.0), tone([6000], seconds=2.0)
     relevance = np.zeros((224, 224), dtype=np.float32)
     relevance[: 224 * 1000 // 11025] = 1.0  # rows below ~1 kHz (row 0 = lowest frequency)
-    out = sonify(low + high, relevance, match_peak=False)
+    out = sonify(low + high, relevance, loudness="none")
     assert snr_db(low, out) > 15  # the 200 Hz tone survives, the 6 kHz tone is gone
+
+
+def test_sonified_plus_complement_reconstructs_the_input():
+    y = tone([220, 3000], seconds=2.0)
+    relevance = np.random.default_rng(0).random((224, 224)).astype(np.float32)
+    kept = sonify(y, relevance, loudness="none")
+    ignored = sonify(y, relevance, complement=True, loudness="none")
+    assert snr_db(y, kept + ignored) >= 40
+
+
+def test_sonification_matches_loudness_and_never_clips():
+    y = tone([220, 330], seconds=2.0)
+    relevance = np.zeros((224, 224), dtype=np.float32)
+    relevance[:20] = 1.0
+    out = sonify(y, relevance)  # default: RMS matched to the original
+    rms = lambda v: float(np.sqrt(np.mean(v.astype(np.float64) ** 2)))
+    assert rms(out) == pytest.approx(rms(y), rel=0.02) and np.abs(out).max() <= 1.0
+    with pytest.raises(ValueError, match="loudness"):
+        sonify(y, relevance, loudness="lufs")
+
+
+def test_time_smoothing_removes_frame_rate_flutter():
+    relevance = np.zeros((8, 224), dtype=np.float32)
+    relevance[:, ::2] = 1.0  # on/off every frame
+    rough = gain_mask(relevance, shape=(100, 224), power=1.0)
+    smooth = gain_mask(relevance, shape=(100, 224), power=1.0, smooth_frames=9)
+    assert np.abs(np.diff(smooth, axis=1)).mean() < 0.2 * np.abs(np.diff(rough, axis=1)).mean()
+    with pytest.raises(ValueError, match="smooth_frames"):
+        gain_mask(relevance, shape=(100, 224), smooth_frames=0)
 
 
 def test_power_gain_is_monotone_and_validates():

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.explain.faithfulness import area_under_curve, deletion_curve, deletion_scores, patch_scores
+from engine.explain.faithfulness import area_under_curve, faithfulness, patch_scores, perturbation_curve
+from engine.explain.sanity import randomisation_check, randomised_copy, rank_similarity
 from engine.explain.shap_values import explain_tabular
 from engine.explain.stems import relevance_by_stem
-from engine.explain.vit_relevance import ATTRIBUTION_METHODS, capture_attention, make_attributor
+from engine.explain.attribution import ATTRIBUTION_METHODS, make_attributor
+from engine.explain.vit_relevance import capture_attention
 from engine.models.linear import make_ridge
 from engine.models.mlp import MLPRegressor
 from engine.models.training import predict
@@ -23,11 +25,26 @@ def vit(request):
 
 
 @pytest.mark.parametrize("method", sorted(ATTRIBUTION_METHODS))
-def test_every_method_returns_max_scaled_maps_over_the_image(vit, method):
+def test_every_method_returns_deterministic_finite_maps_over_the_image(vit, method):
     x = torch.rand(2, 1, 224, 224)
-    maps = make_attributor(method, vit).attribute(x, target=torch.tensor([0, 1]))
-    assert maps.shape == (2, 224, 224) and maps.dtype == np.float32
-    assert maps.min() >= 0 and np.allclose(maps.reshape(2, -1).max(axis=1), 1.0)
+    attributor = make_attributor(method, vit)
+    maps = attributor.attribute(x, target=torch.tensor([0, 1]))
+    assert maps.shape == (2, 224, 224) and maps.dtype == np.float32 and np.isfinite(maps).all()
+    assert np.ptp(maps[0]) > 0, "a constant map explains nothing"
+    if not attributor.signed:
+        assert maps.min() >= 0
+    assert np.array_equal(maps, make_attributor(method, vit).attribute(x, target=torch.tensor([0, 1])))
+    assert all(p.grad is None for p in vit.parameters())
+
+
+def test_integrated_gradients_are_complete():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    x = torch.rand(1, 1, 4, 4)
+    maps = make_attributor("integrated_gradients", model).attribute(x, target=1)
+    with torch.no_grad():
+        difference = float(model(x)[0, 1] - model(torch.zeros_like(x))[0, 1])
+    assert maps.sum() == pytest.approx(difference, rel=0.02, abs=1e-4)
 
 
 def test_attention_hooks_are_removed_and_fused_attention_restored(vit):
@@ -42,7 +59,7 @@ def test_attention_hooks_are_removed_and_fused_attention_restored(vit):
 
 def test_gradient_methods_are_class_specific_and_rollout_is_not(vit):
     x = torch.rand(1, 1, 224, 224)
-    for method in ("grad_rollout", "gradient_x_input"):
+    for method in ("grad_rollout", "gradient_x_input", "integrated_gradients", "chefer2021", "attnlrp"):
         a = make_attributor(method, vit).attribute(x, target=0)
         b = make_attributor(method, vit).attribute(x, target=1)
         assert not np.allclose(a, b)
@@ -63,18 +80,44 @@ class LeftHalfModel(torch.nn.Module):
         return torch.stack([score, -score], dim=1)
 
 
-def test_deletion_of_truly_relevant_patches_beats_random_order():
+def test_truly_relevant_patches_beat_random_order_in_deletion_and_insertion():
     model = LeftHalfModel()
-    image = torch.ones(1, 1, 224, 224)
+    image = torch.full((1, 1, 224, 224), 0.05)  # faint, so that the model is not saturated
     true_relevance = np.zeros((224, 224), dtype=np.float32)
     true_relevance[:, :112] = 1.0
-    scores = deletion_scores(model, image, true_relevance, target=0, seed=0)
-    assert scores["deletion_auc"] < scores["random_deletion_auc"]
-    assert scores["deletion_gain"] > 0.05
+    result = faithfulness(model, image, true_relevance, target=0, seed=0)
+    scores = result.scores
+    assert scores["deletion_auc"] < scores["random_deletion_auc"] and scores["deletion_gain"] > 0.05
+    assert scores["insertion_auc"] > scores["random_insertion_auc"] and scores["insertion_gain"] > 0.05
+    assert set(result.curves) == {(c, o) for c in ("deletion", "insertion") for o in ("relevance", "random")}
     assert patch_scores(true_relevance, patch=16).shape == (196,)
-    curve = deletion_curve(model, image, np.arange(196), target=0, fractions=(0.0, 1.0))
-    assert curve[0] > curve[1]
+    deletion = perturbation_curve(model, image, np.arange(196), target=0, fractions=(0.0, 1.0))
+    insertion = perturbation_curve(model, image, np.arange(196), target=0, curve="insertion", fractions=(0.0, 1.0))
+    assert deletion[0] > deletion[1] and insertion[0] < insertion[1]
+    assert deletion[1] == pytest.approx(insertion[0]) and deletion[0] == pytest.approx(insertion[1])
     assert area_under_curve(np.array([1.0, 1.0]), (0.0, 1.0)) == pytest.approx(1.0)
+
+
+def test_randomised_copy_changes_only_its_scope_and_leaves_the_model_alone(vit):
+    before = {k: v.clone() for k, v in vit.state_dict().items()}
+    head = randomised_copy(vit, scope="head", seed=0)
+    everything = randomised_copy(vit, scope="all", seed=0)
+    assert all(torch.equal(v, vit.state_dict()[k]) for k, v in before.items())
+    assert not torch.equal(head.head.weight, vit.head.weight)
+    assert torch.equal(head.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+    assert not torch.equal(everything.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+    with pytest.raises(ValueError, match="scope"):
+        randomised_copy(vit, scope="middle")
+
+
+def test_randomisation_check_separates_model_dependent_from_model_blind_maps(vit):
+    images = torch.rand(2, 1, 224, 224)
+    attribute = lambda method: (lambda m, x, t: make_attributor(method, m).attribute(x, target=t)[0])
+    blind = randomisation_check(attribute("random"), vit, images, [0, 1], scopes=("all",))
+    dependent = randomisation_check(attribute("grad_rollout"), vit, images, [0, 1], scopes=("all",))
+    assert np.allclose(blind["all"], 1.0)  # ignores the model entirely: fails the check
+    assert dependent["all"].mean() < 0.9
+    assert rank_similarity(np.ones((4, 4)), np.random.rand(4, 4)) == 0.0
 
 
 @pytest.mark.parametrize("n_features", [7, 19])
@@ -107,12 +150,15 @@ def test_linear_shap_equals_coefficient_times_centred_feature():
     assert np.allclose(result.values[:, :, 0], expected, atol=1e-5)
 
 
-def test_relevance_by_stem_credits_each_bin_to_its_loudest_stem():
+def test_relevance_by_stem_shares_each_bin_by_stem_energy():
     drums = np.zeros((4, 4)); drums[:, :2] = 1.0
     melody = np.zeros((4, 4)); melody[:, 2:] = 1.0
     relevance = np.zeros((4, 4)); relevance[:, 0] = 1.0
     shares = relevance_by_stem(relevance, {"drums": drums, "melody": melody})
     assert shares["drums"] == pytest.approx((1.0, 0.5)) and shares["melody"] == pytest.approx((0.0, 0.5))
+    melody[:, 0] = 1.0  # equal energy in column 0: its relevance is split evenly
+    shares = relevance_by_stem(relevance - 0.5, {"drums": drums, "melody": melody})  # negatives count as 0
+    assert shares["drums"][0] == pytest.approx(0.5) and sum(s for s, _ in shares.values()) == pytest.approx(1.0)
 
 
 def test_shap_of_constant_inputs_is_zero_and_additive():

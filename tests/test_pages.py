@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.explain.attribution import ATTRIBUTION_METHODS
+
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 PAGES = sorted((DASHBOARD / "pages").glob("*.py"))
 
@@ -102,9 +104,22 @@ def test_confusion_browser_every_cell_and_method(tiny_db, monkeypatch):
         if "No test clip" in all_text(app):
             continue
         methods = app.selectbox(key="method").options
-        assert set(methods) == {"grad_rollout", "rollout", "gradient_x_input"}
+        assert set(methods) == set(ATTRIBUTION_METHODS)
         for method in methods:
             app.selectbox(key="method").set_value(method).run()
             assert not app.exception
             shown_audio = max(shown_audio, len(app.get("audio")))
-    assert shown_audio == 2  # original and sonified side by side
+    assert shown_audio == 3  # original, sonified and complement side by side
+
+
+def test_attribution_quality_shows_faithfulness_sanity_and_stems(tiny_db, monkeypatch):
+    app = run_page(DASHBOARD / "pages" / "5_Attribution_quality.py", tiny_db, monkeypatch)
+    assert not app.exception and not app.error
+    frames = [df.value for df in app.dataframe]
+    faithful = next(f for f in frames if "insertion_gain" in f.columns)
+    assert set(faithful["method"]) == set(ATTRIBUTION_METHODS)
+    sanity = next(f for f in frames if "all" in f.columns)
+    assert sanity.loc["random"].eq(1.0).all()  # the model-blind reference fails the check by construction
+    stems = next(f for f in frames if "drums" in f.columns or "percussion" in f.columns)
+    assert len(stems) == len(ATTRIBUTION_METHODS)
+    assert len(app.get("plotly_chart")) == 2  # deletion and insertion curves

@@ -51,11 +51,20 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
         "JOIN predictions p USING (experiment_id, seed, clip_id, target)",
     )[0][0]
     assert check < 1e-3
-    # Every test clip has a relevance map per method, a sonification, and its original audio.
+    # The perceptual route: the most confident clips of every confusion-matrix cell have a map per
+    # method, each with its sonification and complement; every test clip has its original audio,
+    # faithfulness scores per method, and the randomisation check covers every method.
     n_test = rows(tiny_db, "SELECT count(*) FROM clips WHERE split = 'test'")[0][0]
-    assert rows(tiny_db, "SELECT count(*) FROM relevance_maps")[0][0] == 3 * n_test
-    assert rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0] == 3 * n_test
+    n_explained = rows(tiny_db, "SELECT sum(n) FROM (SELECT least(count(*), 2) AS n FROM classifications GROUP BY actual, predicted)")[0][0]
+    assert n_explained > 0 and rows(tiny_db, "SELECT count(*) FROM relevance_maps")[0][0] == 7 * n_explained
+    assert rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0] == 2 * 7 * n_explained
+    assert rows(tiny_db, "SELECT count(DISTINCT variant) FROM sonifications")[0][0] == 2
+    assert rows(tiny_db, "SELECT count(DISTINCT clip_id) FROM faithfulness")[0][0] == n_test
+    assert rows(tiny_db, "SELECT count(DISTINCT method) FROM faithfulness_curves")[0][0] == 7
+    assert rows(tiny_db, "SELECT count(*) FROM sanity_checks")[0][0] == 7 * 3 * min(2, n_test)
     assert rows(tiny_db, "SELECT count(*) FROM audio_originals")[0][0] == n_test
+    targets = {r[0] for r in rows(tiny_db, "SELECT DISTINCT target FROM metrics WHERE experiment_id LIKE 'ViT%'")}
+    assert targets == {"happy_vs_sad", "happy_vs_sad@calibrated"}
 
 
 def test_interrupted_run_resumes_without_redoing_finished_units(tmp_path, monkeypatch):

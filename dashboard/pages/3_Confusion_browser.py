@@ -7,6 +7,14 @@ import streamlit as st
 from dashboard import figures, widgets
 from engine.datasets.base import CLASSES
 
+METHOD_HELP = (
+    "chefer2021: LRP relevance × gradient of the attention, rolled out (Chefer et al. CVPR 2021; the thesis's method) · "
+    "attnlrp: LRP through the whole ViT, pixel resolution, signed (Achtibat et al. 2024) · "
+    "grad_rollout: gradient-weighted attention rollout (Chefer et al. ICCV 2021) · "
+    "rollout: attention rollout (Abnar & Zuidema 2020) · gradient_x_input, integrated_gradients: signed gradient maps · "
+    "random: the chance reference"
+)
+
 widgets.page("Confusion browser")
 db = widgets.require_database()
 
@@ -47,15 +55,17 @@ labels = {cell_label(c): c for c in cells}
 with right:
     cell = labels[st.radio("Cell", list(labels), index=2, key="cell")]
     in_cell = decisions[(decisions["actual"] == cell[0]) & (decisions["predicted"] == cell[1])]
-    in_cell = in_cell.sort_values("confidence", ascending=False)
+    explained = set(widgets.query(db, "explained_clips", experiment, seed=seed))
+    in_cell = in_cell.assign(explained=in_cell["clip_id"].isin(explained))
+    in_cell = in_cell.sort_values(["explained", "confidence"], ascending=False)
     if in_cell.empty:
         st.info("No test clip falls in this cell.")
         st.stop()
-    clip = st.selectbox("Clip (most confident first)", in_cell["clip_id"].tolist(), key="clip",
-                        format_func=lambda c: f"{c} · confidence {in_cell.set_index('clip_id').loc[c, 'confidence']:.1%}")
+    confidence = in_cell.set_index("clip_id")["confidence"]
+    clip = st.selectbox("Clip (explained ones first, most confident first)", in_cell["clip_id"].tolist(), key="clip",
+                        format_func=lambda c: f"{c} · confidence {confidence[c]:.1%}" + ("" if c in explained else " · no map stored"))
     methods = widgets.query(db, "relevance_methods", experiment)
-    method = st.selectbox("Attribution method", methods, key="method", help="grad_rollout: gradient-weighted attention rollout (Chefer et al. 2021) · "
-                          "rollout: attention rollout (Abnar & Zuidema 2020) · gradient_x_input: input × gradient")
+    method = st.selectbox("Attribution method", methods, key="method", help=METHOD_HELP)
 
 st.subheader(f"{clip}: true {cell[0].capitalize()}, predicted {cell[1].capitalize()}")
 stored = widgets.query(db, "image", dataset=dataset, clip_id=clip)
@@ -66,19 +76,26 @@ if stored is not None:
     with left:
         widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)")
     if relevance is not None:
+        values, signed = relevance
         with right:
-            widgets.chart(figures.spectrogram_figure, relevance, max_hz=max_hz, seconds=seconds,
+            widgets.chart(figures.spectrogram_figure, values, max_hz=max_hz, seconds=seconds, signed=signed,
                           title=f"Relevance for '{cell[1]}' ({method})", relevance=True)
+    else:
+        right.info("No relevance map is stored for this clip: maps are kept for the most confident clips of each cell.")
 
 st.subheader("Listen")
 gains = widgets.query(db, "sonification_gains", experiment)
 gain = st.radio("Sonification gain A(R)", gains, horizontal=True) if len(gains) > 1 else (gains[0] if gains else "")
-left, right = st.columns(2)
-with left:
+players = st.columns(3)
+with players[0]:
     widgets.audio_player("Original", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
-with right:
-    widgets.audio_player(f"Sonified: STFT × A(R), original phase ({method}, {gain})",
+with players[1]:
+    widgets.audio_player(f"What the model used: STFT × A(R), original phase ({method}, {gain})",
                          widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain))
+with players[2]:
+    widgets.audio_player("What it ignored: STFT × (1 − A(R))",
+                         widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain,
+                                       variant="complement"))
 
 shares = widgets.query(db, "stem_shares", experiment, seed=seed, clip_id=clip, method=method)
 if not shares.empty:
@@ -97,7 +114,8 @@ with st.expander("What is known about this clip"):
     values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)
     st.dataframe(values.pivot(index="name", columns="kind", values="value"), width="stretch")
 
-with st.expander("Faithfulness of the attribution methods (deletion test, all test clips)"):
-    st.caption("Patches are blanked in order of relevance; a faithful map makes the predicted class's probability fall fast "
-               "(low AUC). The random order is the reference: gain = random AUC − method AUC.")
+with st.expander("Faithfulness of the attribution methods (deletion and insertion tests)"):
+    st.caption("Deletion: 16 × 16 tiles are blanked in order of relevance; a faithful map makes the predicted class's "
+               "probability fall fast (low AUC). Insertion: tiles are restored into a blank input; it should rise fast "
+               "(high AUC). The random order is the reference; gains are measured against it. See Attribution quality.")
     st.dataframe(widgets.query(db, "faithfulness_summary", experiment, seed=seed), hide_index=True, width="stretch")

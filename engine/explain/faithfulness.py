@@ -1,20 +1,28 @@
-"""Faithfulness of a relevance map: does deleting what it calls relevant change the decision?
+"""Faithfulness of a relevance map: does the model's decision follow what the map calls relevant?
 
-Deletion test (Samek et al., 2017; Petsiuk et al., 2018): patches of the input are replaced by a
-baseline value (silence) in order of decreasing relevance, and the probability of the explained
-class is recorded after each step. A faithful map makes the probability fall fast, so the area
-under the deletion curve is small; the same curve for a random patch order is the reference.
+Perturbation tests over ``patch x patch`` tiles of the model input, ordered by the map's mean
+relevance per tile (Samek et al., 2017; Petsiuk et al., 2018):
+
+- *deletion*: tiles are set to the baseline (silence, 0) most relevant first; the probability of the
+  explained class should fall fast, so a small area under the curve (AUC) is good;
+- *insertion*: starting from the all-baseline input, tiles are restored most relevant first; the
+  probability should rise fast, so a large AUC is good.
+
+Both are compared with the same curves for a random tile order (seeded): the *gain* is how much the
+map beats chance (``random - map`` for deletion, ``map - random`` for insertion).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
+DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
+CURVES = ("deletion", "insertion")
 
 
 def patch_scores(relevance: np.ndarray, *, patch: int) -> np.ndarray:
@@ -24,34 +32,41 @@ def patch_scores(relevance: np.ndarray, *, patch: int) -> np.ndarray:
     return tiles.mean(axis=(1, 3)).reshape(-1)
 
 
-def deletion_curve(
+def perturbation_curve(
     model: nn.Module,
     image: torch.Tensor,
     order: np.ndarray,
     *,
     target: int,
+    curve: str = "deletion",
     patch: int = 16,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     baseline: float = 0.0,
 ) -> np.ndarray:
-    """Probability of ``target`` as the first patches in ``order`` are set to ``baseline``.
+    """Probability of ``target`` as the first tiles in ``order`` are deleted or inserted.
 
     Args:
         model: classifier returning logits ``(B, n_classes)``.
         image: one input ``(1, C, H, W)``.
-        order: patch indices (row-major over the ``(H//patch, W//patch)`` grid), most relevant first.
-        fractions: shares of patches deleted at each step, from 0 to 1.
+        order: tile indices (row-major over the ``(H//patch, W//patch)`` grid), most relevant first.
+        curve: ``"deletion"`` (tiles set to ``baseline``) or ``"insertion"`` (tiles restored into an
+            all-``baseline`` input).
+        fractions: shares of tiles changed at each step, increasing from 0 to 1.
 
     Returns:
         ``(len(fractions),)`` softmax probabilities of ``target``.
     """
+    if curve not in CURVES:
+        raise ValueError(f"curve must be one of {CURVES}, got {curve!r}")
     _, _, height, width = image.shape
     columns = width // patch
-    batch = image.repeat(len(fractions), 1, 1, 1).clone()
+    mask = torch.zeros(len(fractions), 1, height, width, dtype=image.dtype, device=image.device)
     for row, fraction in enumerate(fractions):
         for index in order[: int(round(fraction * len(order)))]:
             top, left = divmod(int(index), columns)
-            batch[row, :, top * patch : (top + 1) * patch, left * patch : (left + 1) * patch] = baseline
+            mask[row, :, top * patch : (top + 1) * patch, left * patch : (left + 1) * patch] = 1.0
+    keep = 1.0 - mask if curve == "deletion" else mask
+    batch = image * keep + baseline * (1.0 - keep)
     model.eval()
     with torch.no_grad():
         return torch.softmax(model(batch), dim=1)[:, target].float().cpu().numpy()
@@ -64,7 +79,24 @@ def area_under_curve(values: np.ndarray, fractions: Sequence[float] = DEFAULT_FR
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / (x[-1] - x[0]))
 
 
-def deletion_scores(
+@dataclass(frozen=True)
+class Faithfulness:
+    """Perturbation curves and their scores for one map.
+
+    Attributes:
+        fractions: ``(n_steps,)`` shares of tiles changed.
+        curves: ``(curve, ordering)`` to ``(n_steps,)`` probabilities, for curve in ``CURVES`` and
+            ordering ``"relevance"`` or ``"random"``.
+        scores: ``deletion_auc``, ``insertion_auc``, ``random_deletion_auc``, ``random_insertion_auc``,
+            ``deletion_gain`` (random - map: positive beats chance) and ``insertion_gain`` (map - random).
+    """
+
+    fractions: tuple[float, ...]
+    curves: dict[tuple[str, str], np.ndarray]
+    scores: dict[str, float]
+
+
+def faithfulness(
     model: nn.Module,
     image: torch.Tensor,
     relevance: np.ndarray,
@@ -73,16 +105,31 @@ def deletion_scores(
     patch: int = 16,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seed: int = 0,
-) -> dict[str, float]:
-    """Deletion AUC of ``relevance`` ``(H, W)`` and of a random patch order, for one image ``(1, C, H, W)``.
-
-    Returns:
-        ``{"deletion_auc": ..., "random_deletion_auc": ..., "deletion_gain": random - relevance}``;
-        a positive gain means the map finds patches that matter more than chance.
-    """
+) -> Faithfulness:
+    """Deletion and insertion curves of ``relevance`` ``(H, W)`` and of a random tile order, for one
+    image ``(1, C, H, W)`` and its explained class ``target``."""
     scores = patch_scores(relevance, patch=patch)
-    by_relevance = np.argsort(-scores, kind="stable")
-    at_random = np.random.default_rng(seed).permutation(scores.size)
-    auc = area_under_curve(deletion_curve(model, image, by_relevance, target=target, patch=patch, fractions=fractions), fractions)
-    random_auc = area_under_curve(deletion_curve(model, image, at_random, target=target, patch=patch, fractions=fractions), fractions)
-    return {"deletion_auc": auc, "random_deletion_auc": random_auc, "deletion_gain": random_auc - auc}
+    orders = {
+        "relevance": np.argsort(-scores, kind="stable"),
+        "random": np.random.default_rng(seed).permutation(scores.size),
+    }
+    curves = {
+        (curve, ordering): perturbation_curve(
+            model, image, order, target=target, curve=curve, patch=patch, fractions=fractions
+        )
+        for curve in CURVES
+        for ordering, order in orders.items()
+    }
+    auc = {key: area_under_curve(values, fractions) for key, values in curves.items()}
+    return Faithfulness(
+        fractions=tuple(float(f) for f in fractions),
+        curves=curves,
+        scores={
+            "deletion_auc": auc["deletion", "relevance"],
+            "insertion_auc": auc["insertion", "relevance"],
+            "random_deletion_auc": auc["deletion", "random"],
+            "random_insertion_auc": auc["insertion", "random"],
+            "deletion_gain": auc["deletion", "random"] - auc["deletion", "relevance"],
+            "insertion_gain": auc["insertion", "relevance"] - auc["insertion", "random"],
+        },
+    )

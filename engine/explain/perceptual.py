@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from engine.audio.representations import VIT_HOP, VIT_N_FFT, vit_spectrogram_input
-from engine.audio.sonify import sonify
+from engine.audio.sonify import sonify_spectrum
+from engine.audio.stft import stft
 from engine.datasets.base import CLASSES
-from engine.explain.vit_relevance import make_attributor
+from engine.explain.attribution import make_attributor
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,10 @@ class PerceptualExplanation:
         probabilities: ``(n_classes,)`` softmax output, ordered as ``CLASSES``.
         predicted: name of the most probable class.
         image: ``(224, 224)`` model input in [0, 1], rows = frequency (low first).
-        relevance: method name to ``(224, 224)`` map in [0, 1] for the predicted class.
-        sonified: method name to float32 waveform ``(n_samples,)`` at 22,050 Hz.
+        relevance: method name to ``(224, 224)`` map for the predicted class, in the method's
+            units (signed for the LRP and gradient methods; see :mod:`engine.explain.attribution`).
+        sonified: method name to float32 waveform ``(n_samples,)`` at 22,050 Hz: what the model used.
+        complement: method name to the complementary waveform: what the model ignored.
     """
 
     probabilities: np.ndarray
@@ -36,6 +39,7 @@ class PerceptualExplanation:
     image: np.ndarray
     relevance: dict[str, np.ndarray]
     sonified: dict[str, np.ndarray]
+    complement: dict[str, np.ndarray]
 
 
 def classify(model: nn.Module, images: np.ndarray, *, device: str = "cpu", batch_size: int = 32) -> np.ndarray:
@@ -54,20 +58,33 @@ def explain_waveform(
     y: np.ndarray,
     *,
     clip_seconds: float,
-    methods: Sequence[str] = ("grad_rollout",),
+    methods: Sequence[str] = ("chefer2021",),
     power: float = 2.0,
     floor: float = 0.0,
+    smooth_frames: int = 1,
     device: str = "cpu",
 ) -> PerceptualExplanation:
-    """Classify ``y`` ``(n_samples,)``, attribute the predicted class with each method and sonify each map."""
+    """Classify ``y`` ``(n_samples,)``, attribute the predicted class with each method and sonify each
+    map and its complement (gain ``A(R) = floor + (1 - floor) R^power``, see :mod:`engine.audio.sonify`)."""
     image = vit_spectrogram_input(y, clip_seconds=clip_seconds)
     probabilities = classify(model, image[None], device=device)[0]
     predicted = int(np.argmax(probabilities))
     tensor = torch.from_numpy(image)[None, None].to(device)
     relevance = {m: make_attributor(m, model).attribute(tensor, target=predicted)[0] for m in methods}
-    sonified = {
-        m: sonify(y, r, n_fft=VIT_N_FFT, hop_length=VIT_HOP, power=power, floor=floor) for m, r in relevance.items()
+    spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP)
+    sound = {
+        (m, complement): sonify_spectrum(
+            spectrum, r, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP, power=power, floor=floor,
+            smooth_frames=smooth_frames, complement=complement,
+        )
+        for m, r in relevance.items()
+        for complement in (False, True)
     }
     return PerceptualExplanation(
-        probabilities=probabilities, predicted=CLASSES[predicted], image=image, relevance=relevance, sonified=sonified
+        probabilities=probabilities,
+        predicted=CLASSES[predicted],
+        image=image,
+        relevance=relevance,
+        sonified={m: sound[m, False] for m in relevance},
+        complement={m: sound[m, True] for m in relevance},
     )

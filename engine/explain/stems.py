@@ -1,9 +1,11 @@
 """Where does the relevance fall, by instrument? (For corpora whose stems are known.)
 
-Each time-frequency bin of the model's input grid is credited to the stem with the largest
-magnitude there. A stem's *relevance share* is the fraction of total relevance on its bins; its
-*area share* is the fraction of bins it owns. Relevance share well above area share means the
-model looks at that instrument more than its footprint alone would explain.
+Each time-frequency bin of the model's input grid is shared among the stems in proportion to their
+energy there (``|S_s|^2 / sum_s |S_s|^2``; an empty bin is shared equally). A stem's *relevance
+share* is the fraction of the total (non-negative) relevance it receives this way; its *area share*
+is the fraction of the grid it owns the same way. Relevance share well above area share means the
+model looks at that instrument more than its footprint alone would explain; the same shares for
+the ``random`` method are the chance reference.
 """
 
 from __future__ import annotations
@@ -17,20 +19,19 @@ def relevance_by_stem(relevance: np.ndarray, stem_magnitudes: Mapping[str, np.nd
     """Relevance and area share per stem.
 
     Args:
-        relevance: non-negative ``(H, W)`` map.
-        stem_magnitudes: stem name to magnitude ``(H, W)`` on the same grid.
+        relevance: ``(H, W)`` map; negative values count as 0.
+        stem_magnitudes: stem name to linear magnitude ``(H, W)`` on the same grid.
 
     Returns:
         stem name to ``(relevance_share, area_share)``; each column sums to 1 over stems.
     """
     names = list(stem_magnitudes)
-    stack = np.stack([stem_magnitudes[n] for n in names])
-    owner = np.argmax(stack, axis=0)
-    weights = np.clip(relevance, 0.0, None)
+    energy = np.stack([np.square(stem_magnitudes[n], dtype=np.float64) for n in names])
+    total_energy = energy.sum(axis=0)
+    masks = np.where(total_energy > 0, energy / np.where(total_energy > 0, total_energy, 1.0), 1.0 / len(names))
+    weights = np.clip(relevance, 0.0, None).astype(np.float64)
     total = float(weights.sum())
-    out = {}
-    for i, name in enumerate(names):
-        mask = owner == i
-        share = float(weights[mask].sum()) / total if total > 0 else 0.0
-        out[name] = (share, float(mask.mean()))
-    return out
+    return {
+        name: (float((weights * masks[i]).sum()) / total if total > 0 else 0.0, float(masks[i].mean()))
+        for i, name in enumerate(names)
+    }

@@ -1,20 +1,27 @@
-"""Relevance maps for timm Vision Transformers, with one calling convention for every method.
+"""Attention- and gradient-based relevance maps for timm Vision Transformers.
 
-Each attributor is built around a model and answers ``attribute(inputs, target=...)`` with a
-non-negative map over the input image (captum's convention)::
+Every attributor is built around a model and answers ``attribute(inputs, target=...)`` with one
+map per image over the input pixels (captum's convention); :mod:`engine.explain.attribution`
+names them all, including the LRP methods of :mod:`engine.explain.lrp`::
 
-    attributor = make_attributor("grad_rollout", model)
-    relevance = attributor.attribute(images, target=predicted)   # (B, H, W), each map max-scaled to 1
+    relevance = make_attributor("grad_rollout", model).attribute(images, target=predicted)  # (B, H, W)
 
-Methods:
+Maps are float32 in the method's own units: larger means more relevant to ``target``. Methods with
+``signed = True`` also return negative evidence; consumers that need a [0, 1] map (display,
+sonification) clip negatives and scale by the maximum (:func:`engine.audio.sonify.normalise_relevance`).
+
+Methods here:
 
 - ``rollout``: attention rollout (Abnar & Zuidema, 2020): head-averaged attention plus identity,
   row-normalised and multiplied through the layers; class-agnostic.
 - ``grad_rollout``: gradient-weighted rollout (Chefer, Gur & Wolf, 2021, "Generic
   Attention-model Explainability"): ``R <- R + mean_heads(relu(grad(A) * A)) @ R`` per layer;
   class-specific.
-- ``gradient_x_input``: gradient of the target logit times the input pixel, positive part;
-  class-specific and pixel-level.
+- ``gradient_x_input``: gradient of the target logit times the input pixel; signed, pixel-level.
+- ``integrated_gradients`` (Sundararajan et al., 2017): input minus baseline (silence, 0) times the
+  gradient averaged along the straight path between them (Riemann midpoint sum); signed, pixel-level.
+- ``random``: a smooth random map (random patch scores, bilinearly upsampled), the reference every
+  faithfulness score is compared with.
 
 Attention is read through forward hooks that :func:`capture_attention` registers and removes
 again (it also switches timm's fused attention off for the duration, since the fused kernel never
@@ -33,9 +40,10 @@ from torch import nn
 
 
 class Attributor(Protocol):
-    """Anything with ``attribute(inputs (B, C, H, W), *, target) -> (B, H, W) numpy``."""
+    """Anything with ``attribute(inputs (B, C, H, W), *, target) -> (B, H, W) float32 numpy``."""
 
     name: str
+    signed: bool
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray: ...
 
@@ -98,6 +106,7 @@ class AttentionRollout:
     """Attention rollout (Abnar & Zuidema, 2020); ignores ``target`` (class-agnostic)."""
 
     name = "rollout"
+    signed = False
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -120,6 +129,7 @@ class GradientRollout:
     """Gradient-weighted attention rollout (Chefer et al., 2021b), specific to ``target``."""
 
     name = "grad_rollout"
+    signed = False
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -144,34 +154,72 @@ class GradientRollout:
 
 
 class GradientTimesInput:
-    """Positive part of input times the gradient of the ``target`` logit, summed over channels."""
+    """Input times the gradient of the ``target`` logit, summed over channels (signed)."""
 
     name = "gradient_x_input"
+    signed = True
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
-        self.model.eval()
-        x = inputs.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            logits = self.model(x)
-            index = _target_index(target, x.shape[0], x.device)
-            (gradient,) = torch.autograd.grad(logits.gather(1, index[:, None]).sum(), x)
-        maps = (gradient * x).sum(dim=1).clamp_min(0)
-        return _max_scale(maps.detach().cpu().numpy())
+        gradient = _input_gradient(self.model, inputs, target)
+        return (gradient * inputs).sum(dim=1).float().cpu().numpy()
 
 
-ATTRIBUTION_METHODS: dict[str, type] = {
-    AttentionRollout.name: AttentionRollout,
-    GradientRollout.name: GradientRollout,
-    GradientTimesInput.name: GradientTimesInput,
-}
+class IntegratedGradients:
+    """Integrated gradients from a silent (all-zero) baseline with ``steps`` midpoint samples (signed).
+
+    The maps sum to ``logit(x) - logit(0)`` up to the discretisation error (completeness).
+    """
+
+    name = "integrated_gradients"
+    signed = True
+
+    def __init__(self, model: nn.Module, *, steps: int = 16, batch_size: int = 16) -> None:
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        self.model, self.steps, self.batch_size = model, steps, batch_size
+
+    def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
+        index = _target_index(target, inputs.shape[0], inputs.device)
+        alphas = (torch.arange(self.steps, dtype=inputs.dtype, device=inputs.device) + 0.5) / self.steps
+        maps = []
+        for image, label in zip(inputs, index):
+            path = alphas[:, None, None, None] * image[None]
+            total = torch.zeros_like(image)
+            for start in range(0, self.steps, self.batch_size):
+                chunk = path[start : start + self.batch_size]
+                total += _input_gradient(self.model, chunk, int(label)).sum(dim=0)
+            maps.append((image * total / self.steps).sum(dim=0))
+        return torch.stack(maps).float().cpu().numpy()
 
 
-def make_attributor(method: str, model: nn.Module) -> Attributor:
-    """Attributor for ``method`` (a key of ``ATTRIBUTION_METHODS``) around ``model``."""
-    try:
-        return ATTRIBUTION_METHODS[method](model)
-    except KeyError:
-        raise ValueError(f"unknown attribution method {method!r}; known: {sorted(ATTRIBUTION_METHODS)}") from None
+class RandomMap:
+    """Smooth random relevance (the chance reference); ignores the model and the target.
+
+    Deterministic: the maps depend only on ``seed`` and the batch position.
+    """
+
+    name = "random"
+    signed = False
+
+    def __init__(self, model: nn.Module, *, seed: int = 0, grid: tuple[int, int] = (14, 14)) -> None:
+        self.model, self.seed, self.grid = model, seed, grid
+
+    def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int = 0) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        scores = torch.from_numpy(rng.random((inputs.shape[0], 1, *self.grid)).astype(np.float32))
+        maps = F.interpolate(scores, size=tuple(inputs.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
+        return maps.numpy()
+
+
+def _input_gradient(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | int) -> torch.Tensor:
+    """Gradient of the ``target`` logits w.r.t. ``inputs`` ``(B, C, H, W)``; parameters get no ``.grad``."""
+    model.eval()
+    x = inputs.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(x)
+        index = _target_index(target, x.shape[0], x.device)
+        (gradient,) = torch.autograd.grad(logits.gather(1, index[:, None]).sum(), x)
+    return gradient.detach()

@@ -77,8 +77,41 @@ def classification_metrics(actual: np.ndarray, predicted: np.ndarray, *, classes
         supports.append(support)
     out["macro_precision"] = float(np.mean(precisions))
     out["macro_recall"] = float(np.mean(recalls))
-    out["weighted_f1"] = float(np.average(f1s, weights=supports)) if sum(supports) else 0.0
+    out["macro_f1"] = float(np.mean(f1s))
+    weighted = sum(supports) > 0
+    out["weighted_precision"] = float(np.average(precisions, weights=supports)) if weighted else 0.0
+    out["weighted_recall"] = float(np.average(recalls, weights=supports)) if weighted else 0.0
+    out["weighted_f1"] = float(np.average(f1s, weights=supports)) if weighted else 0.0
     for i, true_name in enumerate(classes):
         for j, predicted_name in enumerate(classes):
             out[f"cm_{true_name}_{predicted_name}"] = float(((actual == i) & (predicted == j)).sum())
     return out
+
+
+def calibrate_threshold(p_positive: np.ndarray, is_positive: np.ndarray, *, default: float = 0.5) -> float:
+    """Decision threshold on ``p_positive`` that maximises balanced accuracy (mean per-class recall).
+
+    Candidates are midpoints between the sorted distinct probabilities (plus ``default``); ties go to
+    the candidate nearest ``default``. A clip is called positive when ``p_positive >= threshold``.
+
+    Args:
+        p_positive: ``(n_clips,)`` predicted probability of the positive class (validation data).
+        is_positive: ``(n_clips,)`` booleans, the truth.
+
+    Returns:
+        the threshold in (0, 1); ``default`` when either class is absent.
+    """
+    p = np.asarray(p_positive, dtype=np.float64)
+    truth = np.asarray(is_positive, dtype=bool)
+    if truth.all() or not truth.any():
+        return default
+    levels = np.unique(p)
+    candidates = np.unique(np.concatenate([(levels[1:] + levels[:-1]) / 2, [default], [levels[0] / 2, (1 + levels[-1]) / 2]]))
+
+    def balanced_accuracy(threshold: float) -> float:
+        called = p >= threshold
+        return 0.5 * (called[truth].mean() + (~called[~truth]).mean())
+
+    scores = np.array([balanced_accuracy(t) for t in candidates])
+    best = candidates[np.isclose(scores, scores.max())]
+    return float(best[np.argmin(np.abs(best - default))])
