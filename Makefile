@@ -35,7 +35,9 @@ test: setup browser-deps
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_synthetic.py
-	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_sonify.py
+	$(BIN)/python benchmarks/bench_attribution.py --architecture vit_base_patch16_224 --repeats 3
+	$(BIN)/python benchmarks/bench_profile.py --from-db data/demo.duckdb
 
 clean:
 	rm -rf $(VENV) data/cache data/*.duckdb data/*.building
