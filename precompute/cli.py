@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true", help="ignore finished work and rebuild from scratch")
     run.add_argument("--device", default="auto", help="torch device: auto (GPU if present), cpu, cuda")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (messages only)")
+    run.add_argument("--jobs", type=int, default=0, help="processes for feature extraction (default: one per core, at most 8)")
 
     explain = commands.add_parser("explain", help="predict, attribute and sonify one audio file with the stored ViT")
     explain.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3, ...)")
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from precompute.database import SchemaMismatchError
+    from precompute.database import DatabaseLockedError, SchemaMismatchError
     from precompute.pipeline import DATA_DIR, run
 
     try:
@@ -52,8 +53,9 @@ def _run(args: argparse.Namespace) -> int:
             fresh=args.fresh,
             device=args.device,
             show_progress=not args.no_progress,
+            jobs=args.jobs,
         )
-    except (ProfileError, SchemaMismatchError) as error:
+    except (ProfileError, SchemaMismatchError, DatabaseLockedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

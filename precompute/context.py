@@ -8,11 +8,15 @@ run does not decode the corpus again. A clip whose audio cannot be read is repor
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -56,6 +60,8 @@ class RunContext:
     representations: tuple[str, ...]
     split_name: str = ""
     show_progress: bool = True
+    jobs: int = 1
+    """Processes for feature extraction (1: in this process)."""
     a2mid_train: "RunContext | None" = None
     """Context of the dataset A2Mid trains on, when it is not this one (e.g. MTG for Soundtracks)."""
     _features: Features | None = None
@@ -109,20 +115,31 @@ def _compute_features(ctx: RunContext) -> Features:
     # Clips the adapter itself left out (e.g. a listed file that is missing) are reported the same way.
     skipped: dict[str, str] = {str(clip): str(reason) for clip, reason in getattr(ctx.dataset, "skipped", [])}
     progress = bar(total=len(ctx.records), desc="features", unit="clip", enabled=ctx.show_progress)
-    for record in ctx.records:
-        try:
-            arrays = _clip_features(ctx, record.clip_id)
-        except AudioLoadError as error:
-            skipped[record.clip_id] = str(error)
-            say(f"skipped {record.clip_id}: {error}")
-        except (ValueError, RuntimeError) as error:
-            skipped[record.clip_id] = f"{record.path or record.clip_id}: feature extraction failed ({error})"
-            say(f"skipped {record.clip_id}: {skipped[record.clip_id]}")
+    job = partial(
+        _clip_features_or_reason, ctx.dataset, representations=ctx.representations, cache_dir=ctx.cache_dir,
+        clip_seconds=ctx.clip_seconds,
+    )
+    clip_order = [record.clip_id for record in ctx.records]
+    uncached = sum(not _cache_file(ctx.cache_dir, c).is_file() for c in clip_order)
+    with contextlib.ExitStack() as stack:
+        results: Iterator[tuple[dict[str, np.ndarray] | None, str]]
+        if ctx.jobs > 1 and uncached >= 2 * ctx.jobs:
+            # spawn, not fork: the parent has torch's thread pools running, which a forked child can inherit dead.
+            pool = stack.enter_context(
+                ProcessPoolExecutor(max_workers=ctx.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+            )
+            results = pool.map(job, clip_order, chunksize=4)
         else:
-            clip_ids.append(record.clip_id)
-            for name in ctx.representations:
-                per_clip[name].append(arrays[name])
-        progress.update(1)
+            results = map(job, clip_order)
+        for clip_id, (arrays, reason) in zip(clip_order, results):
+            if arrays is None:
+                skipped[clip_id] = reason
+                say(f"skipped {clip_id}: {reason}")
+            else:
+                clip_ids.append(clip_id)
+                for name in ctx.representations:
+                    per_clip[name].append(arrays[name])
+            progress.update(1)
     progress.close()
     if not clip_ids:
         raise RuntimeError(f"no readable clips in dataset {ctx.dataset.name!r} ({len(skipped)} skipped)")
@@ -131,20 +148,45 @@ def _compute_features(ctx: RunContext) -> Features:
     )
 
 
-def _clip_features(ctx: RunContext, clip_id: str) -> dict[str, np.ndarray]:
-    cache_file = ctx.cache_dir / f"{clip_id}.npz"
+def _worker_init() -> None:
+    # One thread per worker: the workers already use every core between them.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _cache_file(cache_dir: Path, clip_id: str) -> Path:
+    return cache_dir / f"{clip_id}.npz"
+
+
+def _clip_features_or_reason(
+    dataset: Dataset, clip_id: str, *, representations: tuple[str, ...], cache_dir: Path, clip_seconds: float
+) -> tuple[dict[str, np.ndarray] | None, str]:
+    """``(arrays, "")`` for a usable clip, ``(None, reason)`` for one to skip (runs in a worker process)."""
+    try:
+        return _clip_features(dataset, clip_id, representations=representations, cache_dir=cache_dir, clip_seconds=clip_seconds), ""
+    except AudioLoadError as error:
+        return None, str(error)
+    except (ValueError, RuntimeError) as error:
+        return None, f"{clip_id}: feature extraction failed ({error})"
+
+
+def _clip_features(
+    dataset: Dataset, clip_id: str, *, representations: tuple[str, ...], cache_dir: Path, clip_seconds: float
+) -> dict[str, np.ndarray]:
+    cache_file = _cache_file(cache_dir, clip_id)
     if cache_file.is_file():
         with np.load(cache_file) as cached:
-            if all(name in cached for name in ctx.representations):
-                return {name: cached[name] for name in ctx.representations}
-    y = ctx.waveform(clip_id)
+            if all(name in cached for name in representations):
+                return {name: cached[name] for name in representations}
+    y = fit_length(dataset.load(clip_id), n_samples=int(round(clip_seconds * SAMPLE_RATE)))
     arrays = {
-        name: compute_representation(name, y, clip_seconds=ctx.clip_seconds)
-        for name in ctx.representations
+        name: compute_representation(name, y, clip_seconds=clip_seconds)
+        for name in representations
         if name not in MUSIC_FEATURES
     }
-    if any(name in MUSIC_FEATURES for name in ctx.representations):
-        arrays.update({k: v for k, v in music_features(y).items() if k in ctx.representations})
+    if any(name in MUSIC_FEATURES for name in representations):
+        arrays.update({k: v for k, v in music_features(y).items() if k in representations})
     cache_file.parent.mkdir(parents=True, exist_ok=True)  # clip ids may hold a folder, e.g. "train/song_12"
     temporary = cache_file.with_suffix(".tmp.npz")
     np.savez(temporary, **arrays)

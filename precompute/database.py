@@ -9,11 +9,13 @@ database.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import duckdb
 import numpy as np
@@ -38,6 +40,49 @@ def encode_array(array: np.ndarray) -> bytes:
 def decode_array(data: bytes, *, height: int, width: int) -> np.ndarray:
     """Inverse of :func:`encode_array`; returns float32 ``(height, width)``."""
     return np.frombuffer(data, dtype="<f2").reshape(height, width).astype(np.float32)
+
+
+class DatabaseLockedError(RuntimeError):
+    """Another precompute run is writing the same results database."""
+
+
+@contextlib.contextmanager
+def write_lock(db_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<db>.lock`` for a whole run, so that two runs never write one database.
+
+    The operating system releases the lock when the process ends, however it ends (even SIGKILL), so a
+    killed run never blocks the next one. The lock file stays; it holds the owner's pid for messages.
+
+    Raises:
+        DatabaseLockedError: another process holds the lock.
+    """
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown process"
+        handle.close()
+        raise DatabaseLockedError(
+            f"{db_path}: another precompute run is writing it ({owner}); wait for it to finish or stop it"
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, since {_now():%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def discard(path: Path) -> None:
+    """Delete a database file and its write-ahead log (a stale log must never be replayed into a new file)."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        file.unlink(missing_ok=True)
 
 
 class SchemaMismatchError(RuntimeError):
@@ -91,6 +136,15 @@ class ResultsWriter:
         )
         return run_id
 
+    def mark_killed_runs(self) -> int:
+        """Mark runs a killed process left as ``running`` as ``killed``; returns how many.
+
+        Only called under :func:`write_lock`, so no other process can be running them.
+        """
+        count = self.con.execute("SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
+        self.con.execute("UPDATE runs SET status = 'killed', finished_at = ? WHERE status = 'running'", [_now()])
+        return int(count)
+
     def finish_run(self, run_id: int, *, status: str) -> None:
         self.con.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", [_now(), status, run_id])
 
@@ -131,15 +185,18 @@ def swap_in(building: Path, final: Path) -> None:
 
 
 def read_config_hash(path: Path) -> str | None:
-    """Config hash of the last *finished* run in a database file, or ``None``."""
+    """Config hash of the last *finished* run in a database file of this schema version, or ``None``."""
     if not path.is_file():
         return None
     try:
         con = duckdb.connect(str(path), read_only=True)
         try:
+            version = con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
             row = con.execute(
                 "SELECT config_hash FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1"
             ).fetchone()
+            if version != SCHEMA_VERSION:
+                row = None  # written by another schema version: never "up to date"
         finally:
             con.close()
     except duckdb.Error:

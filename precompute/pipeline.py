@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from pathlib import Path
+
 import pandas as pd
 import torch
 
@@ -12,7 +14,7 @@ from engine.models.training import resolve_device
 from precompute import provenance
 from precompute.context import RunContext, dataset_fingerprint
 from precompute.datasets import open_dataset
-from precompute.database import ResultsWriter, building_path, read_config_hash, swap_in
+from precompute.database import ResultsWriter, building_path, discard, read_config_hash, swap_in, write_lock
 from precompute.profile import Profile, load_profile
 from precompute.progress import bar, say
 from precompute.stages import Unit, audio_regression, corpus, mid2e, vit
@@ -34,15 +36,26 @@ def run(
     fresh: bool = False,
     device: str = "auto",
     show_progress: bool = True,
+    jobs: int = 0,
 ) -> Path:
     """Build (or resume building) the results database of a profile; returns its path.
 
+    ``jobs`` processes extract features in parallel (0: one per CPU core, at most 8).
+
     Raises:
         KeyboardInterrupt: the run was interrupted; finished units are kept for the next run.
+        precompute.database.DatabaseLockedError: another run is writing the same database.
     """
     profile = load_profile(profile_name)
     final = Path(db) if db else default_db(profile.name)
-    data_root = Path(data_root)
+    with write_lock(final):
+        return _run_locked(profile, final=final, data_root=Path(data_root), fresh=fresh, device=device,
+                           show_progress=show_progress, jobs=jobs)
+
+
+def _run_locked(
+    profile: Profile, *, final: Path, data_root: Path, fresh: bool, device: str, show_progress: bool, jobs: int
+) -> Path:
     config_hash = profile.config_hash(data_root=str(data_root.resolve()))
     if not fresh and read_config_hash(final) == config_hash:
         say(f"{final} is up to date with profile {profile.name!r} (config {config_hash}); --fresh rebuilds it")
@@ -53,10 +66,12 @@ def run(
         previous = _building_hash(building)
         if fresh or previous != config_hash:
             say(f"discarding unfinished build {building} ({'--fresh' if fresh else 'profile changed'})")
-            building.unlink()
+            discard(building)
         else:
             say(f"resuming unfinished build {building}")
     writer = ResultsWriter(building)
+    if writer.mark_killed_runs():
+        say("an earlier run on this database was killed; its finished units are kept")
     device = resolve_device(device)
     run_id = writer.start_run(
         profile=profile.name,
@@ -69,7 +84,8 @@ def run(
     )
     status = "failed"
     try:
-        ctx = _context(profile, writer=writer, data_root=data_root, device=device, show_progress=show_progress)
+        jobs = jobs or min(8, os.cpu_count() or 1)
+        ctx = _context(profile, writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs)
         _run_units(ctx, _plan(ctx, data_root=data_root), run_id=run_id)
         status = "finished"
     except KeyboardInterrupt:
@@ -83,19 +99,21 @@ def run(
     return final
 
 
-def _context(profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool) -> RunContext:
+def _context(
+    profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool, jobs: int
+) -> RunContext:
     """The main dataset's context and, when ``[a2mid]`` trains elsewhere, that dataset's context."""
     sections = profile.sections
     main = _dataset_context(
         profile, profile.section("dataset"), representations=needed_representations(sections),
-        writer=writer, data_root=data_root, device=device, show_progress=show_progress,
+        writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
     )
     train_options = profile.section("a2mid").get("train_dataset")
     if train_options:
         main.a2mid_train = _dataset_context(
             profile, {"clip_seconds": main.clip_seconds, **train_options},
             representations=audio_regression.representations_for(profile.section("a2mid")),
-            writer=writer, data_root=data_root, device=device, show_progress=show_progress,
+            writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
         )
     return main
 
@@ -112,7 +130,7 @@ def needed_representations(sections: dict) -> set[str]:
 
 def _dataset_context(
     profile: Profile, options: dict, *, representations: set[str], writer: ResultsWriter, data_root: Path,
-    device: str, show_progress: bool,
+    device: str, show_progress: bool, jobs: int,
 ) -> RunContext:
     dataset, records, split_name = open_dataset(options, data_root=data_root)
     clip_seconds = float(options.get("clip_seconds", 10.0))
@@ -128,6 +146,7 @@ def _dataset_context(
         representations=tuple(sorted(representations)),
         split_name=split_name,
         show_progress=show_progress,
+        jobs=jobs,
     )
 
 

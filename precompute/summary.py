@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from precompute.schema import SCHEMA_VERSION
+
 REGRESSION = """
 SELECT experiment_id, e.split_name, count(DISTINCT seed) AS seeds,
        avg(value) FILTER (metric = 'pearson_r') AS r, coalesce(stddev_samp(value) FILTER (metric = 'pearson_r'), 0) AS r_sd,
@@ -14,8 +16,23 @@ FROM metrics JOIN experiments e USING (experiment_id)
 WHERE target = 'all' AND split = 'test' GROUP BY ALL ORDER BY experiment_id
 """
 CLASSIFICATION = """
-SELECT experiment_id, seed, metric, value FROM metrics
-WHERE target = 'happy_vs_sad' AND metric IN ('accuracy', 'recall_happy', 'recall_sad', 'weighted_f1') ORDER BY ALL
+SELECT experiment_id, seed, target, metric, value FROM metrics
+WHERE target LIKE 'happy_vs_sad%' AND (metric IN ('accuracy', 'recall_happy', 'recall_sad', 'macro_f1', 'weighted_f1',
+      'threshold_p_happy') OR metric LIKE 'cm_%')
+ORDER BY experiment_id, seed, target, metric
+"""
+ATTRIBUTION = """
+SELECT f.experiment_id, f.seed, f.method,
+       avg(value) FILTER (metric = 'deletion_auc') AS deletion, avg(value) FILTER (metric = 'random_deletion_auc') AS deletion_random,
+       avg(value) FILTER (metric = 'insertion_auc') AS insertion, avg(value) FILTER (metric = 'random_insertion_auc') AS insertion_random,
+       count(DISTINCT clip_id) AS clips,
+       (SELECT avg(spearman) FROM sanity_checks s WHERE s.experiment_id = f.experiment_id AND s.seed = f.seed
+        AND s.method = f.method AND s.randomised = 'all') AS sanity_all
+FROM faithfulness f GROUP BY ALL ORDER BY f.experiment_id, f.seed, f.method
+"""
+STEMS = """
+SELECT experiment_id, seed, method, stem, avg(relevance_share) AS relevance, avg(area_share) AS area
+FROM relevance_by_stem GROUP BY ALL ORDER BY ALL
 """
 
 
@@ -33,11 +50,16 @@ def summarise(db: Path) -> str:
     except duckdb.Error as error:
         raise SummaryError(f"{db}: cannot open ({error})") from error
     try:
+        version = con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise SummaryError(f"{db}: written with schema version {version}, this code reads {SCHEMA_VERSION}; rebuild it with --fresh")
         run = con.execute(
             "SELECT run_id, profile, dataset, git_revision, finished_at FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1"
         ).fetchone()
         regression = con.execute(REGRESSION).fetchall()
         classification = con.execute(CLASSIFICATION).fetchall()
+        attribution = con.execute(ATTRIBUTION).fetchall()
+        stems = con.execute(STEMS).fetchall()
     finally:
         con.close()
     if run is None:
@@ -48,8 +70,25 @@ def summarise(db: Path) -> str:
     lines.append(f"\n{'experiment':62s} {'seeds':>5s} {'r (mean ± SD)':>16s} {'MSE (mean ± SD)':>17s}")
     for experiment, _, seeds, r, r_sd, mse, mse_sd in regression:
         lines.append(f"{experiment:62s} {seeds:5d} {_num(r, 8)} ± {_num(r_sd, 5)} {_num(mse, 8)} ± {_num(mse_sd, 6)}")
-    for experiment, seed, metric, value in classification:
-        lines.append(f"{experiment} seed {seed}: {metric} {_num(value, 0)}")
+    grouped: dict[tuple[str, int, str], list[str]] = {}
+    for experiment, seed, target, metric, value in classification:
+        text = f"{value:.0f}" if metric.startswith("cm_") else _num(value, 0)
+        grouped.setdefault((experiment, seed, target), []).append(f"{metric} {text}")
+    for (experiment, seed, target), parts in grouped.items():
+        lines.append(f"\n{experiment} seed {seed}, {target}:\n  " + ", ".join(parts))
+    if attribution:
+        lines.append(f"\n{'attribution method':28s} {'deletion AUC (random)':>22s} {'insertion AUC (random)':>23s} {'sanity ρ':>9s} {'clips':>6s}")
+        for experiment, seed, method, deletion, deletion_random, insertion, insertion_random, clips, sanity in attribution:
+            lines.append(f"{method:28s} {_num(deletion, 8)} ({_num(deletion_random, 0)})    {_num(insertion, 8)} ({_num(insertion_random, 0)})"
+                         f"    {_num(sanity, 6)} {clips:6d}")
+        lines.append("deletion: lower than random is faithful; insertion: higher; sanity ρ: similarity to the map of a fully "
+                     "randomised model (near 1 fails)")
+    if stems:
+        lines.append("\nrelevance share (area share) per stem")
+        by_method: dict[str, list[str]] = {}
+        for _, _, method, stem, relevance, area in stems:
+            by_method.setdefault(method, []).append(f"{stem} {relevance:.3f} ({area:.3f})")
+        lines += [f"{method:28s} " + ", ".join(parts) for method, parts in by_method.items()]
     return "\n".join(lines)
 
 

@@ -129,6 +129,17 @@ def test_vit_loads_a_local_checkpoint_adapting_channels_and_head(tmp_path):
         create_vit(weights=tmp_path / "missing.pth")
 
 
+def test_a_saved_checkpoint_reloads_and_predicts_identically(tmp_path):
+    torch.manual_seed(5)
+    model = create_vit(architecture="vit_tiny_patch16_224", num_classes=2, in_chans=1, depth=2).eval()
+    path = tmp_path / "happy_sad.pth"
+    torch.save(model.state_dict(), path)
+    reloaded = create_vit(architecture="vit_tiny_patch16_224", num_classes=2, in_chans=1, depth=2, weights=path).eval()
+    x = torch.rand(3, 1, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(model(x), reloaded(x))
+
+
 def test_stored_vit_round_trip():
     spec = {"architecture": "vit_tiny_patch16_224", "num_classes": 2, "in_chans": 1, "depth": 1}
     model = create_vit(**spec).eval()

@@ -13,6 +13,7 @@ import soundfile as sf
 
 from engine.audio.io import AudioLoadError
 from engine.datasets.synthetic import SyntheticCorpus
+from engine.explain.attribution import ATTRIBUTION_METHODS
 from precompute.database import building_path
 from precompute.pipeline import run
 from precompute.schema import TABLES
@@ -126,9 +127,10 @@ def test_explain_command_writes_prediction_relevance_and_sonification(tiny_db, t
     result = cli("explain", str(clip), "--db", str(tiny_db), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "clip.flac:" in result.stdout and ("happy" in result.stdout or "sad" in result.stdout)
-    for method in ("grad_rollout", "rollout", "gradient_x_input"):
-        sonified, rate = sf.read(out / f"sonified_{method}.wav")
-        assert rate == 22_050 and len(sonified) == 3 * 22_050 and np.isfinite(sonified).all()
+    for method in ATTRIBUTION_METHODS:
+        for kind in ("sonified", "complement"):
+            audio, rate = sf.read(out / f"{kind}_{method}.wav")
+            assert rate == 22_050 and len(audio) == 3 * 22_050 and np.isfinite(audio).all()
         assert (out / f"relevance_{method}.png").stat().st_size > 1000
     assert (out / "prediction.json").is_file()
 
@@ -161,3 +163,33 @@ def test_summary_command_prints_every_experiment(tiny_db):
     assert "profile tiny" in result.stdout and "A2E/chromagram+spectrogram/cnn" in result.stdout
     assert "Mid2E/predicted_midlevel/ridge/key_relative" in result.stdout and "accuracy" in result.stdout
     assert cli("summary", "--db", "nowhere.duckdb").returncode == 2
+
+
+class WithBadClip(SyntheticCorpus):
+    """A corpus whose second clip cannot be read (module level, so worker processes can unpickle it)."""
+
+    def load(self, clip_id):
+        if clip_id == self.records()[1].clip_id:
+            raise AudioLoadError(f"{clip_id}.wav: truncated file")
+        return super().load(clip_id)
+
+
+def test_parallel_feature_extraction_matches_serial_and_reports_bad_clips(tmp_path):
+    from engine.datasets.synthetic import SyntheticConfig
+    from precompute.context import RunContext
+    from precompute.profile import Profile
+
+    dataset = WithBadClip(SyntheticConfig(n_songs=3, clips_per_song=2, clip_seconds=2.0, seed=3))
+
+    def features(jobs: int):
+        ctx = RunContext(
+            profile=Profile(name="t", path=tmp_path, sections={}), dataset=dataset, records=dataset.records(),
+            clip_seconds=2.0, device="cpu", cache_dir=tmp_path / f"cache{jobs}", writer=None,
+            representations=("mean_chroma", "vit_spectrogram"), show_progress=False, jobs=jobs,
+        )
+        return ctx.features()
+
+    serial, parallel = features(1), features(2)
+    assert serial.clip_ids == parallel.clip_ids and len(serial.clip_ids) == 5
+    assert all(np.array_equal(serial.arrays[k], parallel.arrays[k]) for k in serial.arrays)
+    assert list(parallel.skipped.values()) == [f"{dataset.records()[1].clip_id}.wav: truncated file"]
