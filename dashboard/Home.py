@@ -45,6 +45,7 @@ st.page_link("pages/1_Compare_models.py", label="Compare models: feature sets, i
 st.page_link("pages/2_Mid-level_explanations.py", label="Mid-level explanations: coefficients and SHAP", icon="🧭")
 st.page_link("pages/3_Confusion_browser.py", label="Confusion browser: relevance maps and sonified audio", icon="🎧")
 st.page_link("pages/5_Attribution_quality.py", label="Attribution quality: which relevance method to trust", icon="⚖️")
+st.page_link("pages/6_Explain_your_clip.py", label="Explain your clip: upload audio, see and hear the explanation", icon="⬆️")
 
 st.header("Datasets")
 st.dataframe(widgets.query(db, "clip_counts"), hide_index=True, width="stretch")

@@ -6,7 +6,7 @@ returns a DataFrame, an array or bytes. The schema is documented in ``data/SCHEM
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import duckdb
@@ -22,14 +22,6 @@ def available_databases(data_dir: Path = DATA_DIR) -> list[Path]:
     """Finished results databases in ``data_dir``, newest first (side files being built excluded)."""
     files = [p for p in Path(data_dir).glob("*.duckdb") if p.is_file()]
     return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def default_database(data_dir: Path = DATA_DIR) -> Path | None:
-    """``$MER_DB`` if set, else the newest database in ``data_dir``, else ``None``."""
-    if os.environ.get("MER_DB"):
-        return Path(os.environ["MER_DB"])
-    found = available_databases(data_dir)
-    return found[0] if found else None
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
@@ -388,3 +380,21 @@ def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -
         "FROM r GROUP BY ALL ORDER BY name, split",
         [dataset] * 4,
     )
+
+
+def stored_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Stored ViT models with their experiment settings (JSON) and the clip length of the run."""
+    frame = _df(
+        con,
+        "SELECT m.experiment_id, m.seed, e.settings FROM models m JOIN experiments e USING (experiment_id) "
+        "WHERE e.route = 'ViT' ORDER BY m.experiment_id, m.seed",
+    )
+    config = con.cursor().execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
+    clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0)) if config else 10.0
+    return frame.assign(clip_seconds=clip_seconds)
+
+
+def model_bytes(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> bytes | None:
+    """The stored weights of one model (``engine.models.store`` format), or ``None``."""
+    row = con.cursor().execute("SELECT data FROM models WHERE experiment_id = ? AND seed = ?", [experiment_id, seed]).fetchone()
+    return None if row is None else bytes(row[0])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard import figures, queries
 from precompute.schema import SCHEMA_VERSION
@@ -39,15 +41,29 @@ def page(title: str, *, icon: str = "🎧") -> None:
     st.title(title)
 
 
+def pinned_database() -> Path | None:
+    """The database a hosted deployment pins: ``$MER_DB``, else ``MER_DB`` in ``.streamlit/secrets.toml``."""
+    if os.environ.get("MER_DB"):
+        return Path(os.environ["MER_DB"])
+    try:
+        value = st.secrets.get("MER_DB")
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        value = None
+    return Path(str(value)) if value else None
+
+
 def database() -> Path | None:
-    """Sidebar choice of results database (default: ``$MER_DB`` or the newest in ``data/``)."""
+    """The results database to read: the pinned one (hosted mode: no choice offered), or a sidebar
+    choice among the databases in ``data/`` (newest first)."""
+    pinned = pinned_database()
+    if pinned is not None:
+        st.sidebar.caption(f"Results database: `{pinned.name}` (read-only)")
+        return pinned
     found = queries.available_databases()
-    default = queries.default_database()
-    options = ([default] if default and default not in found else []) + found
-    if not options:
+    if not found:
         return None
-    labels = [str(p) for p in options]
-    chosen = st.sidebar.selectbox("Results database", labels, index=labels.index(str(default)) if default else 0, key="database")
+    labels = [str(p) for p in found]
+    chosen = st.sidebar.selectbox("Results database", labels, index=0, key="database")
     return Path(chosen)
 
 

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from engine.datasets.soundtracks import DatasetError
     from precompute.database import DatabaseLockedError, SchemaMismatchError
     from precompute.pipeline import DATA_DIR, run
 
@@ -55,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
             jobs=args.jobs,
         )
-    except (ProfileError, SchemaMismatchError, DatabaseLockedError) as error:
+    except (ProfileError, SchemaMismatchError, DatabaseLockedError, DatasetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

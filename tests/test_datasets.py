@@ -115,7 +115,7 @@ def test_mtg_midlevel_adapter_names_a_wrong_separator(tmp_path):
     from engine.datasets.mtg_midlevel import MTGMidlevelConfig, MTGMidlevelDataset
 
     write_mtg(tmp_path)
-    text = (tmp_path / "metadata.csv").read_text().replace(";", ",")
+    text = (tmp_path / "metadata.csv").read_text().replace(";", "\t")
     (tmp_path / "metadata.csv").write_text(text)
-    with pytest.raises(DatasetError, match="metadata.csv: missing column"):
+    with pytest.raises(DatasetError, match="metadata.csv: line 1: no 'song id' column; the header looks like it is separated by tabs"):
         MTGMidlevelDataset(MTGMidlevelConfig(root=tmp_path))

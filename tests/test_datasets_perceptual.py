@@ -203,3 +203,14 @@ def test_open_dataset_builds_both_by_name(tmp_path):
     assert {r.split for r in records} == {"train", "test"}
     with pytest.raises(ValueError, match="needs a root"):
         open_dataset({"name": "folder"}, data_root=tmp_path)
+
+
+def test_folder_csv_paths_must_stay_inside_the_dataset_and_text_must_be_utf8(tmp_path):
+    from engine.datasets.folder import FolderConfig, FolderDataset
+
+    (tmp_path / "labels.csv").write_text("path,label\n../outside.wav,happy\n")
+    with pytest.raises(DatasetError, match=r"labels.csv: line 2: path '../outside.wav' leaves the dataset folder"):
+        FolderDataset(FolderConfig(root=tmp_path, labels_csv="labels.csv"))
+    (tmp_path / "labels.csv").write_bytes("path,label\ncaf\xe9.wav,happy\n".encode("latin-1"))
+    with pytest.raises(DatasetError, match="labels.csv: not UTF-8 text"):
+        FolderDataset(FolderConfig(root=tmp_path, labels_csv="labels.csv"))

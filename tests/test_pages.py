@@ -123,3 +123,49 @@ def test_attribution_quality_shows_faithfulness_sanity_and_stems(tiny_db, monkey
     stems = next(f for f in frames if "drums" in f.columns or "percussion" in f.columns)
     assert len(stems) == len(ATTRIBUTION_METHODS)
     assert len(app.get("plotly_chart")) == 2  # deletion and insertion curves
+
+
+def wav_bytes(seconds: float = 3.0, rate: int = 44_100) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    buffer = io.BytesIO()
+    sf.write(buffer, np.stack([0.3 * np.sin(2 * np.pi * 440 * t), 0.2 * np.sin(2 * np.pi * 660 * t)], axis=1), rate, format="WAV")
+    return buffer.getvalue()
+
+
+def test_explain_your_clip_explains_a_real_upload_and_rejects_bad_ones(tiny_db, monkeypatch):
+    app = run_page(DASHBOARD / "pages" / "6_Explain_your_clip.py", tiny_db, monkeypatch)
+    assert not app.exception and not app.error
+    assert "Nothing uploaded yet" in all_text(app)
+    app.file_uploader(key="upload").upload("stereo_44k.wav", wav_bytes(), "audio/wav").run()
+    assert not app.exception and not app.error
+    assert app.metric[0].label == "Prediction" and app.metric[0].value in ("Happy", "Sad")
+    assert len(app.get("audio")) == 3 and len(app.get("plotly_chart")) == 2
+    app.slider(key="power").set_value(3.0).run()
+    app.selectbox(key="upload_method").set_value("attnlrp").run()
+    assert not app.exception and not app.error
+    for name, content, reason in [
+        ("corrupt.wav", b"RIFF\x00\x00\x00\x00WAVEjunkjunk" * 20, "corrupt.wav:"),
+        ("empty.flac", b"", "empty"),
+        ("notes.mp3", b"hello, not audio", "notes.mp3:"),  # other extensions never reach the app: the widget refuses them
+    ]:
+        app.file_uploader(key="upload").upload(name, content).run()
+        assert not app.exception, app.exception
+        assert app.error and reason in app.error[0].value and "Traceback" not in app.error[0].value
+    app.file_uploader(key="upload").upload("stereo_44k.wav", wav_bytes(seconds=2.0)).run()
+    app.number_input(key="offset").set_value(30.0).run()
+    assert not app.exception and app.error and "past the end" in app.error[0].value
+
+
+def test_hosted_mode_pins_the_database_given_in_secrets(tiny_db, monkeypatch):
+    monkeypatch.delenv("MER_DB", raising=False)
+    app = AppTest.from_file(str(DASHBOARD / "Home.py"), default_timeout=60)
+    app.secrets["MER_DB"] = str(tiny_db)
+    app.run()
+    assert not app.exception and not app.error
+    assert not app.sidebar.selectbox  # no other database on offer
+    assert any("read-only" in c.value and tiny_db.name in c.value for c in app.sidebar.caption)

@@ -3,13 +3,21 @@
 libsndfile (through ``soundfile``) reads WAV, FLAC, OGG and MP3, including MP3 data inside a WAV
 container (format tag 0x55, as in the thesis's own examples), so most files never reach the
 fallback. Formats libsndfile does not know (M4A/AAC, WMA, ...) fall back to Essentia's
-FFmpeg-based ``AudioLoader``, which ships inside the essentia wheel.
+FFmpeg-based ``AudioLoader``, which ships inside the essentia wheel. That decoder runs in a child
+process: on damaged input it can crash (segfault) or corrupt memory, which must not take a dataset
+run or the dashboard down with it.
+
+What counts as bad input and what comes back for each case is tabulated in ``docs/bad_inputs.md``.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +36,19 @@ MAX_ABS_SAMPLE = 1e6
 float data written on the int16 scale, +-32768) and are kept as they are, but magnitudes beyond
 this are corrupt data, and they overflow the squared magnitudes of chroma and spectrograms."""
 
+SPURIOUS_MAX_SECONDS = 1.0
+SPURIOUS_MAX_SHARE = 0.25
+"""The FFmpeg fallback refuses a decode shorter than ``SPURIOUS_MAX_SECONDS`` whose stream (bit rate x
+duration) accounts for less than ``SPURIOUS_MAX_SHARE`` of the file: FFmpeg's MP3 scanner can lock
+onto a frame header that occurs by chance in arbitrary bytes and decode a fraction of a second of
+noise from a random or mislabelled file."""
+
+FFMPEG_TIMEOUT_S = 300.0
+"""Longest the FFmpeg fallback may take for one file before it counts as undecodable."""
+
+BLOCK_FRAMES = 1 << 18
+"""Frames read from libsndfile at a time (headers may announce more frames than the file holds)."""
+
 
 def load_audio(
     path: str | Path,
@@ -39,11 +60,11 @@ def load_audio(
     """Load an audio file as a mono waveform.
 
     Channels are averaged, then the signal is resampled (soxr, high quality) to ``sample_rate``.
-    Through libsndfile only the requested excerpt is decoded, so a short excerpt of a long file
-    costs little time and memory; the FFmpeg fallback decodes the whole file and cuts it.
+    Through libsndfile only the requested excerpt is decoded, block by block, so a short excerpt
+    of a long file costs little time and memory; the FFmpeg fallback decodes the whole file.
 
     Silence is valid audio (zeros come back). A file that ends early (truncated WAV, cut MP3)
-    gives the samples that are there, as audio players do; one with no samples left is an error.
+    gives the samples that are there, as audio players do; one with no samples at all is an error.
 
     Args:
         path: file to read (wav, flac, ogg, mp3, or anything FFmpeg reads).
@@ -52,7 +73,7 @@ def load_audio(
         duration_s: read at most this many seconds (> 0); ``None`` reads to the end.
 
     Returns:
-        float32 array of shape ``(n_samples,)`` at ``sample_rate``, every sample finite.
+        float32 array of shape ``(n_samples,)`` at ``sample_rate``, at least one sample, all finite.
 
     Raises:
         AudioLoadError: missing path, a directory, an empty, undecodable or sample-less file, an
@@ -76,39 +97,39 @@ def load_audio(
         raise AudioLoadError(f"{path}: cannot read file ({error.strerror or error})") from error
     if size == 0:
         raise AudioLoadError(f"{path}: file is empty (0 bytes)")
+    mixer = _Mixer()
     try:
-        data, native_rate, total = _read_soundfile(path, offset_s=offset_s, duration_s=duration_s)
+        native_rate, total = _read_soundfile(path, mixer, offset_s=offset_s, duration_s=duration_s)
+    except MemoryError as error:
+        raise AudioLoadError(f"{path}: too large to decode into memory") from error
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as sndfile_error:
+        mixer = _Mixer()
         try:
-            data, native_rate = _read_essentia(path)
+            data, native_rate = _read_ffmpeg(path)
         except Exception as ffmpeg_error:  # noqa: BLE001 - any decoder failure means "unreadable"
             raise AudioLoadError(
                 f"{path}: cannot decode audio (libsndfile: {_reason(sndfile_error, path)}; "
                 f"FFmpeg: {_reason(ffmpeg_error, path)})"
             ) from ffmpeg_error
-        except KeyboardInterrupt:
-            raise
         total = data.shape[0]
         start = int(round(offset_s * native_rate))
         stop = None if duration_s is None else start + int(round(duration_s * native_rate))
-        data = data[start:stop]
-    if data.shape[0] == 0:
+        mixer.add(data[start:stop])
+    if mixer.frames == 0:
         if offset_s > 0 and total > 0:
             raise AudioLoadError(
                 f"{path}: offset {offset_s:g} s is past the end of the audio ({total / native_rate:.3f} s)"
             )
         raise AudioLoadError(f"{path}: no audio samples (header without data, or data cut off)")
-    finite = np.isfinite(data)
-    if not finite.all():
-        bad = int(data.size - np.count_nonzero(finite))
-        raise AudioLoadError(f"{path}: audio contains non-finite samples ({bad} of {data.size} are NaN or infinite)")
-    peak = float(np.abs(data).max())
-    if peak > MAX_ABS_SAMPLE:
+    if mixer.non_finite:
         raise AudioLoadError(
-            f"{path}: implausible sample values (peak {peak:.3g}, more than {MAX_ABS_SAMPLE:g}); the data is corrupt"
+            f"{path}: audio contains non-finite samples ({mixer.non_finite} of {mixer.values} are NaN or infinite)"
         )
-    mono = data.mean(axis=1, dtype=np.float64) if data.ndim == 2 else np.asarray(data, dtype=np.float64)
-    mono = mono.astype(np.float32)
+    if mixer.peak > MAX_ABS_SAMPLE:
+        raise AudioLoadError(
+            f"{path}: implausible sample values (peak {mixer.peak:.3g}, more than {MAX_ABS_SAMPLE:g}); the data is corrupt"
+        )
+    mono = mixer.mono()
     if native_rate != sample_rate:
         resampled = soxr.resample(mono, native_rate, sample_rate, quality="HQ")
         if resampled.size == 0:
@@ -143,30 +164,122 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
     return (y.mean(axis=1) if y.ndim == 2 else y), rate
 
 
-def _read_soundfile(path: Path, *, offset_s: float, duration_s: float | None) -> tuple[np.ndarray, int, int]:
-    """``(frames (n, channels) float32, rate, total frames in the file)``, decoding only the excerpt."""
+class _Mixer:
+    """Averages blocks of ``(frames, channels)`` samples to mono and keeps the figures the checks need."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+        self.frames = 0
+        self.values = 0
+        self.non_finite = 0
+        self.peak = 0.0
+
+    def add(self, block: np.ndarray) -> None:
+        block = block if block.ndim == 2 else block[:, None]
+        if block.shape[0] == 0:
+            return
+        finite = np.isfinite(block)
+        self.non_finite += int(block.size - np.count_nonzero(finite))
+        self.values += int(block.size)
+        self.frames += int(block.shape[0])
+        if not self.non_finite:
+            self.peak = max(self.peak, float(np.abs(block).max()))
+            self.blocks.append(block.mean(axis=1, dtype=np.float64).astype(np.float32))
+
+    def mono(self) -> np.ndarray:
+        return np.concatenate(self.blocks) if len(self.blocks) > 1 else self.blocks[0]
+
+
+def _read_soundfile(path: Path, mixer: _Mixer, *, offset_s: float, duration_s: float | None) -> tuple[int, int]:
+    """Decode the excerpt into ``mixer``; returns ``(sample rate, frames the header announces)``.
+
+    Reads block by block until the file ends: a damaged header may announce far more frames than
+    there are (e.g. a corrupt MP3 Xing header claiming 10^11 frames), so nothing is allocated from it.
+    """
     with sf.SoundFile(str(path)) as handle:
         rate = int(handle.samplerate)
         total = int(handle.frames)
         start = int(round(offset_s * rate))
-        frames = -1 if duration_s is None else int(round(duration_s * rate))
+        wanted = None if duration_s is None else int(round(duration_s * rate))
         if start >= total > 0:
-            return np.zeros((0, handle.channels), dtype=np.float32), rate, total
+            return rate, total
         if start > 0:
             handle.seek(start)
-        data = handle.read(frames=frames, dtype="float32", always_2d=True)
-    return data, rate, total
+        read = 0
+        while wanted is None or read < wanted:
+            size = BLOCK_FRAMES if wanted is None else min(BLOCK_FRAMES, wanted - read)
+            block = handle.read(frames=size, dtype="float32", always_2d=True)
+            mixer.add(block)
+            read += block.shape[0]
+            if block.shape[0] < size:
+                break
+    return rate, total
 
 
-def _read_essentia(path: Path) -> tuple[np.ndarray, int]:
-    from engine.music.essentia_quiet import essentia_standard  # lazily: only exotic formats need it
+_FFMPEG_CHILD = r"""
+import os, sys
+source, target, error_file = sys.argv[1:4]
+try:
+    import numpy as np
+    import essentia
+    essentia.log.infoActive = False
+    essentia.log.warningActive = False
+    import essentia.standard as es
+    audio, rate, channels, _, bit_rate, codec = es.AudioLoader(filename=source)()
+    np.savez(target, audio=np.asarray(audio, dtype=np.float32), rate=rate, channels=channels, bit_rate=bit_rate, codec=codec)
+except BaseException as error:
+    lines = str(error).strip().splitlines()
+    with open(error_file, "w") as handle:
+        handle.write(lines[0] if lines else type(error).__name__)
+    sys.stdout.flush()
+    os._exit(0)  # no destructors: Essentia can crash destroying a loader that failed
+sys.stdout.flush()
+os._exit(0)
+"""
 
-    es = essentia_standard()
 
-    audio, rate, channels, *_ = es.AudioLoader(filename=str(path))()
-    if channels == 0 or audio.size == 0:
+def _read_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """Decode the whole file with Essentia's FFmpeg ``AudioLoader`` in a child process.
+
+    Returns ``(samples (n, channels) float32, sample rate)``. Raises ``ValueError`` naming the
+    decoder's complaint, its crash (e.g. SIGSEGV) or its time-out.
+    """
+    with tempfile.TemporaryDirectory(prefix="mer-audio-") as folder:
+        target, error_file = Path(folder) / "decoded.npz", Path(folder) / "error.txt"
+        try:
+            result = subprocess.run(
+                [sys.executable, "-c", _FFMPEG_CHILD, str(path), str(target), str(error_file)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                timeout=FFMPEG_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"decoder did not finish in {FFMPEG_TIMEOUT_S:g} s") from None
+        if error_file.is_file():
+            raise ValueError(error_file.read_text().strip() or "decoder failed")
+        if result.returncode != 0 or not target.is_file():
+            raise ValueError(f"decoder crashed ({_exit_status(result.returncode)})")
+        with np.load(target) as saved:
+            audio = np.asarray(saved["audio"], dtype=np.float32)
+            rate, channels = int(saved["rate"]), int(saved["channels"])
+            bit_rate, codec = int(saved["bit_rate"]), str(saved["codec"])
+    if channels == 0 or audio.size == 0 or rate <= 0:
         raise ValueError("decoder returned no samples")
-    return np.asarray(audio, dtype=np.float32), int(rate)
+    seconds = audio.shape[0] / rate
+    size = path.stat().st_size
+    if bit_rate > 0 and seconds < SPURIOUS_MAX_SECONDS and bit_rate * seconds / 8 < SPURIOUS_MAX_SHARE * size:
+        raise ValueError(
+            f"only {seconds:.2f} s of {codec or 'audio'} found in {size} bytes (chance frame headers in data that is not audio)"
+        )
+    return audio, rate
+
+
+def _exit_status(code: int) -> str:
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
 
 
 def _first_line(error: BaseException) -> str:

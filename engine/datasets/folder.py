@@ -167,6 +167,12 @@ class FolderDataset:
     def _from_csv(self, labels: Path) -> list[_Entry]:
         if not labels.is_file():
             raise DatasetError(f"{labels}: file not found")
+        try:
+            return self._read_csv(labels)
+        except UnicodeDecodeError as error:
+            raise DatasetError(f"{labels}: not UTF-8 text (byte {error.start})") from None
+
+    def _read_csv(self, labels: Path) -> list[_Entry]:
         entries: list[_Entry] = []
         seen: dict[str, int] = {}
         with labels.open(encoding="utf-8-sig", newline="") as handle:
@@ -188,6 +194,8 @@ class FolderDataset:
                 if label not in CLASSES:
                     raise DatasetError(f"{labels}: line {line} (path {name!r}): label {target!r} is not Happy or Sad")
                 relative = PurePosixPath(name.replace("\\", "/"))
+                if relative.is_absolute() or ".." in relative.parts:
+                    raise DatasetError(f"{labels}: line {line}: path {name!r} leaves the dataset folder; give it relative to {self.root}")
                 if str(relative) in seen:
                     raise DatasetError(f"{labels}: line {line}: path {name!r} repeats line {seen[str(relative)]}")
                 seen[str(relative)] = line

@@ -164,6 +164,13 @@ def _read_labels(path: Path, *, part: str) -> list[tuple[str, str, str]]:
     """``(clip_id, label, ImageID)`` per row of one label file, in file order."""
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
+    try:
+        return _parse_labels(path, part=part)
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {error.start})") from None
+
+
+def _parse_labels(path: Path, *, part: str) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
     seen: dict[str, int] = {}
     with path.open(encoding="utf-8-sig", newline="") as handle:

@@ -11,24 +11,45 @@ the Soundtracks Set 1 excerpts (``ID at file source`` being their number); ``exc
 drops them when a model trained here is applied to Soundtracks, so that no excerpt is both
 trained on and explained. Splits are group-aware by source file: the dataset's snippets come from
 distinct tracks, so the song id itself is the group.
+
+Reading the metadata (see ``docs/bad_metadata.md`` for every case):
+
+* Both files are read with :func:`engine.datasets.soundtracks.read_table`: UTF-8 with or without
+  a byte-order mark, blank rows skipped, cells stripped. Either file may be separated by ``;`` or
+  by ``,`` (the separator is sniffed on the header line); a file separated otherwise (e.g. by
+  tabs) raises an error saying what it looks like. Columns beyond the required ones are ignored.
+* Every rating must be a finite number within ``RATING_RANGE`` (all rows are checked, those of
+  excluded sources too). Song ids are unique in each file and must be usable as file names.
+  Annotated songs without a metadata row are an error; metadata rows without annotations are
+  ignored.
+* A missing or empty file, a missing column, a repeated song id or a malformed value raise
+  :class:`~engine.datasets.soundtracks.DatasetError` naming the file, the line and, for a value,
+  the column and the value.
+* An annotated song whose audio file is missing is not fatal: it is left out of :meth:`records`
+  and listed in :attr:`MTGMidlevelDataset.skipped` as ``(clip_id, reason)``; the split is drawn
+  over the songs that remain. MP3 files that no annotation row names are ignored and listed in
+  :attr:`MTGMidlevelDataset.unlisted`.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.audio.io import load_audio
+from engine.audio.io import AudioLoadError, load_audio
 from engine.datasets.base import SAMPLE_RATE, ClipRecord
-from engine.datasets.soundtracks import DatasetError
+from engine.datasets.soundtracks import DatasetError, parse_number, read_table
 from engine.datasets.splits import group_split
 
 METADATA_FILE = "metadata.csv"
 ANNOTATIONS_FILE = "annotations.csv"
 RATING_RANGE = (1.0, 10.0)
+METADATA_DELIMITERS = (";", ",")
+"""Separators accepted in ``metadata.csv`` (published with ``;``)."""
+ANNOTATIONS_DELIMITERS = (",", ";")
+"""Separators accepted in ``annotations.csv`` (published with ``,``)."""
 # The annotation file's column names for our descriptor names.
 ANNOTATION_COLUMNS = {
     "melodiousness": "melodiousness",
@@ -59,13 +80,22 @@ class MTGMidlevelConfig:
 
 
 class MTGMidlevelDataset:
-    """Adapter for the mid-level features dataset; see the module docstring."""
+    """Adapter for the mid-level features dataset; see the module docstring.
+
+    Attributes:
+        skipped: ``(clip_id, reason)`` for every annotated song left out because its audio is
+            missing (songs of excluded sources are not listed: they are dropped on purpose).
+        unlisted: paths (relative to ``root``) of MP3 files that no row of ``annotations.csv``
+            names; they are ignored.
+    """
 
     name = "mtg_midlevel"
 
     def __init__(self, config: MTGMidlevelConfig) -> None:
         self.config = config
         self.root = Path(config.root)
+        self.skipped: list[tuple[str, str]] = []
+        self.unlisted: list[str] = []
         self._records = self._read()
 
     @property
@@ -77,6 +107,9 @@ class MTGMidlevelDataset:
         return list(self._records)
 
     def load(self, clip_id: str) -> np.ndarray:
+        skipped = dict(self.skipped)
+        if clip_id in skipped:
+            raise AudioLoadError(f"{self.root}: song {clip_id!r} unavailable ({skipped[clip_id]})")
         return load_audio(self.audio_path(clip_id), sample_rate=SAMPLE_RATE)
 
     def audio_path(self, clip_id: str) -> Path:
@@ -84,48 +117,78 @@ class MTGMidlevelDataset:
         return nested if nested.is_file() else self.root / f"{clip_id}.mp3"
 
     def _read(self) -> list[ClipRecord]:
-        metadata = _read(self.root / METADATA_FILE, delimiter=";", key="song id", required=("song id", "Source", "ID at file source"))
-        annotations = _read(self.root / ANNOTATIONS_FILE, delimiter=",", key="song_id", required=("song_id", *ANNOTATION_COLUMNS.values()))
-        excluded = {s.lower() for s in self.config.exclude_sources}
-        ids = [i for i in sorted(annotations, key=_natural) if metadata.get(i, {}).get("Source", "").strip().lower() not in excluded]
-        unknown = [i for i in ids if i not in metadata]
+        metadata_path, annotations_path = self.root / METADATA_FILE, self.root / ANNOTATIONS_FILE
+        metadata = read_table(
+            metadata_path,
+            key="song id",
+            required=("song id", "Source", "ID at file source"),
+            delimiters=METADATA_DELIMITERS,
+            normalise=_song_id,
+        )
+        annotations = read_table(
+            annotations_path,
+            key="song_id",
+            required=("song_id", *ANNOTATION_COLUMNS.values()),
+            delimiters=ANNOTATIONS_DELIMITERS,
+            normalise=_song_id,
+        )
+        if not annotations:
+            raise DatasetError(f"{annotations_path}: no rows below the header")
+        unknown = [i for i in annotations if i not in metadata]
         if unknown:
-            raise DatasetError(f"{self.root / METADATA_FILE}: no metadata for song id(s) {unknown[:5]}")
-        splits = group_split(ids, fractions=self.config.fractions, seed=self.config.split_seed)
+            where = ", ".join(f"{i!r} (line {annotations[i][0]} of {ANNOTATIONS_FILE})" for i in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise DatasetError(f"{metadata_path}: no row for {len(unknown)} annotated song id(s): {where}{more}")
         low, high = RATING_RANGE
-        records = []
-        for song_id, split in zip(ids, splits):
-            row = annotations[song_id]
-            try:
-                midlevel = {name: (float(row[column]) - low) / (high - low) for name, column in ANNOTATION_COLUMNS.items()}
-            except ValueError as error:
-                raise DatasetError(f"{self.root / ANNOTATIONS_FILE}: song {song_id}: {error}") from error
-            records.append(
-                ClipRecord(
-                    dataset=self.name,
-                    clip_id=song_id,
-                    group=song_id,
-                    split=split,
-                    midlevel=midlevel,
-                    path=str(self.audio_path(song_id)),
+        midlevel: dict[str, dict[str, float]] = {}
+        for song_id, (line, row) in annotations.items():
+            midlevel[song_id] = {
+                name: (parse_number(annotations_path, line, column, row[column], bounds=RATING_RANGE) - low) / (high - low)
+                for name, column in ANNOTATION_COLUMNS.items()
+            }
+        excluded = {s.strip().lower() for s in self.config.exclude_sources}
+        ids = [i for i in sorted(annotations, key=_natural) if metadata[i][1]["Source"].lower() not in excluded]
+        kept: list[str] = []
+        for song_id in ids:
+            if not self.audio_path(song_id).is_file():
+                reason = (
+                    f"{self.root / 'audio' / f'{song_id}.mp3'}: no such file (nor {song_id}.mp3 in {self.root}; "
+                    f"line {annotations[song_id][0]} of {ANNOTATIONS_FILE})"
                 )
+                self.skipped.append((song_id, reason))
+                continue
+            kept.append(song_id)
+        self.unlisted = sorted(
+            str(path.relative_to(self.root))
+            for folder in (self.root / "audio", self.root)
+            if folder.is_dir()
+            for path in folder.iterdir()
+            if path.suffix == ".mp3" and not path.name.startswith(".") and path.is_file() and path.stem not in annotations
+        )
+        if not kept:
+            raise DatasetError(
+                f"{self.root}: no usable songs ({len(annotations)} annotated, {len(annotations) - len(ids)} excluded by source, "
+                f"{len(self.skipped)} without audio)"
             )
-        return records
+        splits = group_split(kept, fractions=self.config.fractions, seed=self.config.split_seed)
+        return [
+            ClipRecord(
+                dataset=self.name,
+                clip_id=song_id,
+                group=song_id,
+                split=split,
+                midlevel=midlevel[song_id],
+                path=str(self.audio_path(song_id)),
+            )
+            for song_id, split in zip(kept, splits)
+        ]
 
 
 def _natural(song_id: str) -> tuple[int, str]:
-    return (int(song_id), "") if song_id.isdigit() else (1 << 62, song_id)
+    return (int(song_id), "") if song_id.isascii() and song_id.isdigit() else (1 << 62, song_id)
 
 
-def _read(path: Path, *, delimiter: str, key: str, required: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    if not path.is_file():
-        raise DatasetError(f"{path}: file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        fields = [f.strip() for f in (reader.fieldnames or [])]
-        reader.fieldnames = fields
-        absent = [c for c in required if c not in fields]
-        if absent:
-            raise DatasetError(f"{path}: missing column(s) {absent} (is the separator {delimiter!r}?)")
-        return {row[key].strip(): row for row in reader if (row.get(key) or "").strip()}
-
+def _song_id(raw: str) -> str:
+    if raw in (".", "..") or any(c in raw for c in "/\\\0"):
+        raise ValueError(f"{raw!r} cannot be a file name")
+    return raw

@@ -11,26 +11,74 @@ The album is the group key: excerpts of one film never straddle train and test w
 which lets excerpts of one film land on both sides; it is labelled leaky wherever it is shown.
 The Happy/Sad label of the perceptual route is ``happy`` when the happy rating exceeds the sad
 rating, else ``sad``.
+
+Reading the metadata (see ``docs/bad_metadata.md`` for every case):
+
+* Both CSVs are read with :func:`read_table`: UTF-8 with or without a byte-order mark (a UTF-16
+  file with its mark is accepted too), separated by commas, semicolons or tabs (sniffed from the
+  header line), blank rows skipped, cells stripped of surrounding spaces. Columns beyond the
+  required ones are ignored.
+* ``number`` and ``Nro`` are excerpt numbers; ``1`` and ``001`` are the same excerpt. Every
+  rating must be a finite number within ``RATING_RANGE``; ``TARGET`` must be one of the 12 design
+  categories of the set (``TARGETS``, any case); ``Album name`` must not be empty. Excerpts of the
+  tracklist without ratings are ignored; rated excerpts without a tracklist row are an error.
+* A missing or empty file, a missing column, a repeated excerpt number, a malformed value or a
+  row with more cells than the header raise :class:`DatasetError` naming the file, the line and,
+  for a value, the column and the value.
+* A rated excerpt whose audio file is missing is not fatal: it is left out of :meth:`records`
+  and listed in :attr:`SoundtracksDataset.skipped` as ``(clip_id, reason)``; the split is drawn
+  over the excerpts that remain. MP3 files in ``audio/`` that no row names are ignored and listed
+  in :attr:`SoundtracksDataset.unlisted`.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
-from engine.audio.io import load_audio
+from engine.audio.io import AudioLoadError, load_audio
 from engine.datasets.base import EMOTIONS, SAMPLE_RATE, ClipRecord
 from engine.datasets.splits import group_split, random_split
 
 RATINGS_FILE = "mean_ratings_set1.csv"
 TRACKLIST_FILE = "set1_tracklist.csv"
+AUDIO_DIR = "audio"
+
+RATING_RANGE: tuple[float, float] = (1.0, 9.0)
+"""Bounds a mean rating must lie in: the rating scales start at 1 and none goes above 9 (the set's
+observed range is 1.00 to 7.83, :data:`engine.datasets.base.EMOTION_RANGE`). A value outside is a
+typo or a shifted column."""
+
+TARGETS: tuple[str, ...] = (
+    "HAPPY",
+    "SAD",
+    "TENDER",
+    "FEAR",
+    "ANGER",
+    "SURPRISE",
+    "HIGH VALENCE",
+    "LOW VALENCE",
+    "HIGH ENERGY",
+    "LOW ENERGY",
+    "HIGH TENSION",
+    "LOW TENSION",
+)
+"""The design categories of ``TARGET`` (30 excerpts each in the published set); matched ignoring case."""
+
+DELIMITERS: dict[str, str] = {",": "commas", ";": "semicolons", "\t": "tabs"}
+"""Separators :func:`read_table` recognises, and how messages name them."""
 
 
 class DatasetError(ValueError):
-    """A dataset folder is missing a file or a column; the message names which."""
+    """A dataset folder is missing a file or a column, or holds malformed metadata; the message names
+    the file and, where there is one, the line, the column and the value."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +99,13 @@ class SoundtracksConfig:
 
 
 class SoundtracksDataset:
-    """Adapter for the Soundtracks set; see the module docstring."""
+    """Adapter for the Soundtracks set; see the module docstring.
+
+    Attributes:
+        skipped: ``(clip_id, reason)`` for every rated excerpt left out because its audio is missing.
+        unlisted: paths (relative to ``root``) of MP3 files in ``audio/`` that no row of the ratings
+            names; they are ignored.
+    """
 
     name = "soundtracks"
 
@@ -60,7 +114,10 @@ class SoundtracksDataset:
             raise ValueError(f"split must be 'group' or 'random', got {config.split!r}")
         self.config = config
         self.root = Path(config.root)
+        self.skipped: list[tuple[str, str]] = []
+        self.unlisted: list[str] = []
         self._records = self._read()
+        self._paths = {r.clip_id: Path(r.path) for r in self._records if r.path}
 
     @property
     def split_name(self) -> str:
@@ -72,50 +129,252 @@ class SoundtracksDataset:
         return list(self._records)
 
     def load(self, clip_id: str) -> np.ndarray:
-        return load_audio(self.root / "audio" / f"{clip_id}.mp3", sample_rate=SAMPLE_RATE)
+        skipped = dict(self.skipped)
+        if clip_id in skipped:
+            raise AudioLoadError(f"{self.root}: excerpt {clip_id!r} unavailable ({skipped[clip_id]})")
+        path = self._paths.get(clip_id, self.root / AUDIO_DIR / f"{clip_id}.mp3")
+        return load_audio(path, sample_rate=SAMPLE_RATE)
 
     def _shares(self) -> str:
         return "/".join(f"{round(100 * f)}" for f in self.config.fractions) + " train/val/test"
 
     def _read(self) -> list[ClipRecord]:
-        ratings = _read_csv(self.root / RATINGS_FILE, key="number", required=("number", *EMOTIONS, "TARGET"))
-        tracks = _read_csv(self.root / TRACKLIST_FILE, key="Nro", required=("Nro", "Album name"))
-        ids = sorted(ratings)
+        ratings_path, tracks_path = self.root / RATINGS_FILE, self.root / TRACKLIST_FILE
+        ratings = read_table(ratings_path, key="number", required=("number", *EMOTIONS, "TARGET"), normalise=_excerpt_number)
+        tracks = read_table(tracks_path, key="Nro", required=("Nro", "Album name"), normalise=_excerpt_number)
+        if not ratings:
+            raise DatasetError(f"{ratings_path}: no rows below the header")
+        ids = sorted(ratings, key=int)
         missing = [i for i in ids if i not in tracks]
         if missing:
-            raise DatasetError(f"{self.root / TRACKLIST_FILE}: no album for excerpt(s) {missing[:5]}")
-        groups = [tracks[i]["Album name"].strip() for i in ids]
+            where = ", ".join(f"{i} (line {ratings[i][0]} of {RATINGS_FILE})" for i in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise DatasetError(f"{tracks_path}: no row (no album) for {len(missing)} rated excerpt(s): {where}{more}")
+        # Every row is checked before any audio is looked at: malformed metadata always stops the run.
+        parsed: list[tuple[str, int, dict[str, float], str]] = []
+        for clip_id in ids:
+            line, row = ratings[clip_id]
+            emotions = {e: parse_number(ratings_path, line, e, row[e], bounds=RATING_RANGE) for e in EMOTIONS}
+            target = " ".join(row["TARGET"].split()).upper()
+            if target not in TARGETS:
+                raise DatasetError(
+                    f"{ratings_path}: line {line}, column 'TARGET': {row['TARGET']!r} is not one of the set's categories {list(TARGETS)}"
+                )
+            track_line, track = tracks[clip_id]
+            album = track["Album name"]
+            if not album:
+                raise DatasetError(f"{tracks_path}: line {track_line}, column 'Album name': empty (excerpt {clip_id})")
+            parsed.append((clip_id, line, emotions, album))
+        audio_dir = self.root / AUDIO_DIR
+        if not audio_dir.is_dir():
+            raise DatasetError(f"{audio_dir}: audio folder not found")
+        files = _mp3_files(audio_dir)
+        kept: list[tuple[str, dict[str, float], str, Path]] = []
+        for clip_id, line, emotions, album in parsed:
+            path = _find(audio_dir, f"{clip_id}.mp3", files)
+            if path is None:
+                self.skipped.append((clip_id, f"{audio_dir / f'{clip_id}.mp3'}: no such file (line {line} of {RATINGS_FILE})"))
+                continue
+            kept.append((clip_id, emotions, album, path))
+        self.unlisted = sorted(
+            f"{AUDIO_DIR}/{name}" for name in files.values() if _excerpt_number_or_none(Path(name).stem) not in ratings
+        )
+        if not kept:
+            raise DatasetError(f"{audio_dir}: none of the {len(ids)} rated excerpts has its audio file (expected e.g. {ids[0]}.mp3)")
+        groups = [album for _, _, album, _ in kept]
         if self.config.split == "group":
             splits = group_split(groups, fractions=self.config.fractions, seed=self.config.split_seed)
         else:
-            splits = random_split(len(ids), fractions=self.config.fractions, seed=self.config.split_seed)
-        records = []
-        for clip_id, group, split in zip(ids, groups, splits):
-            row = ratings[clip_id]
-            try:
-                emotions = {e: float(row[e]) for e in EMOTIONS}
-            except ValueError as error:
-                raise DatasetError(f"{self.root / RATINGS_FILE}: excerpt {clip_id}: {error}") from error
-            records.append(
-                ClipRecord(
-                    dataset=self.name,
-                    clip_id=clip_id,
-                    group=group,
-                    split=split,
-                    emotions=emotions,
-                    label="happy" if emotions["happy"] > emotions["sad"] else "sad",
-                    path=str(self.root / "audio" / f"{clip_id}.mp3"),
-                )
+            splits = random_split(len(kept), fractions=self.config.fractions, seed=self.config.split_seed)
+        return [
+            ClipRecord(
+                dataset=self.name,
+                clip_id=clip_id,
+                group=album,
+                split=split,
+                emotions=emotions,
+                label="happy" if emotions["happy"] > emotions["sad"] else "sad",
+                path=str(path),
             )
-        return records
+            for (clip_id, emotions, album, path), split in zip(kept, splits)
+        ]
 
 
-def _read_csv(path: Path, *, key: str, required: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    if not path.is_file():
+def _excerpt_number(raw: str) -> str:
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValueError(f"{raw!r} is not an excerpt number")
+    return str(int(raw)).zfill(3)
+
+
+def _excerpt_number_or_none(raw: str) -> str | None:
+    try:
+        return _excerpt_number(raw)
+    except ValueError:
+        return None
+
+
+def _mp3_files(folder: Path) -> dict[str, str]:
+    """Lower-case name to name of every visible ``.mp3`` file (any case) directly in ``folder``."""
+    return {
+        entry.name.lower(): entry.name
+        for entry in sorted(folder.iterdir())
+        if entry.suffix.lower() == ".mp3" and not entry.name.startswith(".") and entry.is_file()
+    }
+
+
+def _find(folder: Path, name: str, files: dict[str, str]) -> Path | None:
+    """``folder / name`` if it is a file, else a file of ``files`` whose name matches ignoring case."""
+    exact = folder / name
+    if exact.is_file():
+        return exact
+    other = files.get(name.lower())
+    return folder / other if other is not None else None
+
+
+def read_table(
+    path: Path,
+    *,
+    key: str,
+    required: Sequence[str],
+    delimiters: Sequence[str] = tuple(DELIMITERS),
+    normalise: Callable[[str], str] | None = None,
+) -> dict[str, tuple[int, dict[str, str]]]:
+    """Rows of a small CSV keyed by the (normalised) value of ``key``: ``{id: (line, {column: cell})}``.
+
+    The text is UTF-8 (a byte-order mark is dropped; UTF-16 is read when the file starts with its
+    mark). The separator is sniffed on the header line among commas, semicolons and tabs; when the
+    sniffed one does not give every required column, the other accepted ones are tried. Column names
+    and cells are stripped of spaces; columns beyond ``required`` are kept in the row but nothing
+    checks them. Rows whose cells are all empty are skipped; extra cells are allowed when empty.
+
+    Args:
+        path: the file.
+        key: the id column; its values must be non-empty and unique (after ``normalise``).
+        required: columns that must be present (``key`` among them).
+        delimiters: the separators accepted (the others are only recognised, for the message).
+        normalise: maps a raw id to the id, raising ``ValueError`` (with a message) for a bad one.
+
+    Raises:
+        DatasetError: missing, unreadable or empty file; no ``key`` column under any accepted
+            separator ("looks like it is separated by ..."); missing or repeated required columns;
+            a row with non-empty cells beyond the header or without a required cell; an empty,
+            malformed or repeated id. The message names the file and the line.
+    """
+    text = _read_text(path)
+    buffer = io.StringIO(text, newline="")
+    header_line, line = buffer.readline(), 1
+    while header_line and not header_line.strip():
+        header_line, line = buffer.readline(), line + 1
+    if not header_line:
+        raise DatasetError(f"{path}: file is empty")
+    header_at = line
+    sniffed = _sniff(header_line)
+    order = list(dict.fromkeys(([sniffed] if sniffed else []) + list(DELIMITERS) + list(delimiters)))
+    headers = {d: _split_header(header_line, d) for d in order}
+    usable = [d for d in order if d in delimiters]
+    chosen = next((d for d in usable if all(c in headers[d] for c in required)), None)
+    if chosen is None:
+        keyed = next((d for d in usable if key in headers[d]), None)
+        if keyed is None and sniffed in delimiters and len(headers[sniffed]) > 1:
+            keyed = sniffed  # the separator is right: the id column itself is what is missing
+        if keyed is None:
+            looks = f"it is separated by {DELIMITERS.get(sniffed, repr(sniffed))}" if sniffed else "a single column"
+            accepted = " or ".join(DELIMITERS.get(d, repr(d)) for d in delimiters)
+            raise DatasetError(
+                f"{path}: line {header_at}: no {key!r} column; the header looks like {looks}; expected columns "
+                f"{list(required)} separated by {accepted} (found {headers[sniffed or usable[0]]})"
+            )
+        absent = [c for c in required if c not in headers[keyed]]
+        raise DatasetError(f"{path}: missing column(s) {absent} (found {headers[keyed]})")
+    fields = headers[chosen]
+    for column in required:
+        places = [i + 1 for i, f in enumerate(fields) if f == column]
+        if len(places) > 1:
+            raise DatasetError(f"{path}: line {header_at}: column {column!r} appears {len(places)} times (columns {places})")
+    index = {f: i for i, f in reversed(list(enumerate(fields))) if f}
+    out: dict[str, tuple[int, dict[str, str]]] = {}
+    reader = csv.reader(buffer, delimiter=chosen)
+    name = DELIMITERS.get(chosen, repr(chosen))
+    try:
+        for cells in reader:
+            line = header_at + reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) > len(fields) and any(c.strip() for c in cells[len(fields) :]):
+                raise DatasetError(
+                    f"{path}: line {line}: {len(cells)} cells, the header has {len(fields)} "
+                    f"(a value containing a separator, {name}, that is not quoted?)"
+                )
+            short = [c for c in required if index[c] >= len(cells)]
+            if short:
+                raise DatasetError(
+                    f"{path}: line {line}: no value for column(s) {short} (the row has {len(cells)} cells, the header {len(fields)})"
+                )
+            values = {f: cells[i].replace("\ufeff", "").strip() for f, i in index.items() if i < len(cells)}
+            raw = values[key]
+            if not raw:
+                raise DatasetError(f"{path}: line {line}: empty {key!r}")
+            try:
+                ident = normalise(raw) if normalise is not None else raw
+            except ValueError as error:
+                raise DatasetError(f"{path}: line {line}, column {key!r}: {error}") from error
+            if ident in out:
+                same = f" (the same id {ident!r})" if out[ident][1][key] != raw else ""
+                raise DatasetError(f"{path}: line {line}: {key} {raw!r} repeats line {out[ident][0]}{same}")
+            out[ident] = (line, values)
+    except csv.Error as error:
+        raise DatasetError(f"{path}: line {header_at + reader.line_num}: {error}") from error
+    return out
+
+
+def parse_number(path: Path, line: int, column: str, value: str, *, bounds: tuple[float, float]) -> float:
+    """``value`` as a float within ``bounds`` (inclusive), or a :class:`DatasetError` naming file,
+    line, column and value."""
+    where = f"{path}: line {line}, column {column!r}"
+    if not value:
+        raise DatasetError(f"{where}: empty")
+    try:
+        number = float(value)
+    except ValueError:
+        hint = " (a decimal comma? write the number with a point)" if "," in value else ""
+        raise DatasetError(f"{where}: {value!r} is not a number{hint}") from None
+    if not math.isfinite(number):
+        raise DatasetError(f"{where}: {value!r} is not a finite number")
+    low, high = bounds
+    if not low <= number <= high:
+        raise DatasetError(f"{where}: {value!r} is outside the rating range {low:g} to {high:g}")
+    return number
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
         raise DatasetError(f"{path}: file not found")
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        absent = [c for c in required if c not in (reader.fieldnames or [])]
-        if absent:
-            raise DatasetError(f"{path}: missing column(s) {absent}")
-        return {row[key].strip().zfill(3): row for row in reader if row.get(key, "").strip()}
+    if not path.is_file():
+        raise DatasetError(f"{path}: not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DatasetError(f"{path}: cannot read ({error.strerror or error})") from error
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(codecs.BOM_UTF32_LE):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not {encoding.replace('-sig', '').upper()} text (byte {error.start}: {error.reason}); save it as UTF-8") from error
+
+
+def _sniff(header: str) -> str | None:
+    """The separator of a header line among :data:`DELIMITERS`, or ``None`` when it has none of them."""
+    try:
+        return csv.Sniffer().sniff(header, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        counts = {d: header.count(d) for d in DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else None
+
+
+def _split_header(header: str, delimiter: str) -> list[str]:
+    cells = next(csv.reader([header.rstrip("\r\n")], delimiter=delimiter), [])
+    return [c.replace("\ufeff", "").strip() for c in cells]

@@ -1,0 +1,87 @@
+"""Explain an uploaded audio file with a stored ViT: validation, decoding and the explanation.
+
+Pure functions (no Streamlit), so that the upload page stays layout only and the limits are tested
+on their own. Every rejection is an :class:`UploadError` with one line that names the file and the reason.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio.io import AudioLoadError, encode_audio, fit_length, load_audio
+from engine.datasets.base import SAMPLE_RATE
+from engine.explain.perceptual import PerceptualExplanation, explain_waveform
+from engine.models.store import vit_from_bytes
+
+MAX_UPLOAD_MB = 20
+"""Largest accepted upload; longer recordings are better cut to the excerpt of interest first."""
+
+ALLOWED_TYPES: tuple[str, ...] = ("wav", "flac", "ogg", "mp3")
+
+
+class UploadError(ValueError):
+    """An upload cannot be explained; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class UploadExplanation:
+    """What the upload page shows: the explanation plus encoded audio for the three players."""
+
+    explanation: PerceptualExplanation
+    original: bytes
+    sonified: bytes
+    complement: bytes
+
+
+def check_upload(name: str, size_bytes: int) -> None:
+    """Reject a file by type or size before decoding it.
+
+    Raises:
+        UploadError: extension not in ``ALLOWED_TYPES``, empty file, or larger than ``MAX_UPLOAD_MB``.
+    """
+    extension = Path(name).suffix.lower().lstrip(".")
+    if extension not in ALLOWED_TYPES:
+        raise UploadError(f"{name}: unsupported file type {extension or '(none)'!r}; use one of {', '.join(ALLOWED_TYPES)}")
+    if size_bytes == 0:
+        raise UploadError(f"{name}: the file is empty")
+    if size_bytes > MAX_UPLOAD_MB * 1024 * 1024:
+        raise UploadError(f"{name}: {size_bytes / 1024 / 1024:.1f} MB is over the {MAX_UPLOAD_MB} MB limit")
+
+
+def decode_upload(name: str, data: bytes, *, clip_seconds: float, offset_s: float = 0.0) -> np.ndarray:
+    """``clip_seconds`` of mono 22,050 Hz audio from ``offset_s`` of an uploaded file, shape ``(n,)``.
+
+    Raises:
+        UploadError: rejected by :func:`check_upload`, undecodable, or nothing left after ``offset_s``.
+    """
+    check_upload(name, len(data))
+    with tempfile.TemporaryDirectory() as folder:
+        # load_audio reads files; the upload's own name is kept for the error message only.
+        path = Path(folder) / f"upload{Path(name).suffix.lower()}"
+        path.write_bytes(data)
+        try:
+            y = load_audio(path, offset_s=offset_s, duration_s=clip_seconds)
+        except AudioLoadError as error:
+            reason = str(error).replace(str(path), "").lstrip(": ")
+            raise UploadError(f"{name}: {reason}") from None
+    if y.size == 0:
+        raise UploadError(f"{name}: no audio after {offset_s:g} s")
+    return fit_length(y, n_samples=int(round(clip_seconds * SAMPLE_RATE)))
+
+
+def explain_upload(
+    y: np.ndarray, *, model_bytes: bytes, clip_seconds: float, method: str, power: float = 2.0
+) -> UploadExplanation:
+    """Prediction, relevance of ``method`` and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
+    model, _ = vit_from_bytes(model_bytes)
+    explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power)
+    return UploadExplanation(
+        explanation=explanation,
+        original=encode_audio(y),
+        sonified=encode_audio(explanation.sonified[method]),
+        complement=encode_audio(explanation.complement[method]),
+    )
