@@ -74,7 +74,7 @@ def test_load_audio_of_any_valid_wav_is_finite_mono_float32_at_22050(scratch, n,
         assert np.abs(y - mono).max() <= QUANTUM[subtype] + 1e-6
 
 
-@settings(common, max_examples=40)
+@settings(common, max_examples=25)
 @given(content=st.binary(min_size=1, max_size=3000), suffix=st.sampled_from([".wav", ".mp3", ".flac", ".ogg", ".m4a", ".bin"]))
 def test_load_audio_of_random_bytes_raises_only_audio_load_error(scratch, content, suffix):
     path = scratch / f"random{suffix}"
@@ -91,7 +91,7 @@ FORMATS = {  # name -> (suffix, soundfile format, subtype)
 }
 
 
-@settings(common, max_examples=50)
+@settings(common, max_examples=30)
 @given(
     seed=seeds,
     kind=st.sampled_from(list(FORMATS)),

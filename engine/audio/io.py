@@ -224,8 +224,14 @@ try:
     import essentia
     essentia.log.infoActive = False
     essentia.log.warningActive = False
-    import essentia.standard as es
-    audio, rate, channels, _, bit_rate, codec = es.AudioLoader(filename=source)()
+    try:  # the bare algorithm: importing essentia.standard (every algorithm's class) takes a second
+        from essentia._essentia import Algorithm
+        loader = Algorithm("AudioLoader")
+        loader.__configure__(filename=source)
+        audio, rate, channels, _, bit_rate, codec = loader.__compute__()
+    except (ImportError, AttributeError):
+        import essentia.standard as es
+        audio, rate, channels, _, bit_rate, codec = es.AudioLoader(filename=source)()
     np.savez(target, audio=np.asarray(audio, dtype=np.float32), rate=rate, channels=channels, bit_rate=bit_rate, codec=codec)
 except BaseException as error:
     lines = str(error).strip().splitlines()

@@ -17,9 +17,15 @@ from engine.datasets.base import SAMPLE_RATE
 
 
 def amplitude_to_db(magnitude: np.ndarray, *, top_db: float = 80.0) -> np.ndarray:
-    """Magnitude (any shape, >= 0) to dB relative to its maximum, floored at ``-top_db``."""
+    """Magnitude (any shape, >= 0) to dB relative to its maximum, floored at ``-top_db``.
+
+    All-zero input (silence) is ``-top_db`` everywhere: the floor, not the loudest possible image.
+    """
     magnitude = np.asarray(magnitude, dtype=np.float32)
-    reference = max(float(magnitude.max(initial=0.0)), 1e-10)
+    peak = float(magnitude.max(initial=0.0))
+    if peak <= 0.0:
+        return np.full(magnitude.shape, -top_db, dtype=np.float32)
+    reference = max(peak, 1e-10)
     db = 20.0 * np.log10(np.maximum(magnitude, 1e-10) / reference)
     return np.maximum(db, -top_db).astype(np.float32)
 

@@ -218,8 +218,9 @@ def _explanations(
                     for (curve, ordering), values in result.curves.items()
                     for f, p in zip(result.fractions, values)
                 ]
-                for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items():
-                    stems.append({**key, "stem": stem, "relevance_share": share, "area_share": area})
+                if stem_grid:  # only corpora with known stems (the synthetic one)
+                    for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items():
+                        stems.append({**key, "stem": stem, "relevance_share": share, "area_share": area})
             if position in explained:
                 scale = float(np.abs(relevance).max(initial=0.0)) or 1.0
                 maps.append({**key, "target_class": CLASSES[target], "signed": bool(attributor.signed), "scale": scale,
