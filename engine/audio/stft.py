@@ -1,14 +1,24 @@
 """The STFT/iSTFT pair every spectrogram and every sonification in the project goes through.
 
-Both wrap librosa with ``center=True`` and a Hann window, so frame ``t`` is centred on sample
-``t * hop_length`` and ``istft(stft(y))`` reproduces ``y`` (the window satisfies the constant
-overlap-add condition for any hop up to ``n_fft // 2``).
+Same conventions as librosa (``center=True`` with zero padding, periodic Hann window, inverse by
+windowed overlap-add normalised by the summed squared window), so frame ``t`` is centred on sample
+``t * hop_length`` and ``istft(stft(y))`` reproduces ``y`` for any hop up to ``n_fft // 2``. The
+transforms run on ``scipy.fft``, which handles lengths such as the thesis's ``n_fft = 3198``
+(= 2 * 3 * 13 * 41) about three times faster than numpy's FFT; sonification needs that speed.
 """
 
 from __future__ import annotations
 
-import librosa
+from functools import lru_cache
+
 import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import get_window
+
+
+def _window(n_fft: int) -> np.ndarray:
+    return get_window("hann", n_fft, fftbins=True).astype(np.float32)
 
 
 def stft(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
@@ -23,13 +33,49 @@ def stft(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
         complex64 array of shape ``(n_fft // 2 + 1, 1 + n_samples // hop_length)``:
         rows are frequency bins ``k * sr / n_fft`` Hz (row 0 = DC), columns are frames.
     """
-    spectrum = librosa.stft(
-        np.asarray(y, dtype=np.float32), n_fft=n_fft, hop_length=hop_length, window="hann", center=True
-    )
-    return spectrum.astype(np.complex64, copy=False)
+    padded = np.pad(np.asarray(y, dtype=np.float32), n_fft // 2)
+    if padded.shape[0] < n_fft:
+        padded = np.pad(padded, (0, n_fft - padded.shape[0]))
+    frames = sliding_window_view(padded, n_fft)[::hop_length] * _window(n_fft)
+    return scipy.fft.rfft(frames, axis=1).T.astype(np.complex64, copy=False)
 
 
 def istft(spectrum: np.ndarray, *, n_fft: int, hop_length: int, length: int) -> np.ndarray:
     """Inverse of :func:`stft`: complex ``(n_fft // 2 + 1, n_frames)`` to float32 ``(length,)``."""
-    y = librosa.istft(spectrum, n_fft=n_fft, hop_length=hop_length, window="hann", center=True, length=length)
-    return y.astype(np.float32, copy=False)
+    n_frames = spectrum.shape[1]
+    frames = scipy.fft.irfft(spectrum.T, n=n_fft, axis=1).astype(np.float32, copy=False) * _window(n_fft)
+    out = _overlap_add(frames, hop_length)
+    envelope = _window_envelope(n_fft, hop_length, n_frames)
+    out = np.where(envelope > 0, out / np.where(envelope > 0, envelope, 1.0), out)[n_fft // 2 :]
+    if out.shape[0] < length:
+        out = np.pad(out, (0, length - out.shape[0]))
+    return out[:length]
+
+
+def _overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
+    """Sum of ``frames`` ``(n_frames, n_fft)`` placed every ``hop_length`` samples.
+
+    Frames ``r = ceil(n_fft / hop)`` apart never overlap, so each of the ``r`` interleaved sets is
+    laid end to end in one reshape instead of one addition per frame.
+    """
+    n_frames, n_fft = frames.shape
+    stride = -(-n_fft // hop_length)
+    out = np.zeros(n_fft + hop_length * (n_frames - 1), dtype=np.float32)
+    for first in range(min(stride, n_frames)):
+        group = frames[first::stride]
+        block = np.zeros((group.shape[0], stride * hop_length), dtype=np.float32)
+        block[:, :n_fft] = group
+        flat = block.reshape(-1)
+        start = first * hop_length
+        end = min(out.shape[0], start + flat.shape[0])
+        out[start:end] += flat[: end - start]
+    return out
+
+
+@lru_cache(maxsize=16)
+def _window_envelope(n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
+    squared = np.broadcast_to(_window(n_fft) ** 2, (n_frames, n_fft))
+    envelope = _overlap_add(np.ascontiguousarray(squared), hop_length)
+    envelope[envelope < np.finfo(np.float32).tiny] = 0.0
+    envelope.setflags(write=False)
+    return envelope
