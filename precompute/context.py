@@ -28,7 +28,7 @@ from precompute.database import ResultsWriter
 from precompute.profile import Profile
 from precompute.progress import bar, say
 
-FEATURE_VERSION = 2  # bump when a representation's computation changes, to invalidate caches
+FEATURE_VERSION = 3  # bump when a representation's computation changes, to invalidate caches
 
 
 @dataclass
@@ -124,9 +124,11 @@ def _compute_features(ctx: RunContext) -> Features:
     with contextlib.ExitStack() as stack:
         results: Iterator[tuple[dict[str, np.ndarray] | None, str]]
         if ctx.jobs > 1 and uncached >= 2 * ctx.jobs:
-            # spawn, not fork: the parent has torch's thread pools running, which a forked child can inherit dead.
+            # fork: spawn would re-run the parent's __main__ in every worker, which breaks when that is
+            # not this command (a notebook, a Streamlit script). The workers use one torch thread, so
+            # the parent's thread pools, which a forked child does not inherit, are never needed.
             pool = stack.enter_context(
-                ProcessPoolExecutor(max_workers=ctx.jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+                ProcessPoolExecutor(max_workers=ctx.jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker_init)
             )
             results = pool.map(job, clip_order, chunksize=4)
         else:

@@ -95,16 +95,16 @@ def test_home_in_a_browser(server, page):
     screenshot(page, "home")
 
 
-def test_confusion_browser_plays_original_and_sonified_audio(server, page):
+def test_confusion_browser_plays_original_sonified_and_complement_audio(server, page):
     open_page(page, f"{server}/Confusion_browser", wait_for="Listen", charts=3)
     page.locator("audio").first.wait_for(timeout=60_000)
     sources = page.locator("audio").evaluate_all("els => els.map(e => e.src)")
-    assert len(sources) == 2 and all(sources)
+    assert len(sources) == 3 and all(sources)  # original, sonified, complement
     ready = page.locator("audio").evaluate_all(
         "async els => Promise.all(els.map(e => new Promise(r => { if (e.readyState >= 1) r(e.duration); "
         "e.addEventListener('loadedmetadata', () => r(e.duration)); e.addEventListener('error', () => r(-1)); e.load(); })))"
     )
-    assert all(d > 0 for d in ready), ready  # both clips decode in the browser
+    assert all(d > 0 for d in ready), ready  # every clip decodes in the browser
     screenshot(page, "confusion_browser")
 
 

@@ -110,7 +110,8 @@ def test_an_unreadable_clip_is_reported_and_skipped(tmp_path, monkeypatch):
         return load(self, clip_id)
 
     monkeypatch.setattr(SyntheticCorpus, "load", flaky)
-    db = run("tiny", db=tmp_path / "skip.duckdb", show_progress=False, data_root=tmp_path)
+    # jobs=1: the monkeypatched loader lives in this process only (spawned workers would not see it).
+    db = run("tiny", db=tmp_path / "skip.duckdb", show_progress=False, data_root=tmp_path, jobs=1)
     assert rows(db, "SELECT clip_id, reason FROM skipped_clips") == [("s001c0", "s001c0.wav: cannot decode audio (corrupt header)")]
     assert rows(db, "SELECT count(*) FROM predictions WHERE clip_id = 's001c0'")[0][0] == 0
     assert rows(db, "SELECT status FROM runs")[0][0] == "finished"
