@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,17 +34,7 @@ import timm
 import torch
 
 from engine.explain.lrp import AttnLRP, Chefer2021
-
-
-def median_seconds(call: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``call`` over ``repeats`` runs after one warm-up run."""
-    call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

@@ -10,8 +10,6 @@ moves), with the real-time factor of each (target: at least 500x).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
@@ -19,16 +17,7 @@ from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.audio.sonify import sonify, sonify_spectrum
 from engine.audio.stft import stft
 from engine.datasets.base import SAMPLE_RATE
-
-
-def median_seconds(function, repeats: int) -> float:
-    function()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

@@ -92,6 +92,23 @@ def query(path: Path, name: str, *args: Any, **kwargs: Any) -> Any:
     return _cached(str(path), path.stat().st_mtime, name, args, tuple(sorted(kwargs.items())))
 
 
+def vit_model(db: Path) -> tuple[str, str, int]:
+    """Model and seed selectors for the ViT experiments; returns ``(experiment_id, dataset, seed)``.
+
+    Stops the page with a note when the database holds no ViT experiment.
+    """
+    experiments = query(db, "experiments")
+    vits = experiments[experiments["route"] == "ViT"]
+    if vits.empty:
+        st.info("This database holds no ViT experiment.")
+        st.stop()
+    left, right = st.columns([3, 1])
+    experiment = left.selectbox("Model", vits["experiment_id"].tolist())
+    dataset = str(vits[vits["experiment_id"] == experiment]["dataset"].iloc[0])
+    seed = right.selectbox("Seed", query(db, "seeds", experiment))
+    return experiment, dataset, seed
+
+
 def audio_player(label: str, data: bytes | None) -> None:
     """A labelled audio player for encoded audio (OGG), or a note when it is missing."""
     st.caption(label)
@@ -107,4 +124,4 @@ def chart(figure_builder: Callable[..., Any], *args: Any, key: str | None = None
     st.plotly_chart(figures.finish(figure_builder(*args, **kwargs)), width="stretch", key=key, theme=None)
 
 
-__all__ = ["page", "database", "require_database", "query", "audio_player", "chart", "figures"]
+__all__ = ["page", "database", "require_database", "query", "vit_model", "audio_player", "chart", "figures"]

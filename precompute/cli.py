@@ -67,12 +67,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from engine.audio.io import AudioLoadError
+    from precompute.database import ResultsError
     from precompute.explain_file import ExplainError, explain_file
 
     out = args.out or Path("data/explain") / args.audio.stem
     try:
         result, stored = explain_file(args.audio, db=args.db, out=out, offset_s=args.offset)
-    except (AudioLoadError, ExplainError) as error:
+    except (AudioLoadError, ExplainError, ResultsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     probability = float(result.probabilities.max())
@@ -81,11 +82,12 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
+    from precompute.database import ResultsError
     from precompute.summary import SummaryError, summarise
 
     try:
         print(summarise(args.db))
-    except SummaryError as error:
+    except (SummaryError, ResultsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

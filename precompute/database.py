@@ -184,6 +184,29 @@ def swap_in(building: Path, final: Path) -> None:
         wal.unlink()
 
 
+class ResultsError(Exception):
+    """A results database cannot be read; the message names the file and the reason."""
+
+
+def open_results(path: Path) -> duckdb.DuckDBPyConnection:
+    """Read-only connection to a finished results database written with this schema version.
+
+    Raises:
+        ResultsError: no such file, not a DuckDB database, or another schema version.
+    """
+    if not path.is_file():
+        raise ResultsError(f"{path}: no results database (build one: python -m precompute run --profile demo)")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        version = con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
+    except duckdb.Error as error:
+        raise ResultsError(f"{path}: cannot open results database ({error})") from error
+    if version != SCHEMA_VERSION:
+        con.close()
+        raise ResultsError(f"{path}: written with schema version {version}, this code reads {SCHEMA_VERSION}; rebuild it with --fresh")
+    return con
+
+
 def read_config_hash(path: Path) -> str | None:
     """Config hash of the last *finished* run in a database file of this schema version, or ``None``."""
     if not path.is_file():

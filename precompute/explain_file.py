@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import soundfile as sf
 from PIL import Image
@@ -16,6 +15,7 @@ from engine.audio.sonify import normalise_relevance
 from engine.datasets.base import CLASSES, SAMPLE_RATE
 from engine.explain.perceptual import PerceptualExplanation, explain_waveform
 from engine.models.store import vit_from_bytes
+from precompute.database import open_results
 
 
 class ExplainError(Exception):
@@ -36,12 +36,7 @@ class StoredModel:
 
 def stored_vit(db: Path) -> StoredModel:
     """The first stored ViT of a results database, with the clip length and methods it was run with."""
-    if not db.is_file():
-        raise ExplainError(f"{db}: no results database (build one: python -m precompute run --profile demo)")
-    try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as error:
-        raise ExplainError(f"{db}: cannot open results database ({error})") from error
+    con = open_results(db)
     try:
         row = con.execute(
             "SELECT m.experiment_id, m.seed, m.data, e.settings FROM models m JOIN experiments e USING (experiment_id) "

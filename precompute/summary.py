@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
-from precompute.schema import SCHEMA_VERSION
+from precompute.database import open_results
 
 REGRESSION = """
 SELECT experiment_id, e.split_name, count(DISTINCT seed) AS seeds,
@@ -43,16 +41,8 @@ class SummaryError(Exception):
 def summarise(db: Path) -> str:
     """Mean and SD over seeds of Pearson r and MSE (mean over targets) per experiment, and the
     classifiers' test metrics, with the run that produced them."""
-    if not db.is_file():
-        raise SummaryError(f"{db}: no results database")
+    con = open_results(db)
     try:
-        con = duckdb.connect(str(db), read_only=True)
-    except duckdb.Error as error:
-        raise SummaryError(f"{db}: cannot open ({error})") from error
-    try:
-        version = con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
-        if version != SCHEMA_VERSION:
-            raise SummaryError(f"{db}: written with schema version {version}, this code reads {SCHEMA_VERSION}; rebuild it with --fresh")
         run = con.execute(
             "SELECT run_id, profile, dataset, git_revision, finished_at FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1"
         ).fetchone()

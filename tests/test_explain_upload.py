@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -18,13 +19,13 @@ def wav(seconds: float, rate: int = 16_000) -> bytes:
 
 
 @pytest.mark.parametrize("name, size, reason", [
-    ("clip.exe", 10, "unsupported file type '.exe'".replace("'.exe'", "'exe'")),
+    ("clip.exe", 10, "unsupported file type 'exe'"),
     ("clip", 10, "unsupported file type '(none)'"),
     ("clip.wav", 0, "the file is empty"),
     ("clip.wav", MAX_UPLOAD_MB * 1024 * 1024 + 1, f"over the {MAX_UPLOAD_MB} MB limit"),
 ])
 def test_uploads_are_checked_by_type_and_size_first(name, size, reason):
-    with pytest.raises(UploadError, match=reason.replace("(", r"\(").replace(")", r"\)")) as error:
+    with pytest.raises(UploadError, match=re.escape(reason)) as error:
         check_upload(name, size)
     assert str(error.value).startswith(f"{name}:") and "\n" not in str(error.value)
 

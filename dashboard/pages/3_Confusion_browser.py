@@ -18,16 +18,7 @@ METHOD_HELP = (
 widgets.page("Confusion browser")
 db = widgets.require_database()
 
-experiments = widgets.query(db, "experiments")
-vits = experiments[experiments["route"] == "ViT"]
-if vits.empty:
-    st.info("This database holds no ViT experiment.")
-    st.stop()
-left, right = st.columns([3, 1])
-experiment = left.selectbox("Model", vits["experiment_id"].tolist())
-dataset = vits[vits["experiment_id"] == experiment]["dataset"].iloc[0]
-seeds = widgets.query(db, "seeds", experiment)
-seed = right.selectbox("Seed", seeds)
+experiment, dataset, seed = widgets.vit_model(db)
 
 decisions = widgets.query(db, "classifications", experiment, seed=seed)
 metrics = widgets.query(db, "classification_metrics", experiment, seed=seed)

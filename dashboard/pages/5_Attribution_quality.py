@@ -9,14 +9,7 @@ from dashboard import figures, widgets
 widgets.page("Attribution quality")
 db = widgets.require_database()
 
-experiments = widgets.query(db, "experiments")
-vits = experiments[experiments["route"] == "ViT"]
-if vits.empty:
-    st.info("This database holds no ViT experiment.")
-    st.stop()
-left, right = st.columns([3, 1])
-experiment = left.selectbox("Model", vits["experiment_id"].tolist())
-seed = right.selectbox("Seed", widgets.query(db, "seeds", experiment))
+experiment, _, seed = widgets.vit_model(db)
 
 st.markdown(
     "Three questions, each against a reference that knows nothing: **faithfulness** (does the model's output follow "

@@ -70,6 +70,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.explain.vit_relevance import patch_scores_to_image, target_index
+
 LinearRule = Literal["epsilon", "gamma"]
 AttentionRule = Literal["attnlrp", "cp"]
 
@@ -201,17 +203,6 @@ def _check_inputs(model: nn.Module, inputs: torch.Tensor) -> None:
         raise ValueError(f"inputs must be (B, {embed.proj.in_channels}, H, W), got {tuple(inputs.shape)}")
     if embed.img_size is not None and embed.strict_img_size and tuple(inputs.shape[-2:]) != tuple(embed.img_size):
         raise ValueError(f"inputs must be {tuple(embed.img_size)} pixels, got {tuple(inputs.shape[-2:])}")
-
-
-def _target_index(target: torch.Tensor | int, batch: int, device: torch.device) -> torch.Tensor:
-    if isinstance(target, int):
-        return torch.full((batch,), target, dtype=torch.long, device=device)
-    return torch.as_tensor(target, dtype=torch.long, device=device).reshape(batch)
-
-
-# --------------------------------------------------------------------------------------------
-# Tensor helpers
-# --------------------------------------------------------------------------------------------
 
 
 def _with_value(value: torch.Tensor, carrier: torch.Tensor) -> torch.Tensor:
@@ -503,7 +494,7 @@ def _lrp_tensors(
     )
     with torch.enable_grad():
         logits = run(model, x)
-        index = _target_index(target, batch, inputs.device)
+        index = target_index(target, batch, inputs.device)
         selected = logits.gather(1, index[:, None])[:, 0]
         wanted = [x, *run.leaves, *run.scores, *run.probs]
         grads = torch.autograd.grad(selected.sum(), wanted, allow_unused=True, materialize_grads=True)
@@ -678,7 +669,7 @@ class Chefer2021:
         model = self.model
         _check_inputs(model, inputs)
         batch = inputs.shape[0]
-        index = _target_index(target, batch, inputs.device)
+        index = target_index(target, batch, inputs.device)
         plain = _Pass(lrp=False, batch=batch, dtype=self.dtype, device=inputs.device, record=True)
         with torch.enable_grad():
             x = inputs.detach().to(self.dtype).requires_grad_(True)
@@ -707,7 +698,4 @@ class Chefer2021:
         else:
             pooled = rollout if getattr(model, "pool_include_prefix", False) else rollout[:, n_prefix:]
             row = pooled.mean(dim=1)
-        grid = tuple(model.patch_embed.grid_size)
-        maps = row[:, n_prefix:].reshape(batch, 1, *grid).float()
-        maps = F.interpolate(maps, size=tuple(inputs.shape[-2:]), mode="bilinear", align_corners=False)[:, 0]
-        return maps.clamp_min(0).detach().cpu().numpy().astype(np.float32)
+        return patch_scores_to_image(row[:, n_prefix:], model, tuple(inputs.shape[-2:]))

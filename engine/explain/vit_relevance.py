@@ -79,7 +79,8 @@ def capture_attention(model: nn.Module, *, keep_grad: bool = False) -> Iterator[
             block.attn.fused_attn = fused
 
 
-def _target_index(target: torch.Tensor | int, batch: int, device: torch.device) -> torch.Tensor:
+def target_index(target: torch.Tensor | int, batch: int, device: torch.device) -> torch.Tensor:
+    """Target classes as a ``(batch,)`` long tensor, from one class index or one per image."""
     if isinstance(target, int):
         return torch.full((batch,), target, dtype=torch.long, device=device)
     return torch.as_tensor(target, dtype=torch.long, device=device).reshape(batch)
@@ -89,12 +90,18 @@ def _patch_grid(model: nn.Module) -> tuple[int, int]:
     return tuple(model.patch_embed.grid_size)  # type: ignore[return-value]
 
 
-def _tokens_to_image(token_relevance: torch.Tensor, model: nn.Module, image_size: tuple[int, int]) -> np.ndarray:
-    """``(B, n_patches)`` to a max-scaled ``(B, H, W)`` map by bilinear upsampling of the patch grid."""
+def patch_scores_to_image(token_relevance: torch.Tensor, model: nn.Module, image_size: tuple[int, int]) -> np.ndarray:
+    """Patch-token scores ``(B, n_patches)`` to a non-negative float32 ``(B, H, W)`` map by bilinear
+    upsampling of the model's patch grid (negative values clipped to 0)."""
     grid = _patch_grid(model)
     maps = token_relevance.reshape(-1, 1, *grid).float()
     maps = F.interpolate(maps, size=image_size, mode="bilinear", align_corners=False)[:, 0]
-    return _max_scale(maps.clamp_min(0).detach().cpu().numpy())
+    return maps.clamp_min(0).detach().cpu().numpy().astype(np.float32)
+
+
+def _tokens_to_image(token_relevance: torch.Tensor, model: nn.Module, image_size: tuple[int, int]) -> np.ndarray:
+    """As :func:`patch_scores_to_image`, each map scaled to a maximum of 1."""
+    return _max_scale(patch_scores_to_image(token_relevance, model, image_size))
 
 
 def _max_scale(maps: np.ndarray) -> np.ndarray:
@@ -140,7 +147,7 @@ class GradientRollout:
         batch = inputs.shape[0]
         with torch.enable_grad(), capture_attention(self.model, keep_grad=True) as attentions:
             logits = self.model(inputs)
-            index = _target_index(target, batch, inputs.device)
+            index = target_index(target, batch, inputs.device)
             logits.gather(1, index[:, None]).sum().backward()
         n_prefix = getattr(self.model, "num_prefix_tokens", 1)
         tokens = attentions[0].shape[-1]
@@ -182,7 +189,7 @@ class IntegratedGradients:
         self.model, self.steps, self.batch_size = model, steps, batch_size
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
-        index = _target_index(target, inputs.shape[0], inputs.device)
+        index = target_index(target, inputs.shape[0], inputs.device)
         alphas = (torch.arange(self.steps, dtype=inputs.dtype, device=inputs.device) + 0.5) / self.steps
         maps = []
         for image, label in zip(inputs, index):
@@ -220,6 +227,6 @@ def _input_gradient(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor
     x = inputs.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)
-        index = _target_index(target, x.shape[0], x.device)
+        index = target_index(target, x.shape[0], x.device)
         (gradient,) = torch.autograd.grad(logits.gather(1, index[:, None]).sum(), x)
     return gradient.detach()
