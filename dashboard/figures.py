@@ -62,15 +62,36 @@ def metric_bars(summary: pd.DataFrame, *, metric_label: str, reference: pd.DataF
     return fig
 
 
-def per_target_bars(frame: pd.DataFrame, *, metric_label: str) -> go.Figure:
-    """Grouped bars: one group per target, one bar per experiment (mean +/- SD over seeds)."""
+def per_target_bars(frame: pd.DataFrame, *, metric_label: str, reference: pd.DataFrame | None = None) -> go.Figure:
+    """Grouped bars: one group per target, one bar per experiment (mean +/- SD over seeds); the thesis's
+    per-target figures (``reference``: ``experiment_id``, ``target``, ``mean``, ``sd``) as hatched grey bars."""
     fig = go.Figure()
     for experiment_id, rows in frame.groupby("experiment_id", sort=False):
         fig.add_bar(
             x=rows["target"], y=rows["mean"], error_y=dict(type="data", array=rows["sd"], visible=True), name=experiment_id
         )
+    if reference is not None:
+        for experiment_id, rows in reference.groupby("experiment_id", sort=False):
+            fig.add_bar(x=rows["target"], y=rows["mean"], error_y=dict(type="data", array=rows["sd"].fillna(0), visible=True),
+                        name=f"thesis: {experiment_id}", marker=dict(color=THESIS, pattern_shape="/"))
     fig.update_layout(barmode="group", yaxis_title=metric_label, height=380, margin=dict(l=10, r=10, t=30, b=40),
                       legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def cost_bars(cost: pd.DataFrame, *, metric_label: str) -> go.Figure:
+    """Mid2E (bottleneck) models as bars of mean +/- SD, coloured by descriptor source, against a
+    dashed line at the best direct A2E model (see ``queries.explainability_cost``)."""
+    fig = go.Figure()
+    for source, rows in cost.groupby("input", sort=False):
+        fig.add_bar(y=rows["experiment_id"], x=rows["mean"], error_x=dict(type="data", array=rows["sd"], visible=True),
+                    orientation="h", name=source, customdata=rows["change"],
+                    hovertemplate="%{y}<br>%{x:.3f} (change %{customdata:+.3f})<extra></extra>")
+    if not cost.empty:
+        fig.add_vline(x=float(cost["direct_mean"].iloc[0]), line_dash="dash", line_color="black",
+                      annotation_text=f"direct: {cost['direct_experiment'].iloc[0]}", annotation_position="top")
+    fig.update_layout(xaxis_title=metric_label, yaxis=dict(autorange="reversed"), height=max(300, 60 + 24 * len(cost)),
+                      margin=dict(l=10, r=10, t=40, b=40), legend=dict(orientation="h", y=-0.1), barmode="overlay")
     return fig
 
 
@@ -97,6 +118,31 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", colorbar_title: str
     )
     fig.update_layout(title=title, height=max(300, 80 + 26 * len(matrix.index)), margin=dict(l=10, r=10, t=40, b=40),
                       yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def interaction_heatmap(coefficients: pd.DataFrame, *, target: str) -> go.Figure:
+    """Symmetric descriptors × descriptors matrix of one emotion's ridge coefficients: main effects on the
+    diagonal, the interaction term ``a x b`` in cells (a, b) and (b, a); symmetric colour scale.
+
+    Args:
+        coefficients: rows with ``feature`` (``"a"`` or ``"a x b"``) and ``value`` (standardised β).
+    """
+    names: list[str] = []
+    for feature in coefficients["feature"]:
+        for part in feature.split(" x "):
+            if part not in names:
+                names.append(part)
+    z = np.full((len(names), len(names)), np.nan)
+    for feature, value in zip(coefficients["feature"], coefficients["value"]):
+        parts = feature.split(" x ")
+        i, j = names.index(parts[0]), names.index(parts[-1])
+        z[i, j] = z[j, i] = value
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="RdBu_r", zmin=-bound, zmax=bound, colorbar=dict(title="β"),
+                               hovertemplate="%{y} × %{x}: β %{z:+.3f}<extra></extra>"))
+    fig.update_layout(title=f"{target}: main effects (diagonal) and interactions", height=460,
+                      yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
@@ -191,6 +237,34 @@ def spectrogram_figure(
         )
     )
     fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", height=320, margin=dict(l=10, r=10, t=40, b=40))
+    return fig
+
+
+def relevance_overlay(
+    image: np.ndarray, relevance: np.ndarray, *, max_hz: float, seconds: float, title: str, signed: bool, opacity: float
+) -> go.Figure:
+    """The model input ``(H, W)`` in grey with a relevance map ``(h, w)`` laid over it.
+
+    The overlay is transparent where relevance is 0 and reaches ``opacity`` at |R| = 1: red for
+    evidence for the explained class, blue (signed maps only) for evidence against it. ``opacity`` 0
+    shows the spectrogram alone.
+    """
+    h, w = image.shape
+    x, y = np.linspace(0, seconds, w), np.linspace(0, max_hz, h)
+    rx, ry = np.linspace(0, seconds, relevance.shape[1]), np.linspace(0, max_hz, relevance.shape[0])
+    a = float(np.clip(opacity, 0.0, 1.0))
+    # Alpha rises like sqrt(|R|): maps are scaled to max |R| = 1, and most relevance sits well below it.
+    ramp = np.linspace(0.0, 1.0, 11)
+    red = [[float(r), f"rgba(214,39,40,{a * np.sqrt(r):.3f})"] for r in ramp]
+    diverging = [[float(0.5 - r / 2), f"rgba(31,119,180,{a * np.sqrt(r):.3f})"] for r in ramp[::-1]] + [
+        [float(0.5 + r / 2), f"rgba(214,39,40,{a * np.sqrt(r):.3f})"] for r in ramp[1:]]
+    fig = go.Figure()
+    fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False,
+                    hovertemplate="%{x:.2f} s, %{y:.0f} Hz: level %{z:.2f}<extra></extra>")
+    fig.add_heatmap(z=relevance, x=rx, y=ry, colorscale=diverging if signed else red, zmin=-1 if signed else 0, zmax=1,
+                    colorbar=dict(title="relevance"), hovertemplate="%{x:.2f} s, %{y:.0f} Hz: relevance %{z:.2f}<extra></extra>")
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", height=380,
+                      margin=dict(l=10, r=10, t=40, b=40))
     return fig
 
 

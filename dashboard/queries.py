@@ -97,6 +97,28 @@ def per_target_metrics(con: duckdb.DuckDBPyConnection, *, metric: str, route: st
     )
 
 
+def explainability_cost(con: duckdb.DuckDBPyConnection, *, metric: str = "pearson_r", target: str = "all") -> pd.DataFrame:
+    """What the interpretable bottleneck costs: every Mid2E model against the best direct A2E model.
+
+    One row per Mid2E experiment with ``input`` (which descriptors), ``feature_set``, ``head``,
+    ``mean``/``sd`` over seeds of ``metric`` on ``target``, the direct model's ``direct_mean`` and
+    ``direct_experiment``, and ``change`` = bottleneck − direct (for Pearson r, negative is a cost; for
+    MSE, positive is). Empty when either route is missing.
+    """
+    summary = metric_summary(con, metric=metric, target=target)
+    direct = summary[summary["route"] == "A2E"]
+    bottleneck = summary[summary["route"] == "Mid2E"]
+    if direct.empty or bottleneck.empty:
+        return pd.DataFrame(columns=["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds",
+                                     "direct_experiment", "direct_mean", "change"])
+    best = direct.sort_values("mean", ascending=metric == "mse").iloc[0]
+    out = bottleneck[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]].copy()
+    out["direct_experiment"] = best["experiment_id"]
+    out["direct_mean"] = best["mean"]
+    out["change"] = out["mean"] - best["mean"]
+    return out.sort_values("mean", ascending=metric == "mse").reset_index(drop=True)
+
+
 def reference_figures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The thesis's reported figures, when the run had them (empty otherwise)."""
     return _df(con, "SELECT * FROM reference_figures ORDER BY table_ref, route, input, head, feature_set, target")
@@ -190,6 +212,12 @@ def relevance_methods(con: duckdb.DuckDBPyConnection, experiment_id: str) -> lis
         "SELECT DISTINCT method FROM relevance_maps WHERE experiment_id = ? ORDER BY method", [experiment_id]
     )
     return [r[0] for r in rows.fetchall()]
+
+
+def experiment_settings(con: duckdb.DuckDBPyConnection, experiment_id: str) -> str:
+    """The experiment's settings as stored (JSON text; ``"{}"`` when absent)."""
+    row = con.cursor().execute("SELECT settings FROM experiments WHERE experiment_id = ?", [experiment_id]).fetchone()
+    return row[0] if row and row[0] else "{}"
 
 
 def sonification_gains(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[str]:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
+import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from dashboard import figures, queries
+from dashboard import export, figures, listening, queries
 from precompute.schema import SCHEMA_VERSION
 
 BUILD_HELP = """
@@ -35,10 +36,22 @@ def _cached(path: str, modified: float, name: str, args: tuple, kwargs: tuple) -
     return getattr(queries, name)(_connection(path, modified), *args, **dict(kwargs))
 
 
-def page(title: str, *, icon: str = "🎧") -> None:
-    """Page configuration and title; call first on every page."""
-    st.set_page_config(page_title=f"{title} · MER workbench", page_icon=icon, layout="wide")
+def page(title: str) -> None:
+    """The page's title; call first on every page (the entry script sets the layout)."""
     st.title(title)
+
+
+def redirect_to_page_parameter(pages: dict[str, list[Any]]) -> None:
+    """Honour ``?page=<url_path>`` (a deep link that names its page as a parameter): switch to that
+    page and keep the other parameters. Unknown names are ignored."""
+    wanted = st.query_params.get("page")
+    if not wanted:
+        return
+    by_path = {p.url_path: p for section in pages.values() for p in section}
+    rest = {k: v for k, v in st.query_params.to_dict().items() if k != "page"}
+    if wanted in by_path:
+        st.switch_page(by_path[wanted], query_params=rest)
+    del st.query_params["page"]
 
 
 def pinned_database() -> Path | None:
@@ -52,19 +65,52 @@ def pinned_database() -> Path | None:
     return Path(str(value)) if value else None
 
 
-def database() -> Path | None:
-    """The results database to read: the pinned one (hosted mode: no choice offered), or a sidebar
-    choice among the databases in ``data/`` (newest first)."""
+def run_label(path: Path) -> str:
+    """``demo · synthetic · finished 2026-11-25 14:03`` for a results database (its newest run)."""
+    try:
+        runs = query(path, "runs")
+    except duckdb.Error:
+        return f"{path.stem} · unreadable"
+    if runs.empty:
+        return f"{path.stem} · no run recorded"
+    newest = runs.iloc[0]
+    when = newest["finished_at"] if newest["status"] == "finished" else newest["started_at"]
+    stamp = f" {when:%Y-%m-%d %H:%M}" if when is not None and when == when else ""
+    return f"{path.stem} · {newest['dataset']} · {newest['status']}{stamp}"
+
+
+def run_selector() -> None:
+    """Sidebar choice of the run (one results database = one profile build), kept in ``?run=``.
+
+    In hosted mode the pinned database is shown instead and nothing can be chosen. Every page reads
+    the choice through :func:`database`.
+    """
     pinned = pinned_database()
     if pinned is not None:
         st.sidebar.caption(f"Results database: `{pinned.name}` (read-only)")
+        return
+    found = {p.stem: p for p in queries.available_databases()}
+    if not found:
+        return
+    # Bound widgets keep their *label* in the URL, so the options are the plain file stems.
+    chosen = st.sidebar.selectbox("Run", list(found), key="run", bind="query-params",
+                                  help="One results database per profile build (`data/<run>.duckdb`), newest first. "
+                                       "Its provenance is on Home.")
+    st.sidebar.caption(run_label(found[chosen]))
+
+
+def database() -> Path | None:
+    """The results database every page reads: the pinned one (hosted mode), else the run chosen in the
+    sidebar, else the newest database in ``data/``."""
+    pinned = pinned_database()
+    if pinned is not None:
         return pinned
     found = queries.available_databases()
-    if not found:
-        return None
-    labels = [str(p) for p in found]
-    chosen = st.sidebar.selectbox("Results database", labels, index=0, key="database")
-    return Path(chosen)
+    chosen = st.session_state.get("run")
+    for path in found:
+        if path.stem == chosen:
+            return path
+    return found[0] if found else None
 
 
 def require_database() -> Path:
@@ -103,25 +149,84 @@ def vit_model(db: Path) -> tuple[str, str, int]:
         st.info("This database holds no ViT experiment.")
         st.stop()
     left, right = st.columns([3, 1])
-    experiment = left.selectbox("Model", vits["experiment_id"].tolist())
+    experiment = left.selectbox("Model", vits["experiment_id"].tolist(), key="model", bind="query-params")
     dataset = str(vits[vits["experiment_id"] == experiment]["dataset"].iloc[0])
-    seed = right.selectbox("Seed", query(db, "seeds", experiment))
+    seed = right.selectbox("Seed", query(db, "seeds", experiment), key="seed", bind="query-params")
     return experiment, dataset, seed
 
 
-def audio_player(label: str, data: bytes | None) -> None:
-    """A labelled audio player for encoded audio (OGG), or a note when it is missing."""
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> listening.ClipSpectrum | None:
+    encoded = query(Path(path), "original_audio", dataset=dataset, clip_id=clip_id)
+    return None if encoded is None else listening.clip_spectrum(encoded)
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def _resonified(path: str, modified: float, experiment: str, seed: int, dataset: str, clip_id: str, method: str,
+                power: float, complement: bool) -> bytes | None:
+    clip = _clip_spectrum(path, modified, dataset, clip_id)
+    stored = query(Path(path), "relevance_map", experiment, seed=seed, clip_id=clip_id, method=method)
+    if clip is None or stored is None:
+        return None
+    return listening.resonify(clip, stored[0], power=power, complement=complement)
+
+
+def resonified(db: Path, experiment: str, *, seed: int, dataset: str, clip_id: str, method: str, power: float,
+               complement: bool = False) -> bytes | None:
+    """WAV of the clip re-sonified live with ``A(R) = R**power`` from its stored audio and relevance map
+    (``None`` when either is missing); cached per clip, method and power."""
+    return _resonified(str(db), db.stat().st_mtime, experiment, seed, dataset, clip_id, method, float(power), complement)
+
+
+def audio_player(label: str, data: bytes | None, *, format: str = "audio/ogg") -> None:
+    """A labelled audio player for encoded audio (OGG by default), or a note when it is missing."""
     st.caption(label)
     if data is None:
         st.write("— not stored —")
     else:
-        st.audio(data, format="audio/ogg")
+        st.audio(data, format=format)
 
 
-def chart(figure_builder: Callable[..., Any], *args: Any, key: str | None = None, **kwargs: Any) -> None:
-    """Draw a figure from :mod:`dashboard.figures` full width."""
+def chart(figure_builder: Callable[..., Any], *args: Any, name: str, key: str | None = None, **kwargs: Any) -> None:
+    """Draw a figure from :mod:`dashboard.figures` full width, with PNG and SVG export.
+
+    ``name`` names the exported files and must be unique on the page; ``key`` is Streamlit's element key.
+    """
+    figure = figures.finish(figure_builder(*args, **kwargs))
+    stem = export.file_stem(name)
     # theme=None: keep the figure's own colour scales (Streamlit's theme would recolour heatmaps).
-    st.plotly_chart(figures.finish(figure_builder(*args, **kwargs)), width="stretch", key=key, theme=None)
+    st.plotly_chart(figure, width="stretch", key=key, theme=None,
+                    config={"toImageButtonOptions": {"format": "svg", "filename": stem}})
+    if export.image_export_available():
+        row = st.container(horizontal=True)
+        for format in export.FIGURE_FORMATS:
+            # A callable renders only when clicked: a rerun pays nothing for the export.
+            row.download_button(format.upper(), data=lambda f=format: export.figure_image(figure, format=f),
+                                   file_name=f"{stem}.{format}", mime="image/png" if format == "png" else "image/svg+xml",
+                                   key=f"{key or stem}-{format}", type="tertiary", icon=":material/download:",
+                                   on_click="ignore")
 
 
-__all__ = ["page", "database", "require_database", "query", "vit_model", "audio_player", "chart", "figures"]
+def table(frame: pd.DataFrame, *, name: str, latex: bool = True, key: str | None = None, style: str | None = None,
+          **kwargs: Any) -> Any:
+    """``st.dataframe`` (full width, sortable, no index unless it is named) with CSV and LaTeX export.
+
+    ``name`` is the exported file's stem and the LaTeX caption; ``style`` a format for every cell's
+    display (e.g. ``"{:.2f}"``; exports keep full precision); other keyword arguments go to
+    ``st.dataframe`` (e.g. ``column_config``, ``on_select``). Returns what ``st.dataframe`` returns.
+    """
+    kwargs.setdefault("hide_index", not any(n is not None for n in frame.index.names))
+    shown = st.dataframe(frame.style.format(style) if style else frame, width="stretch", key=key, **kwargs)
+    stem = export.file_stem(name)
+    row = st.container(horizontal=True)
+    row.download_button("CSV", data=lambda: export.table_csv(frame), file_name=f"{stem}.csv", mime="text/csv",
+                               key=f"{key or stem}-csv", type="tertiary", icon=":material/download:", on_click="ignore")
+    if latex:
+        row.download_button("LaTeX", data=lambda: export.table_latex(frame, caption=name), file_name=f"{stem}.tex",
+                                   mime="text/x-tex", key=f"{key or stem}-tex", type="tertiary",
+                                   icon=":material/download:", on_click="ignore")
+    return shown
+
+
+__all__ = ["page", "run_selector", "database", "require_database", "query", "vit_model", "audio_player", "chart",
+           "table", "figures"]

@@ -16,44 +16,44 @@ sources = widgets.query(db, "feature_sources")
 if sources.empty:
     st.info("This database holds no per-clip music features (no Mid2E section in its profile).")
     st.stop()
-dataset = st.selectbox("Dataset", sorted(sources["dataset"].unique()))
+dataset = st.selectbox("Dataset", sorted(sources["dataset"].unique()), key="dataset", bind="query-params")
 comparison = widgets.query(db, "descriptor_comparison", dataset=dataset)
 
 st.subheader("Mid-level descriptors: estimated and predicted against annotated")
 if comparison["annotated"].notna().any():
     agreement = widgets.query(db, "descriptor_rank_agreement", dataset=dataset)
-    st.dataframe(
-        agreement.pivot(index="name", columns="split", values=["estimated_spearman", "predicted_spearman"]).round(3),
-        width="stretch",
-    )
+    widgets.table(agreement.pivot(index="name", columns="split", values=["estimated_spearman", "predicted_spearman"]),
+                  name=f"descriptor agreement {dataset}", style="{:.3f}")
     st.caption("Spearman rank correlation with the annotated descriptors. *Estimated*: signal-based estimators "
                "(engine/music/descriptors.py), no training. *Predicted*: the A2Mid CNN, mean over seeds; on its "
                "training split the prediction is in-sample.")
     estimate = st.radio("Show", [c for c in ("estimated", "predicted") if comparison[c].notna().any()], horizontal=True)
-    widgets.chart(figures.descriptor_scatter, comparison, estimate=estimate, names=list(MIDLEVEL))
+    widgets.chart(figures.descriptor_scatter, comparison, estimate=estimate, names=list(MIDLEVEL), name=f"descriptors {estimate} against annotated")
 else:
     st.caption("No annotated descriptors for this dataset: the estimates below are all there is.")
     summary = comparison.groupby("name")[["estimated", "predicted"]].describe().round(3)
-    st.dataframe(summary, width="stretch")
+    widgets.table(summary, name=f"descriptor summary {dataset}", style="{:.3f}")
 
 st.subheader("Harmony (Essentia HPCP, ChordsDetection, Key)")
 left, right = st.columns(2)
 with left:
     chords = widgets.query(db, "chord_counts", dataset=dataset, source="thesis_harmony")
-    widgets.chart(figures.ranking_bars, chords.set_index("name")["share"], xaxis_title="share of clips containing the chord", top=24)
+    widgets.chart(figures.ranking_bars, chords.set_index("name")["share"], xaxis_title="share of clips containing the chord", top=24,
+                  name="chord shares")
 with right:
     degrees = widgets.query(db, "chord_counts", dataset=dataset, source="key_relative")
-    widgets.chart(figures.ranking_bars, degrees.set_index("name")["share"], xaxis_title="share of clips (chord degree relative to the key)", top=24)
+    widgets.chart(figures.ranking_bars, degrees.set_index("name")["share"], xaxis_title="share of clips (chord degree relative to the key)",
+                  top=24, name="chord degree shares")
 st.caption("Left: the thesis's absolute chord flags (C ... B major, Cm ... Bm minor). Right: the same chords as degrees "
            "of the estimated key (I, ii, V, ...), which do not change when a piece is transposed.")
 
 st.subheader("One clip")
-clip = st.selectbox("Clip", sorted(comparison["clip_id"].unique()), key="clip")
+clip = st.selectbox("Clip", sorted(comparison["clip_id"].unique()), key="clip", bind="query-params")
 features = widgets.query(db, "clip_features", dataset=dataset, clip_id=clip)
 values = comparison[comparison["clip_id"] == clip].set_index("name")[["annotated", "estimated", "predicted"]]
 left, right = st.columns([2, 3])
 with left:
-    st.dataframe(values.round(3), width="stretch")
+    widgets.table(values, name=f"{clip} descriptors", style="{:.3f}", latex=False)
     widgets.audio_player("Listen (stored for test clips)", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
 with right:
     harmony = features[(features["source"] == "thesis_harmony")].set_index("name")["value"]

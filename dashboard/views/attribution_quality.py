@@ -24,14 +24,14 @@ if summary.empty:
 else:
     st.caption("16 × 16 tiles of the model input are blanked (deletion) or restored into a blank input (insertion) in "
                "order of relevance. Gains are measured against a random tile order: positive = better than chance.")
-    st.dataframe(summary, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns if c not in ("method", "clips")})
+    widgets.table(summary, name=f"faithfulness {experiment}",
+                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns if c not in ("method", "clips")})
     curves = widgets.query(db, "faithfulness_curves", experiment, seed=seed)
     left, right = st.columns(2)
     with left:
-        widgets.chart(figures.perturbation_curves, curves, curve="deletion")
+        widgets.chart(figures.perturbation_curves, curves, curve="deletion", name="deletion curves")
     with right:
-        widgets.chart(figures.perturbation_curves, curves, curve="insertion")
+        widgets.chart(figures.perturbation_curves, curves, curve="insertion", name="insertion curves")
 
 st.header("Sanity: randomise the model, does the map change?")
 sanity = widgets.query(db, "sanity_summary", experiment, seed=seed)
@@ -43,7 +43,7 @@ else:
                "map stays similar (near 1) once the model is destroyed describes the input, not the model.")
     table = sanity.pivot(index="method", columns="randomised", values="spearman")
     table = table[[c for c in ("head", "top_half", "all") if c in table.columns]]
-    st.dataframe(table.style.format("{:.2f}"), width="stretch")
+    widgets.table(table, name=f"sanity checks {experiment}", style="{:.2f}")
 
 stems = widgets.query(db, "stem_share_summary", experiment, seed=seed)
 if not stems.empty:
@@ -52,4 +52,4 @@ if not stems.empty:
                "Relevance share above area share means the method points at that stem more than its footprint explains; "
                "in training, steady percussion was made to co-occur with Happy (the confound).")
     stems = stems.assign(excess=stems["relevance_share"] - stems["area_share"])
-    st.dataframe(stems.pivot(index="method", columns="stem", values="excess").style.format("{:+.1%}"), width="stretch")
+    widgets.table(stems.pivot(index="method", columns="stem", values="excess"), name=f"stem relevance excess {experiment}", style="{:+.1%}")

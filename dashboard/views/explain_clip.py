@@ -20,7 +20,7 @@ if models.empty:
     st.stop()
 labels = [f"{row.experiment_id} (seed {row.seed})" for row in models.itertuples()]
 left, middle, right = st.columns([3, 2, 1])
-chosen = models.iloc[labels.index(left.selectbox("Model", labels, key="model"))]
+chosen = models.iloc[labels.index(left.selectbox("Model", labels, key="upload_model"))]
 methods = json.loads(chosen["settings"]).get("methods", ["chefer2021"])
 method = middle.selectbox("Attribution method", methods, key="upload_method")
 power = right.slider("Gain exponent p", 0.5, 4.0, 2.0, 0.5, key="power", help="A(R) = R^p; the thesis uses p = 2")
@@ -56,10 +56,11 @@ max_hz = SAMPLE_RATE / 2
 left, right = st.columns(2)
 with left:
     widgets.chart(widgets.figures.spectrogram_figure, explanation.image, max_hz=max_hz, seconds=clip_seconds,
-                  title="Log spectrogram (model input)")
+                  title="Log spectrogram (model input)", name="uploaded clip spectrogram")
 with right:
     widgets.chart(widgets.figures.spectrogram_figure, relevance / scale, max_hz=max_hz, seconds=clip_seconds,
-                  title=f"Relevance for '{explanation.predicted}' ({method})", relevance=True, signed=bool(relevance.min() < 0))
+                  title=f"Relevance for '{explanation.predicted}' ({method})", relevance=True, signed=bool(relevance.min() < 0),
+                  name=f"uploaded clip relevance {method}")
 players = st.columns(3)
 with players[0]:
     widgets.audio_player("Original excerpt", result.original)

@@ -1,0 +1,61 @@
+"""Exports for a reviewer's report: tables as CSV or LaTeX, figures as PNG or SVG.
+
+Pure functions (no Streamlit). Figures are rendered by Kaleido, which drives the system's Chromium
+(Debian ``chromium``): the same browser the end-to-end tests use, so no extra download.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import plotly.graph_objects as go
+
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
+
+
+def file_stem(name: str) -> str:
+    """A safe file name stem: ``"A2E: r per target"`` → ``"a2e_r_per_target"``."""
+    stem = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return stem or "export"
+
+
+def table_csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV of ``frame`` (index kept only when it carries names, e.g. a pivot table)."""
+    keep_index = any(name is not None for name in frame.index.names)
+    return frame.to_csv(index=keep_index).encode("utf-8")
+
+
+def table_latex(frame: pd.DataFrame, *, caption: str, digits: int = 3) -> str:
+    """A ``booktabs`` LaTeX table of ``frame`` with its caption; text is escaped, floats get ``digits`` decimals."""
+    keep_index = any(name is not None for name in frame.index.names)
+    return frame.to_latex(
+        index=keep_index,
+        escape=True,
+        float_format=f"%.{digits}f",
+        caption=caption.replace("_", r"\_"),
+        label=f"tab:{file_stem(caption)}",
+        na_rep="--",
+    )
+
+
+def image_export_available() -> bool:
+    """Whether figures can be rendered to PNG/SVG here (Kaleido needs a Chromium on the PATH)."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        return False
+    return any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome", "chrome"))
+
+
+def figure_image(figure: go.Figure, *, format: str, width: int = 1000, height: int | None = None) -> bytes:
+    """``figure`` as PNG (2× scale) or SVG bytes.
+
+    Raises:
+        ValueError: ``format`` is not one of :data:`FIGURE_FORMATS`.
+    """
+    if format not in FIGURE_FORMATS:
+        raise ValueError(f"figure format must be one of {FIGURE_FORMATS}, got {format!r}")
+    height = height or int(figure.layout.height or 450)
+    return figure.to_image(format=format, width=width, height=height, scale=2 if format == "png" else 1)

@@ -1,0 +1,153 @@
+"""Confusion browser: click a cell, pick a clip, see where the ViT looked and hear it."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import figures, listening, widgets
+from engine.datasets.base import CLASSES
+
+METHOD_HELP = (
+    "chefer2021: LRP relevance × gradient of the attention, rolled out (Chefer et al. CVPR 2021; the thesis's method) · "
+    "attnlrp: LRP through the whole ViT, pixel resolution, signed (Achtibat et al. 2024) · "
+    "grad_rollout: gradient-weighted attention rollout (Chefer et al. ICCV 2021) · "
+    "rollout: attention rollout (Abnar & Zuidema 2020) · gradient_x_input, integrated_gradients: signed gradient maps · "
+    "random: the chance reference"
+)
+# Cell names as they appear in the URL: <true>-<predicted>, e.g. sad-happy.
+CELLS = [f"{a}-{p}" for a in CLASSES for p in CLASSES]
+
+widgets.page("Confusion browser")
+db = widgets.require_database()
+experiment, dataset, seed = widgets.vit_model(db)
+
+decisions = widgets.query(db, "classifications", experiment, seed=seed)
+metrics = widgets.query(db, "classification_metrics", experiment, seed=seed)
+top = st.columns(4)
+top[0].metric("Accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
+top[1].metric("Recall Happy", f"{metrics.get('recall_happy', float('nan')):.3f}")
+top[2].metric("Recall Sad", f"{metrics.get('recall_sad', float('nan')):.3f}")
+top[3].metric("Weighted F1", f"{metrics.get('weighted_f1', float('nan')):.3f}")
+
+counts = pd.crosstab(decisions["actual"], decisions["predicted"]).reindex(index=CLASSES, columns=CLASSES, fill_value=0)
+matrix = counts.rename(index=lambda c: f"true {c.capitalize()}", columns=lambda c: f"predicted {c.capitalize()}")
+
+
+def select_cell_from_matrix() -> None:
+    """A click on a matrix cell selects that cell (and lets the clip list start afresh)."""
+    chosen = st.session_state["matrix"]["selection"]["cells"]
+    if chosen:
+        row, column = chosen[0]
+        st.session_state["cell"] = f"{CLASSES[row]}-{CLASSES[list(matrix.columns).index(column)]}"
+        st.session_state.pop("clip", None)
+
+
+def select_clip_from_table() -> None:
+    rows = st.session_state["clip_table"]["selection"]["rows"]
+    if rows:
+        st.session_state["clip"] = st.session_state["clip_order"][rows[0]]
+
+
+def cell_label(cell: str) -> str:
+    actual, predicted = cell.split("-")
+    verdict = "correct" if actual == predicted else "error"
+    return f"{actual.capitalize()} → {predicted.capitalize()} ({counts.loc[actual, predicted]}, {verdict})"
+
+
+left, right = st.columns([2, 3])
+with left:
+    st.markdown("**Confusion matrix** (rows: true class, columns: predicted). Click a cell.")
+    current = st.session_state.get("cell") or st.query_params.get("cell") or "sad-happy"
+    current = current if current in CELLS else "sad-happy"
+    row, column = current.split("-")
+    widgets.table(matrix, name=f"confusion matrix {experiment} seed {seed}", key="matrix", on_select=select_cell_from_matrix,
+                  selection_mode="single-cell",
+                  selection_default={"selection": {"cells": [[CLASSES.index(row), f"predicted {column.capitalize()}"]]}})
+    cell = st.radio("Cell (true-predicted)", CELLS, index=CELLS.index("sad-happy"), key="cell", bind="query-params",
+                    horizontal=True)
+    st.caption(cell_label(cell))
+actual, predicted = cell.split("-")
+
+with right:
+    in_cell = decisions[(decisions["actual"] == actual) & (decisions["predicted"] == predicted)]
+    explained = set(widgets.query(db, "explained_clips", experiment, seed=seed))
+    in_cell = in_cell.assign(map_stored=in_cell["clip_id"].isin(explained)).sort_values(["map_stored", "confidence"], ascending=False)
+    if in_cell.empty:
+        st.info("No test clip falls in this cell.")
+        st.stop()
+    st.markdown(f"**Clips of this cell**, explained ones first, most confident first ({len(in_cell)}). Click a row.")
+    st.session_state["clip_order"] = in_cell["clip_id"].tolist()
+    widgets.table(in_cell[["clip_id", "confidence", "map_stored"]].reset_index(drop=True), name=f"clips {cell}", latex=False,
+                  key="clip_table", on_select=select_clip_from_table, selection_mode="single-row", height=220,
+                  column_config={"confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    confidence = in_cell.set_index("clip_id")["confidence"]
+    clip = st.selectbox("Clip", in_cell["clip_id"].tolist(), key="clip", bind="query-params")
+    methods = widgets.query(db, "relevance_methods", experiment)
+    method = st.selectbox("Attribution method", methods, key="method", bind="query-params", help=METHOD_HELP)
+
+st.subheader(f"{clip}: true {actual.capitalize()}, predicted {predicted.capitalize()} ({confidence[clip]:.1%})")
+stored = widgets.query(db, "image", dataset=dataset, clip_id=clip)
+relevance = widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=method)
+if stored is not None:
+    image, max_hz, seconds = stored
+    if relevance is not None:
+        values, signed = relevance
+        opacity = st.slider("Relevance opacity", 0.0, 1.0, 0.7, 0.05, key="opacity",
+                            help="0 shows the spectrogram alone; red: evidence for the predicted class, blue: against it")
+        widgets.chart(figures.relevance_overlay, image, values, max_hz=max_hz, seconds=seconds, signed=signed, opacity=opacity,
+                      title=f"Relevance for '{predicted}' ({method}) over the log spectrogram", name=f"{clip} {method} overlay")
+    else:
+        widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)",
+                      name=f"{clip} spectrogram")
+        st.info("No relevance map is stored for this clip: maps are kept for the most confident clips of each cell.")
+
+st.subheader("Listen: A/B")
+power = st.slider("Gain exponent p in A(R) = R^p", 0.5, 4.0, 2.0, 0.25, key="p", bind="query-params",
+                  help="Higher p keeps only the most relevant bins; p = 2 is the thesis's gain. Other values are "
+                       "re-sonified live from the stored clip and relevance map.")
+gain = listening.stored_gain(widgets.query(db, "experiment_settings", experiment), power=power)
+started = time.perf_counter()
+if gain is not None:
+    sources = {variant: (widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain,
+                                       variant=variant), "audio/ogg") for variant in ("sonified", "complement")}
+    how = f"precomputed ({gain})"
+else:
+    sources = {variant: (widgets.resonified(db, experiment, seed=seed, dataset=dataset, clip_id=clip, method=method,
+                                            power=power, complement=variant == "complement"), "audio/wav")
+               for variant in ("sonified", "complement")}
+    how = f"re-sonified live in {1000 * (time.perf_counter() - started):.0f} ms"
+players = st.columns(3)
+with players[0]:
+    widgets.audio_player("A · Original", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
+with players[1]:
+    widgets.audio_player(f"B · What the model used: STFT × R^{power:g}, original phase ({method}; {how})",
+                         sources["sonified"][0], format=sources["sonified"][1])
+with players[2]:
+    widgets.audio_player(f"C · What it ignored: STFT × (1 − R^{power:g})", sources["complement"][0], format=sources["complement"][1])
+
+shares = widgets.query(db, "stem_shares", experiment, seed=seed, clip_id=clip, method=method)
+if not shares.empty:
+    st.subheader("Which instrument did the model look at?")
+    left, right = st.columns(2)
+    with left:
+        st.caption("This clip: share of relevance on bins each stem dominates, against the share of bins it owns.")
+        widgets.chart(figures.stem_share_bars, shares, name=f"{clip} {method} stem shares")
+    with right:
+        by_cell = widgets.query(db, "stem_shares_by_cell", experiment, seed=seed, method=method)
+        by_cell["cell"] = by_cell["actual"].str.capitalize() + " → " + by_cell["predicted"].str.capitalize()
+        st.caption("All test clips, mean relevance share per stem by confusion-matrix cell.")
+        widgets.table(by_cell.pivot(index="cell", columns="stem", values="relevance_share"), name=f"stem shares by cell {method}",
+                      style="{:.0%}")
+
+with st.expander("What is known about this clip"):
+    values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)
+    widgets.table(values.pivot(index="name", columns="kind", values="value"), name=f"{clip} values", latex=False)
+
+with st.expander("Faithfulness of the attribution methods (deletion and insertion tests)"):
+    st.caption("Deletion: 16 × 16 tiles are blanked in order of relevance; a faithful map makes the predicted class's "
+               "probability fall fast (low AUC). Insertion: tiles are restored into a blank input; it should rise fast "
+               "(high AUC). The random order is the reference; gains are measured against it. See Attribution quality.")
+    widgets.table(widgets.query(db, "faithfulness_summary", experiment, seed=seed), name=f"faithfulness {experiment}")

@@ -1,0 +1,97 @@
+"""Feature sets: every input, feature set and head side by side, per emotion, against the thesis, and
+what the interpretable mid-level bottleneck costs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import figures, widgets
+
+widgets.page("Feature sets")
+db = widgets.require_database()
+
+METRICS = {"pearson_r": "Pearson r (higher is better)", "mse": "MSE on the label scale (lower is better)"}
+ROUTES = {"A2E": "audio → emotion", "A2Mid": "audio → mid-level", "Mid2E": "mid-level → emotion"}
+summary_all = widgets.query(db, "metric_summary", metric="pearson_r")
+routes = [r for r in ROUTES if r in set(summary_all["route"])]
+if not routes:
+    st.info("This database holds no regression experiments.")
+    st.stop()
+
+left, right = st.columns([1, 2])
+route = left.radio("Route", routes, horizontal=True, key="route", bind="query-params",
+                   help=" · ".join(f"{r}: {ROUTES[r]}" for r in routes))
+metric = right.radio("Metric", list(METRICS), horizontal=True, key="metric", bind="query-params",
+                     help=" · ".join(f"{m}: {label}" for m, label in METRICS.items()))
+
+summary = widgets.query(db, "metric_summary", metric=metric)
+summary = summary[summary["route"] == route]
+reference = widgets.query(db, "reference_figures")
+reference = reference[(reference["metric"] == metric) & (reference["route"] == route)] if not reference.empty else reference
+keys = ["route", "input", "head", "feature_set"]
+
+
+def matched_reference() -> pd.DataFrame:
+    """The thesis's figures for this route's experiments, matched on route, input, head and feature set."""
+    columns = ["experiment_id", "target", "mean", "sd"]
+    if reference.empty:
+        return pd.DataFrame(columns=columns)
+    return widgets.query(db, "experiments")[["experiment_id", *keys]].merge(reference, on=keys)[columns]
+
+
+thesis = matched_reference()
+thesis_all = thesis[thesis["target"] == "all"]
+st.subheader(f"{route} ({ROUTES[route]}): mean over the emotion scales, mean ± SD over seeds")
+widgets.chart(figures.metric_bars, summary, metric_label=METRICS[metric], reference=thesis_all, name=f"{route} {metric} by experiment")
+if not thesis_all.empty:
+    st.caption("Grey bars: the figures **reported in the thesis** for the same route, input and head (its own data, "
+               "random 80/20 split and, for Mid2E, descriptors predicted by an A2Mid model trained on MTG).")
+elif widgets.query(db, "reference_figures").empty:
+    st.caption("The thesis's figures appear here when the run's `--data-root` holds `thesis-figures.csv`.")
+else:
+    st.caption("The thesis reports no figure for these exact experiments.")
+
+table = summary[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]]
+if not thesis_all.empty:
+    table = table.merge(thesis_all[["experiment_id", "mean", "sd"]].rename(columns={"mean": "thesis mean", "sd": "thesis sd"}),
+                        on="experiment_id", how="left")
+number = st.column_config.NumberColumn(format="%.3f")
+st.caption("Click a column header to sort.")
+widgets.table(table, name=f"{route} {metric} by experiment", column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
+split = widgets.query(db, "experiments")
+split = split[split["route"] == route]["split_name"].unique()
+st.caption("Split: " + "; ".join(split))
+
+st.subheader("Per emotion scale")
+per_target = widgets.query(db, "per_target_metrics", metric=metric, route=route)
+chosen = st.multiselect("Experiments", summary["experiment_id"].tolist(), default=summary["experiment_id"].tolist()[:4],
+                        key="experiments")
+per_target = per_target[per_target["experiment_id"].isin(chosen)]
+thesis_targets = thesis[(thesis["target"] != "all") & thesis["experiment_id"].isin(chosen)]
+widgets.chart(figures.per_target_bars, per_target, metric_label=METRICS[metric], reference=thesis_targets,
+              name=f"{route} {metric} per emotion")
+wide = per_target.pivot(index="experiment_id", columns="target", values="mean")
+widgets.table(wide, name=f"{route} {metric} per emotion", style="{:.3f}")
+
+if {"A2E", "Mid2E"} <= set(routes):
+    st.subheader("The cost of explainability: mid-level bottleneck against direct audio models")
+    cost = widgets.query(db, "explainability_cost", metric=metric)
+    direct = cost["direct_experiment"].iloc[0]
+    st.caption(f"Each Mid2E model explains its prediction through named musical descriptors; the direct model "
+               f"(`{direct}`, the best A2E model here, {cost['direct_mean'].iloc[0]:.3f}) does not. *change* = bottleneck − "
+               "direct: " + ("a negative change in r is what the interpretable bottleneck costs." if metric == "pearson_r"
+                             else "a positive change in MSE is what the interpretable bottleneck costs.")
+               + " Annotated descriptors are the ceiling (perfect descriptors); predicted and estimated ones are what a "
+               "user has for new audio.")
+    widgets.chart(figures.cost_bars, cost, metric_label=METRICS[metric], name=f"explainability cost {metric}")
+    widgets.table(cost.drop(columns=["direct_experiment"]), name=f"explainability cost {metric}",
+                  column_config={c: number for c in ("mean", "sd", "direct_mean", "change")})
+
+st.subheader("Training curves")
+experiment = st.selectbox("Experiment", summary["experiment_id"].tolist(), key="curves")
+history = widgets.query(db, "training_history", experiment)
+if history.empty:
+    st.caption("Closed-form model (ridge with cross-validated λ): no epochs to show.")
+else:
+    widgets.chart(figures.training_curves, history, name=f"training curves {experiment}")

@@ -1,0 +1,70 @@
+"""Home: what the results database holds (datasets, runs, headline figures) and where to go next."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dashboard import widgets
+
+widgets.page("Explainable Music Emotion Recognition")
+st.markdown(
+    "Compare feature sets and model heads, read coefficients and SHAP values, and **listen** to what a "
+    "spectrogram model relied on. Everything here was computed offline by `python -m precompute run` "
+    "and is read from one DuckDB file."
+)
+
+db = widgets.require_database()
+runs = widgets.query(db, "runs")
+finished = runs[runs["status"] == "finished"]
+latest = (finished if not finished.empty else runs).iloc[0]
+st.caption(f"Database `{db}` · profile **{latest['profile']}** · dataset **{latest['dataset']}** · run {latest['run_id']} ({latest['status']})")
+
+st.header("Headline figures (test split)")
+r = widgets.query(db, "metric_summary", metric="pearson_r")
+accuracy = widgets.query(db, "metric_summary", metric="accuracy", target="happy_vs_sad")
+columns = st.columns(4)
+for column, route, label in zip(columns, ("A2E", "A2Mid", "Mid2E"), ("Audio → emotion", "Audio → mid-level", "Mid-level → emotion")):
+    rows = r[r["route"] == route].sort_values("mean", ascending=False)
+    if rows.empty:
+        column.metric(label, "not run")
+    else:
+        best = rows.iloc[0]
+        column.metric(f"{label}, best mean r", f"{best['mean']:.3f} ± {best['sd']:.3f}", help=best["experiment_id"])
+        column.caption(f"{best['experiment_id']} · {int(best['seeds'])} seed(s)")
+if accuracy.empty:
+    columns[3].metric("ViT Happy/Sad accuracy", "not run")
+else:
+    best = accuracy.iloc[0]
+    columns[3].metric("ViT Happy/Sad accuracy", f"{best['mean']:.3f}", help=best["experiment_id"])
+    columns[3].caption(f"{best['experiment_id']} · {int(best['seeds'])} seed(s)")
+
+st.header("A guided path")
+st.markdown("Each step answers one question a reviewer asks; the run chosen in the sidebar applies to every page, "
+            "and every page's state (run, model, cell, clip, method) is in its URL, so a view can be shared as a link.")
+GUIDE = (
+    ("views/feature_sets.py", "1 · Which input, feature set and head works best, and what does explainability cost?", "📊"),
+    ("views/midlevel.py", "2 · Which musical cues drive each emotion (coefficients, interactions, SHAP clip by clip)?", "🧭"),
+    ("views/descriptors.py", "3 · Are the descriptors and chords the models read trustworthy?", "🎼"),
+    ("views/confusion.py", "4 · Where does the ViT err, and why? Click a cell, see the relevance, listen", "🎧"),
+    ("views/attribution_quality.py", "5 · Which relevance method can be trusted (deletion, insertion, sanity)?", "⚖️"),
+    ("views/explain_clip.py", "6 · Explain a clip of your own with the stored model", "⬆️"),
+)
+for target, label, icon in GUIDE:
+    st.page_link(target, label=label, icon=icon)
+
+st.header("Datasets")
+widgets.table(widgets.query(db, "clip_counts"), name="Clips per dataset and split")
+skipped = widgets.query(db, "skipped_clips")
+if not skipped.empty:
+    with st.expander(f"{len(skipped)} clip(s) skipped because their audio could not be read"):
+        widgets.table(skipped, name="Skipped clips", latex=False)
+
+st.header("Experiments")
+widgets.table(widgets.query(db, "experiments"), name="Experiments", latex=False)
+
+st.header("Runs (provenance)")
+widgets.table(runs.drop(columns=["versions"]), name="Runs", latex=False)
+with st.expander("Library versions of the latest run"):
+    st.json(json.loads(latest["versions"]))
