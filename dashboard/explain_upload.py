@@ -9,13 +9,15 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.audio.io import AudioLoadError, encode_audio, fit_length, load_audio
 from engine.datasets.base import SAMPLE_RATE
-from engine.explain.perceptual import PerceptualExplanation, explain_waveform
-from engine.models.store import vit_from_bytes
+
+if TYPE_CHECKING:
+    from engine.explain.perceptual import PerceptualExplanation
 
 MAX_UPLOAD_MB = 20
 """Largest accepted upload; longer recordings are better cut to the excerpt of interest first."""
@@ -77,6 +79,10 @@ def explain_upload(
     y: np.ndarray, *, model_bytes: bytes, clip_seconds: float, method: str, power: float = 2.0
 ) -> UploadExplanation:
     """Prediction, relevance of ``method`` and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
+    # torch and timm load here, on the first upload, not when the page is opened (seconds on a small CPU).
+    from engine.explain.perceptual import explain_waveform
+    from engine.models.store import vit_from_bytes
+
     model, _ = vit_from_bytes(model_bytes)
     explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power)
     return UploadExplanation(

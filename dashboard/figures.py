@@ -121,14 +121,15 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", colorbar_title: str
     return fig
 
 
-def interaction_heatmap(coefficients: pd.DataFrame, *, target: str) -> go.Figure:
+def interaction_heatmap(coefficients: pd.DataFrame, *, target: str, order: Sequence[str] = ()) -> go.Figure:
     """Symmetric descriptors × descriptors matrix of one emotion's ridge coefficients: main effects on the
     diagonal, the interaction term ``a x b`` in cells (a, b) and (b, a); symmetric colour scale.
 
     Args:
         coefficients: rows with ``feature`` (``"a"`` or ``"a x b"``) and ``value`` (standardised β).
+        order: descriptor order of the axes (others follow in order of appearance).
     """
-    names: list[str] = []
+    names: list[str] = [name for name in order if any(name in f.split(" x ") for f in coefficients["feature"])]
     for feature in coefficients["feature"]:
         for part in feature.split(" x "):
             if part not in names:

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--offset", type=float, default=0.0, help="start of the analysed excerpt, in seconds")
     summary = commands.add_parser("summary", help="print the figures a results database holds")
     summary.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
+    compact = commands.add_parser("compact", help="write a smaller read-only copy of a results database for hosting")
+    compact.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
+    compact.add_argument("--out", type=Path, required=True, help="the copy to write (e.g. hosted/demo.duckdb)")
     return parser
 
 
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "summary":
         return _summary(args)
+    if args.command == "compact":
+        return _compact(args)
     return _explain(args)
 
 
@@ -90,4 +95,16 @@ def _summary(args: argparse.Namespace) -> int:
     except (SummaryError, ResultsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from precompute.database import ResultsError, compact_copy
+
+    try:
+        size = compact_copy(args.db, args.out)
+    except ResultsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {size / 1e6:.1f} MB (from {args.db.stat().st_size / 1e6:.1f} MB), read-only copy for hosting")
     return 0

@@ -28,7 +28,7 @@ from precompute.database import ResultsWriter
 from precompute.profile import Profile
 from precompute.progress import bar, say
 
-FEATURE_VERSION = 3  # bump when a representation's computation changes, to invalidate caches
+FEATURE_VERSION = 4  # bump when a representation's computation changes, to invalidate caches
 
 
 @dataclass

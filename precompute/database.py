@@ -207,6 +207,37 @@ def open_results(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def compact_copy(source: Path, target: Path) -> int:
+    """Write a read-only copy of a results database for hosting; returns its size in bytes.
+
+    Every table is copied row for row but without its primary-key indexes, which the builder needs
+    for resuming and which make up more than half of a built file (the demo: 92 MB → about 35 MB).
+    The copy is for the dashboard only: resuming a run on it is refused by the missing keys.
+
+    Raises:
+        ResultsError: ``source`` is not a finished results database of this schema version, or
+            ``target`` is ``source``.
+    """
+    if target.resolve() == source.resolve():
+        raise ResultsError(f"{target}: the compact copy must be a new file, not the source")
+    open_results(source).close()  # version and readability check
+    partial = target.with_name(target.name + ".building")
+    discard(partial)
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS src (READ_ONLY)", [str(source)])
+        con.execute("ATTACH ? AS dst", [str(partial)])
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src' ORDER BY table_name").fetchall()]
+        for table in tables:
+            con.execute(f'CREATE TABLE dst."{table}" AS SELECT * FROM src."{table}"')
+        con.execute("CHECKPOINT dst")
+    finally:
+        con.close()
+    os.replace(partial, target)
+    return target.stat().st_size
+
+
 def read_config_hash(path: Path) -> str | None:
     """Config hash of the last *finished* run in a database file of this schema version, or ``None``."""
     if not path.is_file():

@@ -163,3 +163,20 @@ def test_encode_decode_round_trip():
     decoded, rate = decode_audio(encode_audio(y))
     assert rate == SR and abs(len(decoded) - len(y)) < 2048
     assert np.corrcoef(decoded[: len(y) - 2048], y[: len(y) - 2048])[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("source, target", [((149, 313), (224, 224)), ((224, 224), (1600, 224)), ((5, 7), (3, 2)), ((1, 9), (4, 4))])
+def test_numpy_resize_matches_torch_bilinear(source, target):
+    # NumPy keeps torch out of audio reading and sonification; torch's own source positions are
+    # float32, so the two agree to float32 rounding of the position (times the local slope).
+    torch = pytest.importorskip("torch")
+    from engine.audio.spectrogram import resize
+
+    image = np.random.default_rng(0).normal(size=source).astype(np.float32)
+    expected = torch.nn.functional.interpolate(torch.from_numpy(image)[None, None], size=target, mode="bilinear",
+                                               align_corners=False)[0, 0].numpy()
+    result = resize(image, shape=target)
+    assert result.shape == target and result.dtype == np.float32
+    assert np.abs(result - expected).max() < 2e-4
+    constant = resize(np.full(source, 3.5, dtype=np.float32), shape=target)
+    assert np.allclose(constant, 3.5, atol=1e-6)

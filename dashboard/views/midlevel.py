@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import figures, widgets
-from engine.datasets.base import EMOTIONS
+from engine.datasets.base import EMOTIONS, MIDLEVEL
 
 widgets.page("Mid-level explanations")
 db = widgets.require_database()
@@ -48,7 +48,7 @@ if not coefficients.empty:
         emotion = st.selectbox("Emotion", list(EMOTIONS), key="interaction_emotion")
         left, right = st.columns([3, 2])
         with left:
-            widgets.chart(figures.interaction_heatmap, coefficients[coefficients["target"] == emotion], target=emotion,
+            widgets.chart(figures.interaction_heatmap, coefficients[coefficients["target"] == emotion], target=emotion, order=list(MIDLEVEL),
                           name=f"{experiment} interactions {emotion}")
         with right:
             strongest = interactions[interactions["target"] == emotion].assign(magnitude=lambda f: f["value"].abs())

@@ -9,8 +9,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from engine.audio.stft import stft
 from engine.datasets.base import SAMPLE_RATE
@@ -108,10 +106,26 @@ def log_frequency_spectrogram(
     return amplitude_to_db(bank @ magnitude, top_db=top_db)
 
 
+def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of a bilinear resize along one axis, half-pixel centres
+    (``align_corners=False``, no antialiasing: the convention of torch's ``F.interpolate``)."""
+    source = np.maximum((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    lower = np.minimum(np.floor(source).astype(np.int64), n_in - 1)
+    upper = np.minimum(lower + 1, n_in - 1)
+    return lower, upper, (source - lower).astype(np.float32)
+
+
 def resize(image: np.ndarray, *, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a 2-D array ``(h, w)`` to ``shape``; float32 out."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
-    return F.interpolate(tensor, size=shape, mode="bilinear", align_corners=False)[0, 0].numpy()
+    """Bilinear resize of a 2-D array ``(h, w)`` to ``shape``; float32 out.
+
+    Matches ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)`` to float32
+    rounding, in NumPy so that reading audio and sonifying never needs torch.
+    """
+    values = np.ascontiguousarray(image, dtype=np.float32)
+    top, bottom, down = _bilinear_taps(values.shape[0], shape[0])
+    rows = values[top] * (1.0 - down)[:, None] + values[bottom] * down[:, None]
+    left, right, across = _bilinear_taps(values.shape[1], shape[1])
+    return (rows[:, left] * (1.0 - across) + rows[:, right] * across).astype(np.float32, copy=False)
 
 
 def fit_frames(image: np.ndarray, *, n_frames: int, fill: float | None = None) -> np.ndarray:

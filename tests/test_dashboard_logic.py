@@ -1,0 +1,141 @@
+"""The dashboard's pure parts: exports, live re-sonification, the explainability-cost query, the
+interaction heatmap, and the compact copy for hosting."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard import export, figures, listening, queries
+from engine.audio.io import encode_audio
+from engine.audio.representations import VIT_HOP, VIT_N_FFT
+from engine.audio.sonify import sonify
+from engine.datasets.base import SAMPLE_RATE
+from precompute.database import ResultsError, compact_copy
+
+
+# exports ---------------------------------------------------------------------------------------
+def test_csv_keeps_named_index_and_drops_a_plain_one():
+    plain = pd.DataFrame({"a": [1.5, 2.0], "b": ["x", "y"]})
+    assert export.table_csv(plain).decode().splitlines() == ["a,b", "1.5,x", "2.0,y"]
+    pivot = plain.set_index("b")
+    assert export.table_csv(pivot).decode().splitlines()[0] == "b,a"
+
+
+def test_latex_is_a_booktabs_table_with_escaped_text_and_caption():
+    frame = pd.DataFrame({"feature": ["rhythm_stability", "50% major"], "r": [0.71234, -0.5]})
+    tex = export.table_latex(frame, caption="Mid2E r_per target")
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    assert "rhythm\\_stability" in tex and "50\\% major" in tex
+    assert "0.712" in tex and "0.71234" not in tex
+    assert "\\caption{Mid2E r\\_per target}" in tex and "\\label{tab:mid2e_r_per_target}" in tex
+
+
+def test_file_stem_is_safe():
+    assert export.file_stem("A2E: r / MSE (per target)") == "a2e_r_mse_per_target"
+    assert export.file_stem("***") == "export"
+
+
+def test_figure_export_renders_png_and_svg():
+    if not export.image_export_available():
+        pytest.skip("no chromium for Kaleido on this machine")
+    fig = figures.finish(figures.ranking_bars(pd.Series({"a": 1.0, "b": 0.5}), xaxis_title="x"))
+    png = export.figure_image(fig, format="png", width=400, height=300)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = export.figure_image(fig, format="svg", width=400, height=300)
+    assert b"<svg" in svg[:500]
+    with pytest.raises(ValueError, match="format"):
+        export.figure_image(fig, format="gif")
+
+
+# live re-sonification ----------------------------------------------------------------------------
+def test_live_resonification_equals_the_engine_on_the_same_audio():
+    seconds = 3.0
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    y = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 3300 * t)).astype(np.float32)
+    clip = listening.clip_spectrum(encode_audio(y))
+    relevance = np.zeros((224, 224), dtype=np.float32)
+    relevance[:20] = 1.0  # the lowest band only
+    wav = listening.resonify(clip, relevance, power=1.5)
+    import io
+
+    import soundfile as sf
+
+    live, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    assert rate == SAMPLE_RATE and live.shape == clip.waveform.shape
+    expected = sonify(clip.waveform, relevance, n_fft=VIT_N_FFT, hop_length=VIT_HOP, power=1.5)
+    assert np.abs(live - expected).max() < 2 / 32768 + 1e-6  # 16-bit quantisation
+    spectrum = np.abs(np.fft.rfft(live))
+    freqs = np.fft.rfftfreq(live.size, 1 / SAMPLE_RATE)
+    assert spectrum[np.argmin(abs(freqs - 220))] > 20 * spectrum[np.argmin(abs(freqs - 3300))]
+    complement, _ = sf.read(io.BytesIO(listening.resonify(clip, relevance, power=1.5, complement=True)), dtype="float32")
+    spectrum = np.abs(np.fft.rfft(complement))
+    assert spectrum[np.argmin(abs(freqs - 3300))] > 20 * spectrum[np.argmin(abs(freqs - 220))]
+
+
+def test_stored_gain_is_found_only_for_a_plain_matching_power():
+    settings = json.dumps({"sonification": {"gains": [{"name": "R^2", "power": 2.0, "floor": 0.0, "smooth_frames": 1},
+                                                      {"name": "soft", "power": 1.0, "floor": 0.1, "smooth_frames": 1}]}})
+    assert listening.stored_gain(settings, power=2.0) == "R^2"
+    assert listening.stored_gain(settings, power=1.0) is None  # floored: not R^1
+    assert listening.stored_gain(settings, power=1.5) is None
+    assert listening.stored_gain("{}", power=2.0) is None
+
+
+# figures and queries ---------------------------------------------------------------------------------
+def test_interaction_heatmap_is_symmetric_with_main_effects_on_the_diagonal():
+    coefficients = pd.DataFrame({"feature": ["a", "b", "c", "a x b", "b x c"], "value": [0.5, -0.2, 0.1, 0.8, -0.3]})
+    z = np.asarray(figures.interaction_heatmap(coefficients, target="happy").data[0].z, dtype=float)
+    assert np.allclose(np.diag(z), [0.5, -0.2, 0.1])
+    assert z[0, 1] == z[1, 0] == 0.8 and z[1, 2] == z[2, 1] == -0.3
+    assert np.isnan(z[0, 2])
+    heat = figures.interaction_heatmap(coefficients, target="happy").data[0]
+    assert heat.zmin == -heat.zmax == -0.8  # symmetric colour scale
+
+
+def test_relevance_overlay_is_transparent_at_zero_and_reaches_the_chosen_opacity():
+    image, relevance = np.zeros((224, 224)), np.zeros((224, 224))
+    fig = figures.relevance_overlay(image, relevance, max_hz=11025, seconds=10, title="t", signed=True, opacity=0.4)
+    scale = fig.data[1].colorscale
+    middle = [color for position, color in scale if abs(position - 0.5) < 1e-9][0]
+    assert middle.endswith(",0.000)")
+    assert scale[0][1].endswith(",0.400)") and scale[-1][1].endswith(",0.400)")
+
+
+def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_model(tmp_path):
+    con = duckdb.connect(str(tmp_path / "m.duckdb"))
+    con.execute("CREATE TABLE experiments (experiment_id TEXT, route TEXT, input TEXT, head TEXT, feature_set TEXT)")
+    con.execute("CREATE TABLE metrics (experiment_id TEXT, seed INT, split TEXT, target TEXT, metric TEXT, value DOUBLE)")
+    con.executemany("INSERT INTO experiments VALUES (?, ?, ?, ?, ?)", [
+        ("A2E/spec", "A2E", "spectrogram", "cnn", ""), ("A2E/chroma", "A2E", "chromagram", "cnn", ""),
+        ("Mid2E/pred/ridge/7", "Mid2E", "predicted_midlevel", "ridge", "7"),
+        ("Mid2E/ann/ridge/7", "Mid2E", "annotated_midlevel", "ridge", "7")])
+    values = {"A2E/spec": [0.70, 0.72], "A2E/chroma": [0.50, 0.52], "Mid2E/pred/ridge/7": [0.60, 0.62], "Mid2E/ann/ridge/7": [0.80, 0.80]}
+    con.executemany("INSERT INTO metrics VALUES (?, ?, 'test', 'all', 'pearson_r', ?)",
+                    [(e, seed, v) for e, vs in values.items() for seed, v in enumerate(vs)])
+    cost = queries.explainability_cost(con, metric="pearson_r").set_index("experiment_id")
+    assert list(cost.index) == ["Mid2E/ann/ridge/7", "Mid2E/pred/ridge/7"]
+    assert (cost["direct_experiment"] == "A2E/spec").all()
+    assert cost.loc["Mid2E/pred/ridge/7", "change"] == pytest.approx(0.61 - 0.71)
+    assert cost.loc["Mid2E/ann/ridge/7", "change"] == pytest.approx(0.80 - 0.71)
+    assert queries.explainability_cost(con, metric="pearson_r", target="valence").empty
+
+
+# hosting -------------------------------------------------------------------------------------
+def test_compact_copy_keeps_every_row_and_is_smaller(tiny_db, tmp_path):
+    out = tmp_path / "hosted.duckdb"
+    size = compact_copy(tiny_db, out)
+    assert size == out.stat().st_size < tiny_db.stat().st_size
+    with duckdb.connect(str(tiny_db), read_only=True) as source, duckdb.connect(str(out), read_only=True) as copy:
+        tables = [r[0] for r in source.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        for table in tables:
+            assert copy.execute(f"SELECT count(*) FROM {table}").fetchone() == source.execute(f"SELECT count(*) FROM {table}").fetchone()
+        assert queries.schema_version(copy) == queries.schema_version(source)
+    with pytest.raises(ResultsError, match="new file"):
+        compact_copy(tiny_db, tiny_db)
+    with pytest.raises(ResultsError, match="no results database"):
+        compact_copy(tmp_path / "missing.duckdb", tmp_path / "x.duckdb")
