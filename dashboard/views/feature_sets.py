@@ -33,11 +33,20 @@ keys = ["route", "input", "head", "feature_set"]
 
 
 def matched_reference() -> pd.DataFrame:
-    """The thesis's figures for this route's experiments, matched on route, input, head and feature set."""
-    columns = ["experiment_id", "target", "mean", "sd"]
+    """The thesis's figures for this route's experiments, matched on route, input, head and feature set.
+
+    Mid2E experiments on other descriptors than the thesis's (it used A2Mid-*predicted* ones) are
+    matched on head and feature set; ``thesis_input`` says which descriptors the thesis's figure is for.
+    """
+    columns = ["experiment_id", "target", "mean", "sd", "thesis_input"]
     if reference.empty:
         return pd.DataFrame(columns=columns)
-    return widgets.query(db, "experiments")[["experiment_id", *keys]].merge(reference, on=keys)[columns]
+    experiments = widgets.query(db, "experiments")[["experiment_id", *keys]]
+    exact = experiments.merge(reference.assign(thesis_input=reference["input"]), on=keys)
+    if route != "Mid2E":
+        return exact[columns]
+    loose = experiments.merge(reference.rename(columns={"input": "thesis_input"}), on=["route", "head", "feature_set"])
+    return pd.concat([exact, loose[~loose["experiment_id"].isin(exact["experiment_id"])]])[columns]
 
 
 thesis = matched_reference()
@@ -45,8 +54,10 @@ thesis_all = thesis[thesis["target"] == "all"]
 st.subheader(f"{route} ({ROUTES[route]}): mean over the emotion scales, mean ± SD over seeds")
 widgets.chart(figures.metric_bars, summary, metric_label=METRICS[metric], reference=thesis_all, name=f"{route} {metric} by experiment")
 if not thesis_all.empty:
-    st.caption("Grey bars: the figures **reported in the thesis** for the same route, input and head (its own data, "
-               "random 80/20 split and, for Mid2E, descriptors predicted by an A2Mid model trained on MTG).")
+    st.caption("Grey bars: the figures **reported in the thesis** for the same route, input, feature set and head (its own "
+               "random 80/20 split). Its Mid2E figures are all on descriptors *predicted* by an A2Mid model trained on MTG; "
+               "they are shown beside this run's models of the same head and feature set whatever their descriptors "
+               "(column *thesis input*).")
 elif widgets.query(db, "reference_figures").empty:
     st.caption("The thesis's figures appear here when the run's `--data-root` holds `thesis-figures.csv`.")
 else:
@@ -54,8 +65,8 @@ else:
 
 table = summary[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]]
 if not thesis_all.empty:
-    table = table.merge(thesis_all[["experiment_id", "mean", "sd"]].rename(columns={"mean": "thesis mean", "sd": "thesis sd"}),
-                        on="experiment_id", how="left")
+    table = table.merge(thesis_all[["experiment_id", "mean", "sd", "thesis_input"]].rename(
+        columns={"mean": "thesis mean", "sd": "thesis sd", "thesis_input": "thesis input"}), on="experiment_id", how="left")
 number = st.column_config.NumberColumn(format="%.3f")
 st.caption("Click a column header to sort.")
 widgets.table(table, name=f"{route} {metric} by experiment", column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
