@@ -187,12 +187,21 @@ def audio_player(label: str, data: bytes | None, *, format: str = "audio/ogg") -
         st.audio(data, format=format)
 
 
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _figure(builder: str, args: tuple, kwargs: tuple) -> Any:
+    # Building a Plotly figure (validation of every trace) costs 30-250 ms; the same data gives the same
+    # figure, which Streamlit only serialises and the exports only read, so one object is shared.
+    return figures.finish(getattr(figures, builder)(*args, **dict(kwargs)))
+
+
 def chart(figure_builder: Callable[..., Any], *args: Any, name: str, key: str | None = None, **kwargs: Any) -> None:
     """Draw a figure from :mod:`dashboard.figures` full width, with PNG and SVG export.
 
     ``name`` names the exported files and must be unique on the page; ``key`` is Streamlit's element key.
     """
-    figure = figures.finish(figure_builder(*args, **kwargs))
+    if getattr(figures, figure_builder.__name__, None) is not figure_builder:
+        raise ValueError(f"{figure_builder.__name__} is not a builder of dashboard.figures")
+    figure = _figure(figure_builder.__name__, args, tuple(sorted(kwargs.items())))
     stem = export.file_stem(name)
     # theme=None: keep the figure's own colour scales (Streamlit's theme would recolour heatmaps).
     st.plotly_chart(figure, width="stretch", key=key, theme=None,

@@ -1,0 +1,561 @@
+"""Dashboard speed and memory as a user in a browser sees them: page render times and server memory.
+
+    python benchmarks/bench_dashboard.py                                   # data/demo.duckdb, 10 repeats, 50 clips
+    python benchmarks/bench_dashboard.py --db data/soundtracks.duckdb --repeats 5 --clips 20
+
+Starts ``streamlit run dashboard/Home.py --server.headless true --server.port <free port>`` (plus
+``--server.address 127.0.0.1``) as a subprocess with ``MER_DB`` pinned to ``--db``, waits for
+``/_stcore/health``, drives Debian's chromium through Playwright (1400 x 1000 viewport), and stops the
+server at the end, also on error. Rows:
+
+- ``first render``: each page once, in a fresh browser context (empty HTTP cache, new session) on the
+  freshly started server, pages in menu order: Streamlit's and the dashboard's caches are cold (the
+  first page also pays the server's first script run; later pages profit from queries an earlier page
+  cached, as a user opening the pages one after the other would). Target: at most 2 s.
+- ``warm p50 / p95``: then ``--repeats`` full reloads (``page.reload()``) of each page's URL in one
+  browser context. Target: p95 at most 300 ms, per page and over all pages' reloads together.
+- ``in-app switches``: then ``--repeats`` rounds of clicking each page's sidebar link in turn (no reload:
+  the frontend's code, the websocket and the session stay, as when a user moves between pages), from
+  the click until the new page settled. Target: p95 at most 300 ms.
+- Confusion-browser interactions, each a deep link (``page.goto`` in the warm context):
+  ``clip change`` moves to another explained clip (cycling over the cells; a clip the server has not
+  shown before, so its spectrogram, map and audio queries run once; ``p`` = 2, precomputed audio);
+  ``p live`` keeps the default clip and sets ``p`` to a value not precomputed and not asked for before
+  (0.5 .. 4.0 in steps of 0.25, 2 excluded), so both players are re-sonified on the server.
+- Memory: resident set size of the server process and its descendants (``VmRSS`` from ``/proc``; psutil
+  is not needed), after the first render of every page (the warm-up), after the warm reloads and
+  interactions, and after browsing ``--clips`` different (cell, clip, method, p) deep links on the
+  confusion browser, each waited until rendered. The clips are the explained ones (those with stored
+  maps and audio: the expensive path), taken round-robin over the cells; methods rotate so that no
+  (clip, method) pair repeats before all have been seen; ``p`` cycles over 2, 1.5, 3, 2, 0.75, so two
+  in five are re-sonified live. Target: growth under 200 MB from the warm-up.
+
+What "rendered" means. A render's time runs from navigation start (``performance.timeOrigin``, the
+zero of ``performance.now()`` in the new document, so no Python-side overhead is counted) to the first
+animation frame from which all of these hold for ``--quiet-ms`` (default 250 ms) on end; the start of
+that quiet spell is the render time:
+
+- ``stApp``'s ``data-test-script-state`` is ``notRunning`` and ``data-test-connection-state`` is
+  ``CONNECTED``. Streamlit 1.67's frontend sets these from the server's session events: the script
+  state reads ``initial`` until the first run has an id, ``running`` while the script runs and
+  ``notRunning`` once the server reported the run finished. (Streamlit's own end-to-end tests wait on
+  the same attribute.) The quiet spell catches a run that starts again right away (``st.rerun``,
+  ``st.switch_page``, a bound widget writing the URL);
+- the page's title (``h1`` in ``stMain``) is drawn, so the element tree of this run is on screen;
+- no element is stale (``[data-stale="true"]``: left over from a previous run) and no skeleton is
+  shown (``stAppSkeleton``, ``stSkeleton``: the Suspense fallback while an element's lazily loaded
+  code arrives, ``stSkeletonElement``);
+- every visible Plotly chart has drawn its SVG (``.main-svg`` inside each ``stPlotlyChart``) and every
+  visible dataframe its canvas: a script run is finished before its charts are, and a user waits for
+  those (charts and tables in a collapsed expander are not drawn until it opens, so they are skipped).
+
+The status widget (the running man) is not used: it shows only after a delay while the script runs
+and leaves with a 200 ms fade-out transition, so its disappearance lags the run by a constant. A page
+that shows an exception (``stException``) or does not settle in 120 s is reported, not timed.
+
+The machine is shared (other processes may run), so figures are noisy: run on an idle machine for
+numbers to quote, and compare only figures from the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from importlib import metadata
+from dataclasses import dataclass
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+if str(REPOSITORY) not in sys.path:  # run as a script: make the repository root importable
+    sys.path.insert(0, str(REPOSITORY))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+]
+PAGES = ["home", "feature_sets", "midlevel", "descriptors", "confusion", "attribution_quality", "explain_clip"]
+FIRST_TARGET_MS = 2000.0
+WARM_P95_TARGET_MS = 300.0
+GROWTH_TARGET_MB = 200.0
+BROWSE_P = [2.0, 1.5, 3.0, 2.0, 0.75]
+LIVE_P = [p / 4 for p in range(2, 17) if p != 8]  # 0.5 .. 4.0 step 0.25 without 2
+TIMEOUT_MS = 120_000
+
+# Resolves with {end: ms since navigation start at which the page settled} or {timeout: true, ...}.
+WAIT_RENDERED = """
+async ({quietMs, timeoutMs}) => {
+  const done = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) return false;
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+    if (!document.querySelector('[data-testid="stMain"] h1')) return false;
+    if (document.querySelector('[data-stale="true"], [data-testid="stAppSkeleton"], [data-testid="stSkeleton"], '
+                               + '[data-testid="stSkeletonElement"]')) return false;
+    // Only what can be seen: a collapsed expander's charts and tables are not drawn until it opens.
+    for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+      if (chart.checkVisibility() && !chart.querySelector('.main-svg')) return false;
+    for (const frame of document.querySelectorAll('[data-testid="stDataFrame"]'))
+      if (frame.checkVisibility() && !frame.querySelector('canvas')) return false;
+    return true;
+  };
+  const frame = () => new Promise(resolve => {
+    // rAF is the paint-aligned clock; the timeout keeps polling should frames be throttled.
+    const timer = setTimeout(resolve, 50);
+    requestAnimationFrame(() => { clearTimeout(timer); resolve(); });
+  });
+  // Phases: when the script state turned to running (first and last time) and back to notRunning.
+  const marks = {firstRun: null, lastRunStart: null, lastRunEnd: null};
+  let watched = null, last = null;
+  const note = () => {
+    const state = watched.getAttribute('data-test-script-state');
+    if (state === last) return;
+    const t = performance.now();
+    if (state === 'running') { if (marks.firstRun === null) marks.firstRun = t; marks.lastRunStart = t; }
+    if (state === 'notRunning' && last === 'running') marks.lastRunEnd = t;
+    last = state;
+  };
+  const observer = new MutationObserver(note);
+  const started = performance.now();
+  let since = null;
+  for (;;) {
+    if (watched === null && (watched = document.querySelector('[data-testid="stApp"]'))) {
+      note();
+      observer.observe(watched, {attributes: true, attributeFilter: ['data-test-script-state']});
+    }
+    await frame();
+    const now = performance.now();
+    if (done()) {
+      if (since === null) since = now;
+      if (now - since >= quietMs) {
+        observer.disconnect();
+        const navigation = performance.getEntriesByType('navigation')[0];
+        return {end: since, ...marks, loaded: navigation ? navigation.domContentLoadedEventEnd : null};
+      }
+    } else {
+      since = null;
+    }
+    if (now - started > timeoutMs) {
+      const app = document.querySelector('[data-testid="stApp"]');
+      return {timeout: true, state: app && app.getAttribute('data-test-script-state'),
+              stale: document.querySelectorAll('[data-stale="true"]').length};
+    }
+  }
+}
+"""
+
+
+# In-app navigation: click a sidebar link (no reload: the page's code, websocket and session stay) and
+# resolve with the ms from the click until the new page settled, by the same rule as WAIT_RENDERED plus
+# "a script run started after the click and the title is the new page's".
+SWITCH_IN_APP = """
+async ({href, title, quietMs, timeoutMs}) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const link = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')].find(a => a.href.endsWith(href));
+  if (!link) return {missing: true};
+  let ran = false;
+  const observer = new MutationObserver(() => { if (app.getAttribute('data-test-script-state') === 'running') ran = true; });
+  observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  const done = () => {
+    if (!ran || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    const heading = document.querySelector('[data-testid="stMain"] h1');
+    if (!heading || heading.innerText.trim() !== title) return false;
+    if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return false;
+    for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+      if (chart.checkVisibility() && !chart.querySelector('.main-svg')) return false;
+    for (const frame of document.querySelectorAll('[data-testid="stDataFrame"]'))
+      if (frame.checkVisibility() && !frame.querySelector('canvas')) return false;
+    return true;
+  };
+  const frame = () => new Promise(resolve => { const t = setTimeout(resolve, 50); requestAnimationFrame(() => { clearTimeout(t); resolve(); }); });
+  const started = performance.now();
+  link.click();
+  let since = null;
+  for (;;) {
+    await frame();
+    const now = performance.now();
+    if (done()) { if (since === null) since = now; if (now - since >= quietMs) { observer.disconnect(); return {ms: since - started}; } }
+    else since = null;
+    if (now - started > timeoutMs) { observer.disconnect(); return {timeout: true}; }
+  }
+}
+"""
+TITLES = {"home": "Explainable Music Emotion Recognition", "feature_sets": "Feature sets", "midlevel": "Mid-level explanations",
+          "descriptors": "Descriptors and harmony", "confusion": "Confusion browser",
+          "attribution_quality": "Attribution quality", "explain_clip": "Explain your clip"}
+
+
+def switch_in_app(page, name: str, quiet_ms: float) -> float:
+    """Milliseconds from a click on the sidebar link of page ``name`` until it settled (no reload)."""
+    result = page.evaluate(SWITCH_IN_APP, {"href": "/" if name == "home" else f"/{name}", "title": TITLES[name], "quietMs": quiet_ms,
+                                           "timeoutMs": TIMEOUT_MS})
+    if result.get("missing") or result.get("timeout"):
+        raise Failure(f"in-app switch to {name}: {'no sidebar link' if result.get('missing') else 'did not settle'}")
+    return float(result["ms"])
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default method) of a non-empty list."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# memory ------------------------------------------------------------------------------------------
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_mb(pid: int) -> tuple[float, int]:
+    """Resident memory (MB) of ``pid`` and all its descendants, and how many processes that is."""
+    tree = _children()
+    pids, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        pids.append(current)
+        stack.extend(tree.get(current, []))
+    return sum(_status_kb(p, "VmRSS") for p in pids) / 1024, len(pids)
+
+
+def settled_rss_mb(pid: int) -> tuple[float, int]:
+    time.sleep(1.0)  # let the last session's work and garbage collection finish
+    return rss_mb(pid)
+
+
+# server ------------------------------------------------------------------------------------------
+def start_server(db: Path, port: int) -> tuple[subprocess.Popen, list[str], str]:
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1"]
+    env = {**os.environ, "MER_DB": str(db)}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_dashboard_{port}.log", "w")
+    process = subprocess.Popen(command, cwd=REPOSITORY, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}; see {log.name}")
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, command, url
+        except OSError:
+            time.sleep(0.3)
+    stop_server(process)
+    raise RuntimeError(f"streamlit did not answer in 90 s; see {log.name}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# browser -----------------------------------------------------------------------------------------
+class Failure(RuntimeError):
+    pass
+
+
+@dataclass
+class Render:
+    """One render, in ms since navigation start: settled (``end``), DOMContentLoaded, first script run
+    started, last script run reported finished (``None`` where the browser did not see it)."""
+
+    end: float
+    loaded: float | None
+    run_start: float | None
+    run_end: float | None
+
+
+def ends(renders: list[Render]) -> list[float]:
+    return [r.end for r in renders]
+
+
+def phases(renders: list[Render]) -> str:
+    """Median of each phase: page loaded, waiting for the run, the run, drawing after the run."""
+    def median(values: list[float | None]) -> str:
+        known = [v for v in values if v is not None]
+        return f"{statistics.median(known):>9.0f}" if known else f"{'-':>9}"
+    return (median([r.loaded for r in renders])
+            + median([r.run_start - r.loaded if None not in (r.run_start, r.loaded) else None for r in renders])
+            + median([r.run_end - r.run_start if None not in (r.run_end, r.run_start) else None for r in renders])
+            + median([r.end - r.run_end if r.run_end is not None else None for r in renders])
+            + median([r.end for r in renders]))
+
+
+def wait_rendered(page, quiet_ms: float, url: str) -> Render:
+    """Milliseconds from the current document's navigation start until it settled (see the docstring)."""
+    result = page.evaluate(WAIT_RENDERED, {"quietMs": quiet_ms, "timeoutMs": TIMEOUT_MS})
+    if result.get("timeout"):
+        raise Failure(f"{url} did not settle in {TIMEOUT_MS / 1000:.0f} s (script state {result.get('state')}, "
+                      f"{result.get('stale')} stale elements)")
+    errors = page.locator('[data-testid="stException"]')
+    if errors.count():
+        raise Failure(f"{url} shows an exception: {errors.first.inner_text()[:500]}")
+    return Render(float(result["end"]), result.get("loaded"), result.get("firstRun"), result.get("lastRunEnd"))
+
+
+def visit(page, url: str, quiet_ms: float, *, reload: bool = False) -> Render:
+    if reload:
+        page.reload(wait_until="commit")
+    else:
+        page.goto(url, wait_until="commit")
+    return wait_rendered(page, quiet_ms, url)
+
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    return context, context.new_page()
+
+
+def expect_text(page, text: str, problems: list[str], url: str) -> None:
+    """Record (do not fail on) a deep link that did not land where it should."""
+    if page.get_by_text(text, exact=False).count() == 0:
+        problems.append(f"{url}: '{text}' not on the page")
+
+
+# confusion-browser deep links ------------------------------------------------------------------
+def confusion_plan(db: Path) -> dict:
+    """The ViT model's cells, explained clips per cell (most confident first), default clip and methods."""
+    from dashboard import queries
+    from engine.datasets.base import CLASSES
+
+    con = queries.connect(db)
+    experiments = queries.experiments(con)
+    vit = str(experiments[experiments["route"] == "ViT"]["experiment_id"].iloc[0])
+    seed = queries.seeds(con, vit)[0]
+    decisions = queries.classifications(con, vit, seed=seed)
+    explained = set(queries.explained_clips(con, vit, seed=seed))
+    methods = queries.relevance_methods(con, vit)
+    cells = {}
+    for actual in CLASSES:
+        for predicted in CLASSES:
+            rows = decisions[(decisions["actual"] == actual) & (decisions["predicted"] == predicted)]
+            rows = rows.assign(stored=rows["clip_id"].isin(explained)).sort_values(["stored", "confidence"], ascending=False)
+            chosen = rows[rows["stored"]]["clip_id"].tolist() or rows["clip_id"].tolist()
+            if chosen:
+                cells[f"{actual}-{predicted}"] = chosen
+    con.close()
+    # What the page shows without parameters: cell sad-happy, its first clip, the first method.
+    default_cell = "sad-happy" if "sad-happy" in cells else next(iter(cells))
+    round_robin = [(cell, clips[i]) for i in range(max(map(len, cells.values()))) for cell, clips in cells.items()
+                   if i < len(clips)]
+    return {"cells": cells, "methods": methods, "default": (default_cell, cells[default_cell][0], methods[0]),
+            "clips": round_robin}
+
+
+def confusion_url(base: str, cell: str, clip: str, method: str, p: float) -> str:
+    query = urllib.parse.urlencode({"cell": cell, "clip": clip, "method": method, "p": f"{p:g}"})
+    return f"{base}/confusion?{query}"
+
+
+def browse_combinations(plan: dict, count: int) -> list[tuple[str, str, str, float]]:
+    clips, methods = plan["clips"], plan["methods"]
+    combos = []
+    for turn in range(max(1, -(-count // (len(clips) * len(methods)))) * len(methods)):
+        for j, (cell, clip) in enumerate(clips):
+            combos.append((cell, clip, methods[(j + turn) % len(methods)], BROWSE_P[len(combos) % len(BROWSE_P)]))
+    return combos[:count]
+
+
+# report ------------------------------------------------------------------------------------------
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def summary_row(name: str, times: list[float]) -> str:
+    return f"{name:<34}{len(times):>4}{percentile(times, 50):>10.0f}{percentile(times, 95):>10.0f}{max(times):>10.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, default=REPOSITORY / "data" / "demo.duckdb", help="results database (MER_DB)")
+    parser.add_argument("--repeats", type=int, default=10, help="warm reloads per page and timed interactions of each kind")
+    parser.add_argument("--clips", type=int, default=50, help="confusion-browser deep links browsed for the memory figure")
+    parser.add_argument("--quiet-ms", type=float, default=250.0, help="how long a page must stay settled to count as rendered")
+    args = parser.parse_args()
+    if args.repeats < 1 or args.clips < 1:
+        parser.error("--repeats and --clips must be >= 1")
+    db = args.db.resolve()
+    if not db.is_file():
+        parser.error(f"{db} does not exist (make demo builds data/demo.duckdb)")
+    if not Path(CHROMIUM).exists():
+        parser.error(f"{CHROMIUM} not found (apt-get install chromium)")
+
+    from playwright.sync_api import sync_playwright
+
+    plan = confusion_plan(db)
+    port = free_port()
+    wall_started = time.perf_counter()
+    process, command, base = start_server(db, port)
+    problems: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                # 1. first renders: fresh context per page, fresh server
+                first: dict[str, Render] = {}
+                for name in PAGES:
+                    context, page = new_page(browser)
+                    first[name] = visit(page, f"{base}/{name}", args.quiet_ms)
+                    context.close()
+                rss_warm, processes = settled_rss_mb(process.pid)
+
+                # 2. warm reloads, one context
+                context, page = new_page(browser)
+                warm: dict[str, list[Render]] = {}
+                for name in PAGES:
+                    url = f"{base}/{name}"
+                    visit(page, url, args.quiet_ms)  # this context's first visit: not timed
+                    warm[name] = [visit(page, url, args.quiet_ms, reload=True) for _ in range(args.repeats)]
+
+                # 2b. in-app page switches (sidebar clicks, no reload), each page from the previous one
+                in_app: dict[str, list[float]] = {name: [] for name in PAGES}
+                for _ in range(args.repeats):
+                    for name in PAGES[1:] + PAGES[:1]:
+                        in_app[name].append(switch_in_app(page, name, args.quiet_ms))
+
+                # 3. confusion-browser interactions by deep link
+                cell0, clip0, method0 = plan["default"]
+                others = [(cell, clip) for cell, clip in plan["clips"] if clip != clip0]
+                clip_change = []
+                for i in range(args.repeats):
+                    cell, clip = others[i % len(others)]
+                    url = confusion_url(base, cell, clip, method0, 2.0)
+                    clip_change.append(visit(page, url, args.quiet_ms))
+                    expect_text(page, f"{clip}: true", problems, url)
+                p_live = []
+                for i in range(args.repeats):
+                    url = confusion_url(base, cell0, clip0, method0, LIVE_P[i % len(LIVE_P)])
+                    p_live.append(visit(page, url, args.quiet_ms))
+                    expect_text(page, "re-sonified live", problems, url)
+                rss_after_warm, _ = settled_rss_mb(process.pid)
+
+                # 4. memory: browse --clips deep links
+                combos = browse_combinations(plan, args.clips)
+                browse = []
+                for cell, clip, method, power in combos:
+                    url = confusion_url(base, cell, clip, method, power)
+                    browse.append(visit(page, url, args.quiet_ms))
+                    expect_text(page, f"{clip}: true", problems, url)
+                    if power != 2.0:
+                        expect_text(page, "re-sonified live", problems, url)
+                context.close()
+                rss_after_browse, processes_after = settled_rss_mb(process.pid)
+                peak_mb = _status_kb(process.pid, "VmHWM") / 1024
+            finally:
+                browser.close()
+    finally:
+        stop_server(process)
+    wall = time.perf_counter() - wall_started
+
+    # report
+    print(f"machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), {platform.platform()}")
+    print(f"python {platform.python_version()}, streamlit {metadata.version('streamlit')}, "
+          f"playwright {metadata.version('playwright')}, chromium {CHROMIUM}")
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"server:  MER_DB={db} {shlex.join(command)}")
+    print(f"database: {db} ({db.stat().st_size / 2**20:.1f} MB); wall {wall:.0f} s; render = navigation start until "
+          f"settled for {args.quiet_ms:.0f} ms (times in ms)")
+    print()
+    print(f"{'page':<22}{'first':>8}{'warm p50':>10}{'warm p95':>10}{'warm max':>10}   first<=2000  warm p95<=300")
+    for name in PAGES:
+        times = ends(warm[name])
+        p95 = percentile(times, 95)
+        print(f"{name:<22}{first[name].end:>8.0f}{percentile(times, 50):>10.0f}{p95:>10.0f}{max(times):>10.0f}"
+              f"   {verdict(first[name].end <= FIRST_TARGET_MS):>11}  {verdict(p95 <= WARM_P95_TARGET_MS):>13}")
+    everything = [t for renders in warm.values() for t in ends(renders)]
+    overall_p95 = percentile(everything, 95)
+    slowest_first = max(r.end for r in first.values())
+    print(f"{'all pages':<22}{slowest_first:>8.0f}{percentile(everything, 50):>10.0f}{overall_p95:>10.0f}"
+          f"{max(everything):>10.0f}   {verdict(slowest_first <= FIRST_TARGET_MS):>11}  "
+          f"{verdict(overall_p95 <= WARM_P95_TARGET_MS):>13}")
+    print(f"  (first column of 'all pages': the slowest first render; {args.repeats} warm reloads per page, "
+          f"{len(everything)} in all)")
+    print()
+    print("in-app page switches (a click on the sidebar link: no reload, the session and its caches kept)")
+    print(f"{'page':<22}{'p50':>8}{'p95':>10}{'max':>10}   p95<=300")
+    for name in PAGES:
+        times = in_app[name]
+        print(f"{name:<22}{percentile(times, 50):>8.0f}{percentile(times, 95):>10.0f}{max(times):>10.0f}"
+              f"   {verdict(percentile(times, 95) <= WARM_P95_TARGET_MS):>8}")
+    switches = [t for times in in_app.values() for t in times]
+    print(f"{'all pages':<22}{percentile(switches, 50):>8.0f}{percentile(switches, 95):>10.0f}{max(switches):>10.0f}"
+          f"   {verdict(percentile(switches, 95) <= WARM_P95_TARGET_MS):>8}   ({len(switches)} switches)")
+    print()
+    print(f"{'confusion browser, deep links':<34}{'n':>4}{'p50':>10}{'p95':>10}{'max':>10}")
+    print(summary_row("clip change (p = 2, precomputed)", ends(clip_change)))
+    print(summary_row("p live (re-sonified)", ends(p_live)))
+    print(summary_row(f"browsing {len(combos)} combinations", ends(browse)))
+    live = sum(1 for combo in combos if combo[3] != 2.0)
+    print(f"  (browsing: {len({c[1] for c in combos})} clips over {len({c[0] for c in combos})} cells, "
+          f"{len({c[2] for c in combos})} methods, {live} of {len(combos)} with live p)")
+    print()
+    print("where the time goes, as the browser sees it (medians, ms): 'loaded' = DOMContentLoaded (HTML and the")
+    print("frontend's code); 'to run' = from there until the script state turned to running (websocket, session);")
+    print("'run' = until the frontend marked the last run finished (the script on the server, and the browser")
+    print("handling the elements it streams meanwhile); 'draw' = from then until settled (lazy element code,")
+    print("charts, tables; the quiet spell excluded)")
+    print(f"{'':<34}{'loaded':>9}{'to run':>9}{'run':>9}{'draw':>9}{'total':>9}")
+    for name in PAGES:
+        print(f"{name + ' first':<34}{phases([first[name]])}")
+        print(f"{name + ' warm':<34}{phases(warm[name])}")
+    print(f"{'confusion clip change':<34}{phases(clip_change)}")
+    print(f"{'confusion p live':<34}{phases(p_live)}")
+    print(f"{'confusion browsing':<34}{phases(browse)}")
+    print()
+    growth = rss_after_browse - rss_warm
+    print(f"server memory (RSS of the streamlit process and its children, {processes} -> {processes_after} processes)")
+    print(f"  after first render of every page   {rss_warm:8.0f} MB")
+    print(f"  after warm reloads + interactions  {rss_after_warm:8.0f} MB")
+    print(f"  after browsing {len(combos):>3} clips            {rss_after_browse:8.0f} MB   (server peak {peak_mb:.0f} MB)")
+    print(f"  growth from the warm-up            {growth:8.0f} MB   target < {GROWTH_TARGET_MB:.0f} MB: "
+          f"{verdict(growth < GROWTH_TARGET_MB)}   (browsing alone {rss_after_browse - rss_after_warm:+.0f} MB)")
+    if problems:
+        print()
+        print(f"{len(problems)} deep link(s) did not land as expected:")
+        for problem in problems[:10]:
+            print(f"  {problem}")
+
+
+if __name__ == "__main__":
+    main()
