@@ -1,13 +1,15 @@
 """The main pages in a real headless browser: Debian's chromium, driven by Playwright.
 
-A Streamlit server is started on the tiny profile's database (or on ``$MER_BROWSER_DB``); with
-``$MER_SCREENSHOTS`` set to a folder, each page is also saved there as a PNG (the README's
-screenshot is made this way from the demo database).
+A Streamlit server is started on the entry script (``dashboard/Home.py``) with the tiny profile's
+database (or ``$MER_BROWSER_DB``) pinned through ``$MER_DB``. Every page is saved as a PNG and checked
+not to be blank; with ``$MER_SCREENSHOTS`` set to a folder the PNGs are kept there (the README's
+screenshot is made this way from the demo database), otherwise in the test's temporary folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,7 +45,7 @@ def server(tiny_db):
     env = {**os.environ, "MER_DB": str(db)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=REPOSITORY, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -72,44 +75,183 @@ def page():
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = os.environ.get("MER_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def open_page(page, url: str, *, wait_for: str, charts: int = 0) -> None:
     """Load a page, wait for a text and for ``charts`` Plotly charts, and check no exception is shown."""
     page.goto(url)
     page.get_by_text(wait_for, exact=False).first.wait_for(timeout=90_000)
     if charts:
         page.locator(".js-plotly-plot").nth(charts - 1).wait_for(timeout=90_000)
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+    assert_no_exception(page)
 
 
-def screenshot(page, name: str) -> None:
-    folder = os.environ.get("MER_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+def assert_no_exception(page) -> None:
+    errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
+    assert errors.count() == 0, errors.first.inner_text()
 
 
-def test_home_in_a_browser(server, page):
+def assert_not_blank(path: Path) -> None:
+    """A screenshot that shows a page: many distinct colours and a spread of brightness (a blank, a
+    one-colour or a skeleton-only page has a few dozen colours and almost no spread)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        width, height = rgb.size
+        colours = rgb.getcolors(maxcolors=width * height)
+        pixels = np.asarray(rgb, dtype=np.float32)
+    assert width >= 800 and height >= 600, (width, height)
+    assert len(colours) > 300, f"{path.name}: only {len(colours)} distinct colours"
+    assert pixels.std() > 15, f"{path.name}: pixel standard deviation {pixels.std():.1f}"
+    # Something is drawn beyond the sidebar and the title: the lower half of the page is not empty.
+    assert pixels[height // 2:].std() > 10, f"{path.name}: the lower half is blank"
+
+
+def screenshot(page, folder: Path, name: str) -> Path:
+    """Save the whole page as ``<folder>/<name>.png`` once it has stopped running, and check it is not blank."""
+    wait_until_idle(page)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert_not_blank(path)
+    return path
+
+
+def wait_until_idle(page, timeout: float = 90) -> None:
+    """Wait until the script has finished its run (Streamlit shows a status widget while it runs)."""
+    deadline = time.time() + timeout
+    page.wait_for_timeout(300)
+    while page.locator('[data-testid="stStatusWidget"]').count() and time.time() < deadline:
+        page.wait_for_timeout(200)
+
+
+def test_home_in_a_browser(server, page, screenshots):
     open_page(page, server, wait_for="Headline figures")
     page.locator('[data-testid="stMetric"]').nth(3).wait_for(timeout=60_000)
+    assert page.get_by_role("heading", name="Explainable Music Emotion Recognition").is_visible()
     assert page.get_by_text("ViT Happy/Sad accuracy").count() == 1
-    screenshot(page, "home")
+    links = page.locator('[data-testid="stPageLink"]')
+    links.nth(5).wait_for(timeout=60_000)
+    assert links.count() == 6
+    for text in ("1 · Which input", "4 · Where does the ViT err", "6 · Explain a clip of your own"):
+        assert page.get_by_text(text, exact=False).first.is_visible(), text
+    assert page.get_by_text("read-only").first.is_visible()  # hosted mode: the database is pinned
+    screenshot(page, screenshots, "home")
+    # The guided path leads to the confusion browser.
+    page.get_by_text("4 · Where does the ViT err", exact=False).first.click()
+    page.wait_for_url(re.compile(r"/confusion(\?.*)?$"), timeout=30_000)
+    page.get_by_role("heading", name="Confusion browser").wait_for(timeout=60_000)
 
 
-def test_confusion_browser_plays_original_sonified_and_complement_audio(server, page):
-    open_page(page, f"{server}/Confusion_browser", wait_for="Listen", charts=3)
-    page.locator("audio").first.wait_for(timeout=60_000)
-    sources = page.locator("audio").evaluate_all("els => els.map(e => e.src)")
-    assert len(sources) == 3 and all(sources)  # original, sonified, complement
-    ready = page.locator("audio").evaluate_all(
-        "async els => Promise.all(els.map(e => new Promise(r => { if (e.readyState >= 1) r(e.duration); "
-        "e.addEventListener('loadedmetadata', () => r(e.duration)); e.addEventListener('error', () => r(-1)); e.load(); })))"
-    )
-    assert all(d > 0 for d in ready), ready  # every clip decodes in the browser
-    screenshot(page, "confusion_browser")
+def click_matrix_cell(page, row: int, column: int) -> None:
+    """Click a count of the confusion matrix, the first dataframe on the page. It is drawn on a canvas:
+    the header row then "true Happy" and "true Sad", all of one height; the index column "actual"
+    (short labels, the narrowest) then "predicted Happy" and "predicted Sad" of about equal widths."""
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box and box["height"] > 60, box
+    row_height = box["height"] / 3
+    index_width = min(box["width"] * 0.3, 120)
+    count_width = (box["width"] - index_width) / 2
+    page.mouse.click(box["x"] + index_width + count_width * (column + 0.5), box["y"] + row_height * (row + 1.5))
 
 
-def test_compare_and_midlevel_pages_draw_their_charts(server, page):
-    open_page(page, f"{server}/Compare_models", wait_for="mean over targets", charts=2)
-    screenshot(page, "compare_models")
-    open_page(page, f"{server}/Mid-level_explanations", wait_for="SHAP: global importance", charts=4)
-    screenshot(page, "midlevel_explanations")
+def matrix_counts(page) -> dict[str, int]:
+    """The confusion matrix's counts as ``{"<true>-<predicted>": n}``, read from the grid's accessible table
+    (waiting for it: the grid redraws while the script runs)."""
+    texts = page.wait_for_function(
+        """() => { const grid = document.querySelector('[data-testid="stDataFrame"]');
+                   const cells = grid ? Array.from(grid.querySelectorAll('[role="gridcell"]')).map(c => c.textContent) : [];
+                   return cells.length === 6 ? cells : null; }""", timeout=60_000).json_value()
+    return {f"{actual}-{predicted}": int(texts[3 * i + 1 + j])
+            for i, actual in enumerate(("happy", "sad")) for j, predicted in enumerate(("happy", "sad"))}
+
+
+def select_cell(page, cell: str) -> None:
+    """Click a matrix cell and wait until the page shows it: the URL (which drops the default cell),
+    the radio, its caption and the clip's heading."""
+    actual, predicted = cell.split("-")
+    row, column = ("happy", "sad").index(actual), ("happy", "sad").index(predicted)
+    click_matrix_cell(page, row, column)
+    caption = f"{actual.capitalize()} → {predicted.capitalize()} ("
+    heading = f"true {actual.capitalize()}, predicted {predicted.capitalize()}"
+    if cell == "sad-happy":
+        page.wait_for_url(lambda url: "cell=" not in url, timeout=60_000)
+    else:
+        page.wait_for_url(re.compile(rf"[?&]cell={cell}(&|$)"), timeout=60_000)
+    page.get_by_text(caption, exact=False).first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name=re.compile(heading)).wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert page.get_by_role("radio", name=cell).is_checked()
+    assert_no_exception(page)
+
+
+def audio_sources(page) -> list[str]:
+    return page.locator("audio").evaluate_all("els => els.map(e => e.src)")
+
+
+def play_and_check(audio) -> None:
+    """Play an <audio> element (autoplay is allowed by the browser's flags) and check it really plays."""
+    audio.scroll_into_view_if_needed()
+    duration = audio.evaluate(
+        "e => new Promise(r => { if (e.readyState >= 1) r(e.duration); e.addEventListener('loadedmetadata', () => r(e.duration)); "
+        "e.addEventListener('error', () => r(-1)); e.load(); })")
+    assert duration > 0, duration  # the clip decodes in the browser
+    audio.evaluate("e => e.play()")
+    audio.page.wait_for_function("e => !e.paused && e.currentTime > 0.2", arg=audio.element_handle(), timeout=20_000)
+    state = audio.evaluate("e => ({paused: e.paused, time: e.currentTime, error: e.error && e.error.code})")
+    assert state["paused"] is False and state["time"] > 0.2 and state["error"] is None, state
+
+
+def test_confusion_browser_selects_a_cell_and_plays_its_sonification(server, page, screenshots):
+    open_page(page, f"{server}/confusion", wait_for="Click a cell")
+    counts = matrix_counts(page)
+    filled = [c for c in ("happy-sad", "sad-sad", "happy-happy") if counts[c] > 0]
+    if not filled or counts["sad-happy"] == 0:
+        pytest.skip(f"the model fills too few cells of the matrix to click between them: {counts}")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=90_000)
+    page.locator("audio").nth(2).wait_for(state="attached", timeout=60_000)
+    assert page.get_by_text("Sad → Happy (", exact=False).count() == 1  # the default cell
+    default_sources = audio_sources(page)
+    assert len(default_sources) == 3 and all(default_sources)  # original, sonified, complement
+
+    # Click another filled cell, "true Happy" × "predicted Sad" if it has clips: the URL, the cell radio and
+    # its caption, the clip and its audio follow.
+    select_cell(page, filled[0])
+    sources = audio_sources(page)
+    assert len(sources) == 3 and all(sources) and sources != default_sources
+    play_and_check(page.locator("audio").nth(1))  # what the model used
+    screenshot(page, screenshots, "confusion_browser_listen")
+    page.locator("audio").nth(1).evaluate("e => e.pause()")
+
+    # Back to "true Sad" × "predicted Happy" (the default: the URL drops it), the view the README shows.
+    select_cell(page, "sad-happy")
+    assert audio_sources(page) == default_sources
+    play_and_check(page.locator("audio").nth(1))
+    page.locator("audio").nth(1).evaluate("e => e.pause()")
+    page.get_by_role("heading", name="Confusion browser").scroll_into_view_if_needed()
+    screenshot(page, screenshots, "confusion_browser")
+
+
+def test_confusion_browser_deep_link_with_a_live_gain(server, page):
+    # ?page= names the page; the other parameters travel with it. p = 1.5 is no precomputed gain.
+    open_page(page, f"{server}/?page=confusion&method=rollout&p=1.5", wait_for="rollout; re-sonified live", charts=1)
+    page.wait_for_url(re.compile(r"/confusion\?"), timeout=30_000)
+    assert "method=rollout" in page.url and "p=1.5" in page.url and "page=" not in page.url
+    assert page.locator("audio").count() == 3
+    play_and_check(page.locator("audio").nth(1))
+    page.locator("audio").nth(1).evaluate("e => e.pause()")
+
+
+def test_feature_sets_and_midlevel_pages_draw_their_charts(server, page, screenshots):
+    open_page(page, f"{server}/feature_sets", wait_for="mean over the emotion scales", charts=2)
+    screenshot(page, screenshots, "feature_sets")
+    open_page(page, f"{server}/midlevel", wait_for="SHAP: global importance", charts=4)
+    screenshot(page, screenshots, "midlevel_explanations")
