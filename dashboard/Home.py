@@ -15,17 +15,17 @@ st.set_page_config(page_title="MER workbench", page_icon="🎧", layout="wide")
 
 PAGES = {
     "Overview": [
-        st.Page("views/overview.py", title="Home", icon="🏠", url_path="home", default=True),
+        st.Page("views/overview.py", title="Home", icon=":material/home:", url_path="home", default=True),
     ],
     "Feature route": [
-        st.Page("views/feature_sets.py", title="Feature sets", icon="📊", url_path="feature_sets"),
-        st.Page("views/midlevel.py", title="Mid-level explanations", icon="🧭", url_path="midlevel"),
-        st.Page("views/descriptors.py", title="Descriptors and harmony", icon="🎼", url_path="descriptors"),
+        st.Page("views/feature_sets.py", title="Feature sets", icon=":material/bar_chart:", url_path="feature_sets"),
+        st.Page("views/midlevel.py", title="Mid-level explanations", icon=":material/explore:", url_path="midlevel"),
+        st.Page("views/descriptors.py", title="Descriptors and harmony", icon=":material/music_note:", url_path="descriptors"),
     ],
     "Perceptual route": [
-        st.Page("views/confusion.py", title="Confusion browser", icon="🎧", url_path="confusion"),
-        st.Page("views/attribution_quality.py", title="Attribution quality", icon="⚖️", url_path="attribution_quality"),
-        st.Page("views/explain_clip.py", title="Explain your clip", icon="⬆️", url_path="explain_clip"),
+        st.Page("views/confusion.py", title="Confusion browser", icon=":material/headphones:", url_path="confusion"),
+        st.Page("views/attribution_quality.py", title="Attribution quality", icon=":material/balance:", url_path="attribution_quality"),
+        st.Page("views/explain_clip.py", title="Explain your clip", icon=":material/upload_file:", url_path="explain_clip"),
     ],
 }
 

@@ -44,12 +44,12 @@ st.header("A guided path")
 st.markdown("Each step answers one question a reviewer asks; the run chosen in the sidebar applies to every page, "
             "and every page's state (run, model, cell, clip, method) is in its URL, so a view can be shared as a link.")
 GUIDE = (
-    ("views/feature_sets.py", "1 · Which input, feature set and head works best, and what does explainability cost?", "📊"),
-    ("views/midlevel.py", "2 · Which musical cues drive each emotion (coefficients, interactions, SHAP clip by clip)?", "🧭"),
-    ("views/descriptors.py", "3 · Are the descriptors and chords the models read trustworthy?", "🎼"),
-    ("views/confusion.py", "4 · Where does the ViT err, and why? Click a cell, see the relevance, listen", "🎧"),
-    ("views/attribution_quality.py", "5 · Which relevance method can be trusted (deletion, insertion, sanity)?", "⚖️"),
-    ("views/explain_clip.py", "6 · Explain a clip of your own with the stored model", "⬆️"),
+    ("views/feature_sets.py", "1 · Which input, feature set and head works best, and what does explainability cost?", ":material/bar_chart:"),
+    ("views/midlevel.py", "2 · Which musical cues drive each emotion (coefficients, interactions, SHAP clip by clip)?", ":material/explore:"),
+    ("views/descriptors.py", "3 · Are the descriptors and chords the models read trustworthy?", ":material/music_note:"),
+    ("views/confusion.py", "4 · Where does the ViT err, and why? Click a cell, see the relevance, listen", ":material/headphones:"),
+    ("views/attribution_quality.py", "5 · Which relevance method can be trusted (deletion, insertion, sanity)?", ":material/balance:"),
+    ("views/explain_clip.py", "6 · Explain a clip of your own with the stored model", ":material/upload_file:"),
 )
 for target, label, icon in GUIDE:
     st.page_link(target, label=label, icon=icon)
