@@ -293,7 +293,7 @@ def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[st
     """One panel per descriptor: annotated value (x) against ``estimate`` column (y), test clips highlighted."""
     from plotly.subplots import make_subplots
 
-    columns = 4
+    columns = min(4, len(names))
     rows = (len(names) + columns - 1) // columns
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(names), horizontal_spacing=0.06, vertical_spacing=0.15)
     for i, name in enumerate(names):
@@ -307,7 +307,7 @@ def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[st
             )
     fig.update_xaxes(range=[-0.05, 1.05], title_text="annotated")
     fig.update_yaxes(range=[-0.05, 1.05], title_text=estimate)
-    fig.update_layout(height=300 * rows, margin=dict(l=10, r=10, t=40, b=40), legend=dict(orientation="h", y=1.08))
+    fig.update_layout(height=max(300 * rows, 380), margin=dict(l=10, r=10, t=40, b=40), legend=dict(orientation="h", y=1.08))
     return fig
 
 

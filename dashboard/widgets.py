@@ -31,7 +31,7 @@ def _connection(path: str, modified: float) -> duckdb.DuckDBPyConnection:
     return queries.connect(Path(path))
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False)
 def _cached(path: str, modified: float, name: str, args: tuple, kwargs: tuple) -> Any:
     return getattr(queries, name)(_connection(path, modified), *args, **dict(kwargs))
 
@@ -161,7 +161,7 @@ def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> li
     return None if encoded is None else listening.clip_spectrum(encoded)
 
 
-@st.cache_data(max_entries=48, show_spinner=False)
+@st.cache_data(max_entries=24, show_spinner=False)
 def _resonified(path: str, modified: float, experiment: str, seed: int, dataset: str, clip_id: str, method: str,
                 power: float, complement: bool) -> bytes | None:
     clip = _clip_spectrum(path, modified, dataset, clip_id)
@@ -187,7 +187,7 @@ def audio_player(label: str, data: bytes | None, *, format: str = "audio/ogg") -
         st.audio(data, format=format)
 
 
-@st.cache_resource(max_entries=128, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False)
 def _figure(builder: str, args: tuple, kwargs: tuple) -> Any:
     # Building a Plotly figure (validation of every trace) costs 30-250 ms; the same data gives the same
     # figure, which Streamlit only serialises and the exports only read, so one object is shared.

@@ -27,8 +27,11 @@ if comparison["annotated"].notna().any():
     st.caption("Spearman rank correlation with the annotated descriptors. *Estimated*: signal-based estimators "
                "(engine/music/descriptors.py), no training. *Predicted*: the A2Mid CNN, mean over seeds; on its "
                "training split the prediction is in-sample.")
-    estimate = st.radio("Show", [c for c in ("estimated", "predicted") if comparison[c].notna().any()], horizontal=True)
-    widgets.chart(figures.descriptor_scatter, comparison, estimate=estimate, names=list(MIDLEVEL), name=f"descriptors {estimate} against annotated")
+    left, right = st.columns([1, 2])
+    estimate = left.radio("Show", [c for c in ("estimated", "predicted") if comparison[c].notna().any()], horizontal=True)
+    descriptor = right.selectbox("Descriptor", list(MIDLEVEL), key="descriptor", bind="query-params")
+    widgets.chart(figures.descriptor_scatter, comparison, estimate=estimate, names=[descriptor],
+                  name=f"{descriptor} {estimate} against annotated")
 else:
     st.caption("No annotated descriptors for this dataset: the estimates below are all there is.")
     summary = comparison.groupby("name")[["estimated", "predicted"]].describe().round(3)
