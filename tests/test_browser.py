@@ -236,6 +236,9 @@ def test_confusion_browser_selects_a_cell_and_plays_its_sonification(server, pag
     assert audio_sources(page) == default_sources
     play_and_check(page.locator("audio").nth(1))
     page.locator("audio").nth(1).evaluate("e => e.pause()")
+    page.get_by_text("Relevance opacity").scroll_into_view_if_needed()
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    screenshot(page, screenshots, "confusion_browser_relevance")  # the spectrogram with the map laid over it
     page.get_by_role("heading", name="Confusion browser").scroll_into_view_if_needed()
     screenshot(page, screenshots, "confusion_browser")
 
