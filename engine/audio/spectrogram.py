@@ -123,9 +123,10 @@ def resize(image: np.ndarray, *, shape: tuple[int, int]) -> np.ndarray:
     """
     values = np.ascontiguousarray(image, dtype=np.float32)
     top, bottom, down = _bilinear_taps(values.shape[0], shape[0])
-    rows = values[top] * (1.0 - down)[:, None] + values[bottom] * down[:, None]
+    # a + w (b - a): equal neighbours give exactly their value (silence stays at the floor).
+    rows = values[top] + down[:, None] * (values[bottom] - values[top])
     left, right, across = _bilinear_taps(values.shape[1], shape[1])
-    return (rows[:, left] * (1.0 - across) + rows[:, right] * across).astype(np.float32, copy=False)
+    return (rows[:, left] + across * (rows[:, right] - rows[:, left])).astype(np.float32, copy=False)
 
 
 def fit_frames(image: np.ndarray, *, n_frames: int, fill: float | None = None) -> np.ndarray:
