@@ -157,7 +157,8 @@ def vit_model(db: Path) -> tuple[str, str, int]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> listening.ClipSpectrum | None:
-    encoded = query(Path(path), "original_audio", dataset=dataset, clip_id=clip_id)
+    db = Path(path)
+    encoded = query(db, "original_audio", dataset=dataset, clip_id=clip_id)
     return None if encoded is None else listening.clip_spectrum(encoded)
 
 
@@ -165,7 +166,8 @@ def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> li
 def _resonified(path: str, modified: float, experiment: str, seed: int, dataset: str, clip_id: str, method: str,
                 power: float, complement: bool) -> bytes | None:
     clip = _clip_spectrum(path, modified, dataset, clip_id)
-    stored = query(Path(path), "relevance_map", experiment, seed=seed, clip_id=clip_id, method=method)
+    db = Path(path)
+    stored = query(db, "relevance_map", experiment, seed=seed, clip_id=clip_id, method=method)
     if clip is None or stored is None:
         return None
     return listening.resonify(clip, stored[0], power=power, complement=complement)
