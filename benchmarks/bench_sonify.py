@@ -4,7 +4,9 @@
 
 Prints the median time of the full path (STFT, gain, inverse STFT: what precompute does) and of the
 path from a stored STFT (gain and inverse STFT only: what the dashboard does when the gain exponent
-moves), with the real-time factor of each (target: at least 500x).
+moves), with the real-time factor of each (target: at least 500x), and the dashboard's live path as
+a listener sees it (decode the stored OGG clip and take its STFT once per clip, then per p: gain,
+inverse STFT, loudness match and WAV encoding, for the sonified and the complement player).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import argparse
 
 import numpy as np
 
+from dashboard import listening
+from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.audio.sonify import sonify, sonify_spectrum
 from engine.audio.stft import stft
@@ -29,12 +33,17 @@ def main() -> None:
     y = (0.1 * rng.standard_normal(int(args.seconds * SAMPLE_RATE))).astype(np.float32)
     relevance = rng.random((224, 224)).astype(np.float32)
     spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP)
+    stored = encode_audio(y)  # what the results database holds
+    clip = listening.clip_spectrum(stored)
     cases = {
         "sonify (STFT + gain + iSTFT)": lambda: sonify(y, relevance, n_fft=VIT_N_FFT, hop_length=VIT_HOP),
         "sonify from stored STFT": lambda: sonify_spectrum(spectrum, relevance, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP),
         "  ... with 5-frame smoothing": lambda: sonify_spectrum(
             spectrum, relevance, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP, smooth_frames=5
         ),
+        "dashboard: decode OGG + STFT": lambda: listening.clip_spectrum(stored),
+        "dashboard: new p, both players": lambda: [listening.resonify(clip, relevance, power=1.5, complement=c)
+                                                   for c in (False, True)],
     }
     print(f"{args.seconds:g} s of audio at {SAMPLE_RATE} Hz, n_fft {VIT_N_FFT}, hop {VIT_HOP}; median of {args.repeats}")
     for name, function in cases.items():
