@@ -157,17 +157,16 @@ async ({quietMs, timeoutMs}) => {
 
 # In-app navigation: click a sidebar link (no reload: the page's code, websocket and session stay) and
 # resolve with the ms from the click until the new page settled, by the same rule as WAIT_RENDERED plus
-# "a script run started after the click and the title is the new page's".
+# "the title is the new page's".
 SWITCH_IN_APP = """
 async ({href, title, quietMs, timeoutMs}) => {
   const app = document.querySelector('[data-testid="stApp"]');
   const link = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')].find(a => a.href.endsWith(href));
   if (!link) return {missing: true};
-  let ran = false;
-  const observer = new MutationObserver(() => { if (app.getAttribute('data-test-script-state') === 'running') ran = true; });
-  observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   const done = () => {
-    if (!ran || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    // The new page's title appears only once its run has drawn it (a short run may change the script
+    // state and back within one frame, so the state alone cannot tell that a run happened).
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
     const heading = document.querySelector('[data-testid="stMain"] h1');
     if (!heading || heading.innerText.trim() !== title) return false;
     if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return false;
@@ -184,9 +183,9 @@ async ({href, title, quietMs, timeoutMs}) => {
   for (;;) {
     await frame();
     const now = performance.now();
-    if (done()) { if (since === null) since = now; if (now - since >= quietMs) { observer.disconnect(); return {ms: since - started}; } }
+    if (done()) { if (since === null) since = now; if (now - since >= quietMs) return {ms: since - started}; }
     else since = null;
-    if (now - started > timeoutMs) { observer.disconnect(); return {timeout: true}; }
+    if (now - started > timeoutMs) return {timeout: true};
   }
 }
 """
