@@ -256,5 +256,5 @@ def test_confusion_browser_deep_link_with_a_live_gain(server, page):
 def test_feature_sets_and_midlevel_pages_draw_their_charts(server, page, screenshots):
     open_page(page, f"{server}/feature_sets", wait_for="mean over the emotion scales", charts=2)
     screenshot(page, screenshots, "feature_sets")
-    open_page(page, f"{server}/midlevel", wait_for="SHAP: global importance", charts=4)
+    open_page(page, f"{server}/midlevel", wait_for="Standardised coefficients", charts=2)
     screenshot(page, screenshots, "midlevel_explanations")

@@ -233,13 +233,24 @@ def test_midlevel_page_shows_coefficients_and_shap_for_each_model(tiny_db, monke
             app.selectbox(key="feature_set").set_value(feature_set).run()
             for head in app.selectbox(key="head").options:
                 app.selectbox(key="head").set_value(head).run()
+                # Only the open tab (bound to ?view=) is drawn: coefficients first, then one clip's SHAP.
+                app.session_state["view"] = "Coefficients"
+                app.run()
                 assert not app.exception, app.exception
-                assert "Base value" in all_text(app)
-                assert len(app.get("plotly_chart")) >= 3
+                if head == "shallow_nn":
+                    assert "has no coefficients" in all_text(app)
+                else:
+                    assert "Standardised coefficients (features × emotions)" in all_text(app)
+                    assert len(app.get("plotly_chart")) >= 2
                 if head == "ridge_interactions":
                     pairs = frame_with(app, "pair", "β")
                     assert len(pairs) > 0 and pairs["pair"].str.contains(" x ").all()
                     assert downloads(app).count("CSV") == 1
+                app.session_state["view"] = "SHAP per clip"
+                app.run()
+                assert not app.exception, app.exception
+                assert "Base value" in all_text(app) and "Standardised coefficients" not in all_text(app)
+                assert len(app.get("plotly_chart")) == 2  # beeswarm and waterfall
                 shown += 1
     assert shown == 3 * 4 * 3
     # One clip's waterfall: emotion and clip, both bound to the URL.
@@ -258,6 +269,17 @@ def test_midlevel_page_shows_coefficients_and_shap_for_each_model(tiny_db, monke
     assert base + contributions == pytest.approx(total, abs=0.011)
     assert float(predicted.value) == pytest.approx(total, abs=0.02)  # SHAP adds up to the prediction
     assert len(app.get("audio")) == 1
+
+
+def test_midlevel_tab_is_a_deep_link(tiny_db, monkeypatch):
+    app = AppTest.from_file(str(DASHBOARD / "Home.py"), default_timeout=90)
+    monkeypatch.setenv("MER_DB", str(tiny_db))
+    app.run()
+    app.query_params["view"] = "SHAP global"
+    app.switch_page("views/midlevel.py").run()
+    assert_clean(app)
+    assert [s.value for s in app.subheader] == ["SHAP: global importance"]
+    assert len(app.get("plotly_chart")) == 2
 
 
 def test_descriptor_page_compares_estimates_with_annotations(tiny_db, monkeypatch):

@@ -8,6 +8,7 @@ from dashboard import figures, widgets
 from engine.datasets.base import EMOTIONS, MIDLEVEL
 
 widgets.page("Mid-level explanations")
+VIEWS = ["Coefficients", "SHAP global", "SHAP per clip"]
 db = widgets.require_database()
 
 experiments = widgets.query(db, "experiments")
@@ -28,70 +29,82 @@ info = options[options["head"] == head].iloc[0]
 experiment = info["experiment_id"]
 st.caption(info["description"])
 
+# Tabs bound to the URL (?view=...): only the open tab is computed and drawn, which keeps a page
+# switch to a few charts instead of six.
+coefficients_tab, global_tab, clip_tab = st.tabs(VIEWS, key="view", bind="query-params")
+
 coefficients = widgets.query(db, "coefficients", experiment)
-if not coefficients.empty:
-    st.subheader("Standardised coefficients (features × emotions)")
-    matrix = coefficients.pivot(index="feature", columns="target", values="value")[list(EMOTIONS)]
-    ranking = matrix.abs().mean(axis=1)
-    matrix = matrix.loc[ranking.sort_values(ascending=False).index]
-    left, right = st.columns([3, 2])
-    with left:
-        widgets.chart(figures.matrix_heatmap, matrix.head(30), colorbar_title="β", name=f"{experiment} coefficients")
-        if len(matrix) > 30:
-            st.caption(f"Showing the 30 strongest of {len(matrix)} terms.")
-    with right:
-        widgets.chart(figures.ranking_bars, ranking, xaxis_title="mean |β| over the 8 emotions", name=f"{experiment} coefficient ranking")
-    st.caption("β: change of the emotion, in its standard deviations, per standard deviation of the feature (ridge, λ by cross-validation).")
-    interactions = coefficients[coefficients["feature"].str.contains(" x ", regex=False)]
-    if not interactions.empty:
-        st.subheader("Interaction terms: which pairs of descriptors act together?")
-        emotion = st.selectbox("Emotion", list(EMOTIONS), key="interaction_emotion")
+if coefficients_tab.open:
+    with coefficients_tab:
+        if not coefficients.empty:
+            st.subheader("Standardised coefficients (features × emotions)")
+            matrix = coefficients.pivot(index="feature", columns="target", values="value")[list(EMOTIONS)]
+            ranking = matrix.abs().mean(axis=1)
+            matrix = matrix.loc[ranking.sort_values(ascending=False).index]
+            left, right = st.columns([3, 2])
+            with left:
+                widgets.chart(figures.matrix_heatmap, matrix.head(30), colorbar_title="β", name=f"{experiment} coefficients")
+                if len(matrix) > 30:
+                    st.caption(f"Showing the 30 strongest of {len(matrix)} terms.")
+            with right:
+                widgets.chart(figures.ranking_bars, ranking, xaxis_title="mean |β| over the 8 emotions", name=f"{experiment} coefficient ranking")
+            st.caption("β: change of the emotion, in its standard deviations, per standard deviation of the feature (ridge, λ by cross-validation).")
+            interactions = coefficients[coefficients["feature"].str.contains(" x ", regex=False)]
+            if not interactions.empty:
+                st.subheader("Interaction terms: which pairs of descriptors act together?")
+                emotion = st.selectbox("Emotion", list(EMOTIONS), key="interaction_emotion")
+                left, right = st.columns([3, 2])
+                with left:
+                    widgets.chart(figures.interaction_heatmap, coefficients[coefficients["target"] == emotion], target=emotion, order=list(MIDLEVEL),
+                                  name=f"{experiment} interactions {emotion}")
+                with right:
+                    strongest = interactions[interactions["target"] == emotion].assign(magnitude=lambda f: f["value"].abs())
+                    strongest = strongest.sort_values("magnitude", ascending=False)[["feature", "value"]].head(10)
+                    widgets.table(strongest.rename(columns={"feature": "pair", "value": "β"}), name=f"{experiment} strongest interactions {emotion}",
+                                  column_config={"β": st.column_config.NumberColumn(format="%+.3f")})
+                st.caption("Off the diagonal: β of the product of two standardised descriptors (a positive value means the two "
+                           "raise the emotion more together than apart); on the diagonal: the descriptor's main effect.")
+            elif head == "ridge" and (mid2e["head"] == "ridge_interactions").any():
+                st.caption("Choose the head *ridge_interactions* to see pairwise interaction terms.")
+        else:
+            st.info(f"The {head} head has no coefficients: its explanations are in the SHAP tabs.")
+
+if global_tab.open:
+    with global_tab:
+        st.subheader("SHAP: global importance")
+        shap_global = widgets.query(db, "shap_global", experiment)
+        matrix = shap_global.pivot(index="feature", columns="target", values="value")[list(EMOTIONS)]
+        importance = matrix.mean(axis=1)
         left, right = st.columns([3, 2])
         with left:
-            widgets.chart(figures.interaction_heatmap, coefficients[coefficients["target"] == emotion], target=emotion, order=list(MIDLEVEL),
-                          name=f"{experiment} interactions {emotion}")
+            widgets.chart(figures.matrix_heatmap, matrix.loc[importance.sort_values(ascending=False).index].head(30),
+                          colorbar_title="mean |SHAP|", signed=False, name=f"{experiment} SHAP importance")
         with right:
-            strongest = interactions[interactions["target"] == emotion].assign(magnitude=lambda f: f["value"].abs())
-            strongest = strongest.sort_values("magnitude", ascending=False)[["feature", "value"]].head(10)
-            widgets.table(strongest.rename(columns={"feature": "pair", "value": "β"}), name=f"{experiment} strongest interactions {emotion}",
-                          column_config={"β": st.column_config.NumberColumn(format="%+.3f")})
-        st.caption("Off the diagonal: β of the product of two standardised descriptors (a positive value means the two "
-                   "raise the emotion more together than apart); on the diagonal: the descriptor's main effect.")
-    elif head == "ridge" and (mid2e["head"] == "ridge_interactions").any():
-        st.caption("Choose the head *ridge_interactions* to see pairwise interaction terms.")
+            widgets.chart(figures.ranking_bars, importance, xaxis_title="mean |SHAP| over clips and emotions (rating units)",
+                          name=f"{experiment} SHAP ranking")
 
-st.subheader("SHAP: global importance")
-shap_global = widgets.query(db, "shap_global", experiment)
-matrix = shap_global.pivot(index="feature", columns="target", values="value")[list(EMOTIONS)]
-importance = matrix.mean(axis=1)
-left, right = st.columns([3, 2])
-with left:
-    widgets.chart(figures.matrix_heatmap, matrix.loc[importance.sort_values(ascending=False).index].head(30),
-                  colorbar_title="mean |SHAP|", signed=False, name=f"{experiment} SHAP importance")
-with right:
-    widgets.chart(figures.ranking_bars, importance, xaxis_title="mean |SHAP| over clips and emotions (rating units)",
-                  name=f"{experiment} SHAP ranking")
+if clip_tab.open:
+    with clip_tab:
+        st.subheader("SHAP: clip by clip")
+        seeds = widgets.query(db, "seeds", experiment)
+        left, right = st.columns(2)
+        target = left.selectbox("Emotion", list(EMOTIONS), key="emotion", bind="query-params")
+        seed = right.selectbox("Seed", seeds) if len(seeds) > 1 else seeds[0]
+        values = widgets.query(db, "shap_values", experiment, seed=seed, target=target)
+        widgets.chart(figures.shap_beeswarm, values, target=target, name=f"{experiment} SHAP {target} beeswarm")
 
-st.subheader("SHAP: clip by clip")
-seeds = widgets.query(db, "seeds", experiment)
-left, right = st.columns(2)
-target = left.selectbox("Emotion", list(EMOTIONS), key="emotion", bind="query-params")
-seed = right.selectbox("Seed", seeds) if len(seeds) > 1 else seeds[0]
-values = widgets.query(db, "shap_values", experiment, seed=seed, target=target)
-widgets.chart(figures.shap_beeswarm, values, target=target, name=f"{experiment} SHAP {target} beeswarm")
-
-clip = st.selectbox("Clip", sorted(values["clip_id"].unique()), key="clip", bind="query-params")
-contributions = values[values["clip_id"] == clip].set_index("feature")["value"]
-base = widgets.query(db, "shap_base_value", experiment, seed=seed, target=target)
-predictions = widgets.query(db, "predictions", experiment, seed=seed)
-row = predictions[(predictions["clip_id"] == clip) & (predictions["target"] == target)]
-left, right = st.columns([3, 2])
-with left:
-    widgets.chart(figures.shap_waterfall, contributions, base_value=base, target=target, name=f"{clip} SHAP {target} waterfall")
-with right:
-    if not row.empty:
-        st.metric(f"Predicted {target}", f"{row['predicted'].iloc[0]:.2f}", delta=f"{row['predicted'].iloc[0] - row['actual'].iloc[0]:+.2f} vs rated",
-                  delta_color="off")
-        st.metric(f"Rated {target}", f"{row['actual'].iloc[0]:.2f}")
-    st.caption(f"Base value {base:.2f} + contributions {contributions.sum():+.2f} = {base + contributions.sum():.2f}")
-    widgets.audio_player("Listen to the clip", widgets.query(db, "original_audio", dataset=info["dataset"], clip_id=clip))
+        clip = st.selectbox("Clip", sorted(values["clip_id"].unique()), key="clip", bind="query-params")
+        contributions = values[values["clip_id"] == clip].set_index("feature")["value"]
+        base = widgets.query(db, "shap_base_value", experiment, seed=seed, target=target)
+        predictions = widgets.query(db, "predictions", experiment, seed=seed)
+        row = predictions[(predictions["clip_id"] == clip) & (predictions["target"] == target)]
+        left, right = st.columns([3, 2])
+        with left:
+            widgets.chart(figures.shap_waterfall, contributions, base_value=base, target=target, name=f"{clip} SHAP {target} waterfall")
+        with right:
+            if not row.empty:
+                st.metric(f"Predicted {target}", f"{row['predicted'].iloc[0]:.2f}", delta=f"{row['predicted'].iloc[0] - row['actual'].iloc[0]:+.2f} vs rated",
+                          delta_color="off")
+                st.metric(f"Rated {target}", f"{row['actual'].iloc[0]:.2f}")
+            st.caption(f"Base value {base:.2f} + contributions {contributions.sum():+.2f} = {base + contributions.sum():.2f}")
+            widgets.audio_player("Listen to the clip", widgets.query(db, "original_audio", dataset=info["dataset"], clip_id=clip))
