@@ -91,29 +91,39 @@ BROWSE_P = [2.0, 1.5, 3.0, 2.0, 0.75]
 LIVE_P = [p / 4 for p in range(2, 17) if p != 8]  # 0.5 .. 4.0 step 0.25 without 2
 TIMEOUT_MS = 120_000
 
+# Shared by the two waits below. drawn(): the page's run is over and it is on screen: script state
+# notRunning, the title (``title``, or any when null) drawn, nothing stale or still a skeleton, every
+# visible chart and table drawn (a collapsed expander's charts and tables are not drawn until it
+# opens, so only what can be seen counts). frame(): the next animation frame.
+DRAWN = """
+const drawn = (app, title) => {
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const heading = document.querySelector('[data-testid="stMain"] h1');
+  if (!heading || (title !== null && heading.innerText.trim() !== title)) return false;
+  if (document.querySelector('[data-stale="true"], [data-testid="stAppSkeleton"], [data-testid="stSkeleton"], '
+                             + '[data-testid="stSkeletonElement"]')) return false;
+  for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+    if (chart.checkVisibility() && !chart.querySelector('.main-svg')) return false;
+  for (const grid of document.querySelectorAll('[data-testid="stDataFrame"]'))
+    if (grid.checkVisibility() && !grid.querySelector('canvas')) return false;
+  return true;
+};
+// rAF is the paint-aligned clock; the timeout keeps polling should frames be throttled.
+const frame = () => new Promise(resolve => {
+  const timer = setTimeout(resolve, 50);
+  requestAnimationFrame(() => { clearTimeout(timer); resolve(); });
+});
+"""
+
 # Resolves with {end: ms since navigation start at which the page settled} or {timeout: true, ...}.
 WAIT_RENDERED = """
 async ({quietMs, timeoutMs}) => {
+/*DRAWN*/
   const done = () => {
     const app = document.querySelector('[data-testid="stApp"]');
-    if (!app) return false;
-    if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-    if (app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
-    if (!document.querySelector('[data-testid="stMain"] h1')) return false;
-    if (document.querySelector('[data-stale="true"], [data-testid="stAppSkeleton"], [data-testid="stSkeleton"], '
-                               + '[data-testid="stSkeletonElement"]')) return false;
-    // Only what can be seen: a collapsed expander's charts and tables are not drawn until it opens.
-    for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-      if (chart.checkVisibility() && !chart.querySelector('.main-svg')) return false;
-    for (const frame of document.querySelectorAll('[data-testid="stDataFrame"]'))
-      if (frame.checkVisibility() && !frame.querySelector('canvas')) return false;
-    return true;
+    if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+    return drawn(app, null);
   };
-  const frame = () => new Promise(resolve => {
-    // rAF is the paint-aligned clock; the timeout keeps polling should frames be throttled.
-    const timer = setTimeout(resolve, 50);
-    requestAnimationFrame(() => { clearTimeout(timer); resolve(); });
-  });
   // Phases: when the script state turned to running (first and last time) and back to notRunning.
   const marks = {firstRun: null, lastRunStart: null, lastRunEnd: null};
   let watched = null, last = null;
@@ -152,7 +162,7 @@ async ({quietMs, timeoutMs}) => {
     }
   }
 }
-"""
+""".replace("/*DRAWN*/", DRAWN)
 
 
 # In-app navigation: click a sidebar link (no reload: the page's code, websocket and session stay) and
@@ -160,23 +170,13 @@ async ({quietMs, timeoutMs}) => {
 # "the title is the new page's".
 SWITCH_IN_APP = """
 async ({href, title, quietMs, timeoutMs}) => {
+/*DRAWN*/
   const app = document.querySelector('[data-testid="stApp"]');
   const link = [...document.querySelectorAll('[data-testid="stSidebarNav"] a')].find(a => a.href.endsWith(href));
   if (!link) return {missing: true};
-  const done = () => {
-    // The new page's title appears only once its run has drawn it (a short run may change the script
-    // state and back within one frame, so the state alone cannot tell that a run happened).
-    if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-    const heading = document.querySelector('[data-testid="stMain"] h1');
-    if (!heading || heading.innerText.trim() !== title) return false;
-    if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"], [data-testid="stSkeletonElement"]')) return false;
-    for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-      if (chart.checkVisibility() && !chart.querySelector('.main-svg')) return false;
-    for (const frame of document.querySelectorAll('[data-testid="stDataFrame"]'))
-      if (frame.checkVisibility() && !frame.querySelector('canvas')) return false;
-    return true;
-  };
-  const frame = () => new Promise(resolve => { const t = setTimeout(resolve, 50); requestAnimationFrame(() => { clearTimeout(t); resolve(); }); });
+  // The new page's title appears only once its run has drawn it (a short run may change the script
+  // state and back within one frame, so the state alone cannot tell that a run happened).
+  const done = () => drawn(app, title);
   const started = performance.now();
   link.click();
   let since = null;
@@ -188,7 +188,7 @@ async ({href, title, quietMs, timeoutMs}) => {
     if (now - started > timeoutMs) return {timeout: true};
   }
 }
-"""
+""".replace("/*DRAWN*/", DRAWN)
 TITLES = {"home": "Explainable Music Emotion Recognition", "feature_sets": "Feature sets", "midlevel": "Mid-level explanations",
           "descriptors": "Descriptors and harmony", "confusion": "Confusion browser",
           "attribution_quality": "Attribution quality", "explain_clip": "Explain your clip"}
