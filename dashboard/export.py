@@ -21,17 +21,20 @@ def file_stem(name: str) -> str:
     return stem or "export"
 
 
+def has_named_index(frame: pd.DataFrame) -> bool:
+    """Whether the index carries names (a pivot table's rows), and so belongs in what is shown and exported."""
+    return any(name is not None for name in frame.index.names)
+
+
 def table_csv(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV of ``frame`` (index kept only when it carries names, e.g. a pivot table)."""
-    keep_index = any(name is not None for name in frame.index.names)
-    return frame.to_csv(index=keep_index).encode("utf-8")
+    return frame.to_csv(index=has_named_index(frame)).encode("utf-8")
 
 
 def table_latex(frame: pd.DataFrame, *, caption: str, digits: int = 3) -> str:
     """A ``booktabs`` LaTeX table of ``frame`` with its caption; text is escaped, floats get ``digits`` decimals."""
-    keep_index = any(name is not None for name in frame.index.names)
     return frame.to_latex(
-        index=keep_index,
+        index=has_named_index(frame),
         escape=True,
         float_format=f"%.{digits}f",
         caption=caption.replace("_", r"\_"),

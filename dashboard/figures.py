@@ -203,19 +203,6 @@ def shap_beeswarm(frame: pd.DataFrame, *, target: str) -> go.Figure:
     return fig
 
 
-def confusion_matrix(cells: pd.DataFrame, *, classes: Sequence[str]) -> go.Figure:
-    """Counts with rows = true class, columns = predicted class (as in the thesis's Figure 21)."""
-    z = np.zeros((len(classes), len(classes)))
-    for _, row in cells.iterrows():
-        z[classes.index(row["actual"]), classes.index(row["predicted"])] = row["count"]
-    names = [c.capitalize() for c in classes]
-    fig = go.Figure(go.Heatmap(z=z, x=[f"predicted {n}" for n in names], y=[f"true {n}" for n in names], colorscale="Blues",
-                               text=z.astype(int), texttemplate="%{text}", showscale=False,
-                               hovertemplate="%{y}, %{x}: %{z:.0f} clips<extra></extra>"))
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=20, b=20), yaxis=dict(autorange="reversed"))
-    return fig
-
-
 def spectrogram_figure(
     image: np.ndarray, *, max_hz: float, seconds: float, title: str, relevance: bool = False, signed: bool = False
 ) -> go.Figure:

@@ -220,13 +220,6 @@ def experiment_settings(con: duckdb.DuckDBPyConnection, experiment_id: str) -> s
     return row[0] if row and row[0] else "{}"
 
 
-def sonification_gains(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[str]:
-    rows = con.cursor().execute(
-        "SELECT DISTINCT gain FROM sonifications WHERE experiment_id = ? ORDER BY gain", [experiment_id]
-    )
-    return [r[0] for r in rows.fetchall()]
-
-
 def image(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str, kind: str = "vit_spectrogram") -> tuple[np.ndarray, float, float] | None:
     """A stored display image ``(H, W)`` with its top frequency (Hz) and duration (s), or ``None``."""
     row = con.cursor().execute(

@@ -157,7 +157,7 @@ def vit_model(db: Path) -> tuple[str, str, int]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> listening.ClipSpectrum | None:
-    db = Path(path)
+    db = Path(path)  # a name, not an expression: the SQL-safety test reads query(db, ...) as a named query
     encoded = query(db, "original_audio", dataset=dataset, clip_id=clip_id)
     return None if encoded is None else listening.clip_spectrum(encoded)
 
@@ -165,8 +165,8 @@ def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> li
 @st.cache_data(max_entries=24, show_spinner=False)
 def _resonified(path: str, modified: float, experiment: str, seed: int, dataset: str, clip_id: str, method: str,
                 power: float, complement: bool) -> bytes | None:
-    clip = _clip_spectrum(path, modified, dataset, clip_id)
     db = Path(path)
+    clip = _clip_spectrum(path, modified, dataset, clip_id)
     stored = query(db, "relevance_map", experiment, seed=seed, clip_id=clip_id, method=method)
     if clip is None or stored is None:
         return None
@@ -213,9 +213,9 @@ def chart(figure_builder: Callable[..., Any], *args: Any, name: str, key: str | 
         for format in export.FIGURE_FORMATS:
             # A callable renders only when clicked: a rerun pays nothing for the export.
             row.download_button(format.upper(), data=lambda f=format: export.figure_image(figure, format=f),
-                                   file_name=f"{stem}.{format}", mime="image/png" if format == "png" else "image/svg+xml",
-                                   key=f"{key or stem}-{format}", type="tertiary", icon=":material/download:",
-                                   on_click="ignore")
+                                file_name=f"{stem}.{format}", mime="image/png" if format == "png" else "image/svg+xml",
+                                key=f"{key or stem}-{format}", type="tertiary", icon=":material/download:",
+                                on_click="ignore")
 
 
 def table(frame: pd.DataFrame, *, name: str, latex: bool = True, key: str | None = None, style: str | None = None,
@@ -226,16 +226,16 @@ def table(frame: pd.DataFrame, *, name: str, latex: bool = True, key: str | None
     display (e.g. ``"{:.2f}"``; exports keep full precision); other keyword arguments go to
     ``st.dataframe`` (e.g. ``column_config``, ``on_select``). Returns what ``st.dataframe`` returns.
     """
-    kwargs.setdefault("hide_index", not any(n is not None for n in frame.index.names))
+    kwargs.setdefault("hide_index", not export.has_named_index(frame))
     shown = st.dataframe(frame.style.format(style) if style else frame, width="stretch", key=key, **kwargs)
     stem = export.file_stem(name)
     row = st.container(horizontal=True)
     row.download_button("CSV", data=lambda: export.table_csv(frame), file_name=f"{stem}.csv", mime="text/csv",
-                               key=f"{key or stem}-csv", type="tertiary", icon=":material/download:", on_click="ignore")
+                        key=f"{key or stem}-csv", type="tertiary", icon=":material/download:", on_click="ignore")
     if latex:
         row.download_button("LaTeX", data=lambda: export.table_latex(frame, caption=name), file_name=f"{stem}.tex",
-                                   mime="text/x-tex", key=f"{key or stem}-tex", type="tertiary",
-                                   icon=":material/download:", on_click="ignore")
+                            mime="text/x-tex", key=f"{key or stem}-tex", type="tertiary", icon=":material/download:",
+                            on_click="ignore")
     return shown
 
 

@@ -19,6 +19,7 @@ METHOD_HELP = (
 )
 # Cell names as they appear in the URL: <true>-<predicted>, e.g. sad-happy.
 CELLS = [f"{a}-{p}" for a in CLASSES for p in CLASSES]
+DEFAULT_CELL = "sad-happy"  # the error the demo corpus was built to show (steady drums called Happy)
 
 widgets.page("Confusion browser")
 db = widgets.require_database()
@@ -60,13 +61,13 @@ def cell_label(cell: str) -> str:
 left, right = st.columns([2, 3])
 with left:
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted). Click a cell.")
-    current = st.session_state.get("cell") or st.query_params.get("cell") or "sad-happy"
-    current = current if current in CELLS else "sad-happy"
+    current = st.session_state.get("cell") or st.query_params.get("cell")
+    current = current if current in CELLS else DEFAULT_CELL
     row, column = current.split("-")
     widgets.table(matrix, name=f"confusion matrix {experiment} seed {seed}", key="matrix", on_select=select_cell_from_matrix,
                   selection_mode="single-cell",
                   selection_default={"selection": {"cells": [[CLASSES.index(row), f"predicted {column.capitalize()}"]]}})
-    cell = st.radio("Cell (true-predicted)", CELLS, index=CELLS.index("sad-happy"), key="cell", bind="query-params",
+    cell = st.radio("Cell (true-predicted)", CELLS, index=CELLS.index(DEFAULT_CELL), key="cell", bind="query-params",
                     horizontal=True)
     st.caption(cell_label(cell))
 actual, predicted = cell.split("-")
