@@ -205,16 +205,34 @@ def test_feature_sets_switches_route_and_metric(tiny_db, monkeypatch):
     assert set(table["head"]) == {"ridge", "ridge_interactions", "shallow_nn"}
     assert set(table["feature_set"]) == {"7", "19", "34", "key_relative"}
     assert (table["mean"] > 0).all()
+    assert [s.value for s in app.subheader] == ["Mid2E (mid-level → emotion): mean over the emotion scales, mean ± SD over seeds"]
+    assert len(app.get("plotly_chart")) == 1  # only the open tab is drawn
+    # The cost of explainability: every bottleneck model against the best direct one.
+    app.session_state["view"] = "Cost of explainability"
+    app.run()
+    assert_clean(app)
     assert any("cost of explainability" in s.value for s in app.subheader)
     cost = frame_with(app, "change", "direct_mean")
     assert len(cost) == len(table)
+    assert np.allclose(cost["change"], cost["mean"] - cost["direct_mean"])
     # Narrow the per-emotion table to one experiment.
+    app.session_state["view"] = "Per emotion scale"
+    app.run()
     one = table["experiment_id"].iloc[0]
     app.multiselect(key="experiments").set_value([one]).run()
     assert_clean(app)
     per_emotion = frame_with(app, "experiment_id", "valence", "tender")
     assert list(per_emotion.index) == [one] and per_emotion.notna().all(axis=None)
-    assert downloads(app).count("CSV") >= 3
+    assert downloads(app).count("CSV") == 1 and len(app.get("plotly_chart")) == 1
+    # Training curves: a ridge model has none, a network has its epochs.
+    app.session_state["view"] = "Training curves"
+    app.run()
+    network = table.loc[table["head"] == "shallow_nn", "experiment_id"].iloc[0]
+    app.selectbox(key="curves").set_value(network).run()
+    assert_clean(app)
+    assert len(app.get("plotly_chart")) == 1
+    app.selectbox(key="curves").set_value(table.loc[table["head"] == "ridge", "experiment_id"].iloc[0]).run()
+    assert "no epochs to show" in all_text(app)
     # A deep link opens the same view.
     linked = open_app(tiny_db, monkeypatch, view="feature_sets", route="A2Mid", metric="mse")
     assert_clean(linked)
@@ -271,15 +289,19 @@ def test_midlevel_page_shows_coefficients_and_shap_for_each_model(tiny_db, monke
     assert len(app.get("audio")) == 1
 
 
-def test_midlevel_tab_is_a_deep_link(tiny_db, monkeypatch):
+@pytest.mark.parametrize(("view", "tab", "subheader"), [
+    ("midlevel", "SHAP global", "SHAP: global importance"),
+    ("feature_sets", "Cost of explainability", "The cost of explainability: mid-level bottleneck against direct audio models"),
+])
+def test_a_tab_is_a_deep_link(tiny_db, monkeypatch, view, tab, subheader):
     app = AppTest.from_file(str(DASHBOARD / "Home.py"), default_timeout=90)
     monkeypatch.setenv("MER_DB", str(tiny_db))
     app.run()
-    app.query_params["view"] = "SHAP global"
-    app.switch_page("views/midlevel.py").run()
+    app.query_params["view"] = tab
+    app.switch_page(f"views/{view}.py").run()
     assert_clean(app)
-    assert [s.value for s in app.subheader] == ["SHAP: global importance"]
-    assert len(app.get("plotly_chart")) == 2
+    assert [s.value for s in app.subheader] == [subheader]  # the linked tab, and only it, is drawn
+    assert len(app.get("plotly_chart")) == (2 if view == "midlevel" else 1)
 
 
 def test_descriptor_page_compares_estimates_with_annotations(tiny_db, monkeypatch):
@@ -318,6 +340,14 @@ def matrix_selection(app: AppTest) -> list:
     return json.loads(app.dataframe(key="matrix").proto.selection_default)["selection"]["cells"]
 
 
+def clip_table(app: AppTest) -> tuple[pd.DataFrame, str]:
+    """The clip table of the chosen cell and the clip id of the row it shows as selected."""
+    clip = app.selectbox(key="clip").value
+    table = app.dataframe(key=f"clip_table-{app.radio(key='cell').value}-{clip}")
+    rows = json.loads(table.proto.selection_default)["selection"]["rows"]
+    return table.value, table.value["clip_id"].iloc[rows[0]]
+
+
 def test_confusion_browser_every_cell_and_method(tiny_db, monkeypatch):
     app = open_app(tiny_db, monkeypatch, view="confusion")
     assert_clean(app)
@@ -338,8 +368,9 @@ def test_confusion_browser_every_cell_and_method(tiny_db, monkeypatch):
         if counts[cell] == 0:
             assert "No test clip falls in this cell" in all_text(app)
             continue
-        clips = app.dataframe(key="clip_table").value
+        clips, highlighted = clip_table(app)
         assert len(clips) == counts[cell] and list(clips["clip_id"]) == app.selectbox(key="clip").options
+        assert highlighted == app.selectbox(key="clip").value  # the table marks the clip shown
         assert clips["map_stored"].iloc[0]  # explained clips first
         methods = app.selectbox(key="method").options
         assert set(methods) == set(ATTRIBUTION_METHODS)
@@ -377,7 +408,8 @@ def test_confusion_browser_opens_a_deep_link(tiny_db, monkeypatch):
     assert app.slider(key="p").value == 3.0
     assert any(s.value.startswith(f"{clip}: true {actual.capitalize()}, predicted {predicted.capitalize()}") for s in app.subheader)
     assert any(c.value.startswith(f"{actual.capitalize()} → {predicted.capitalize()}") for c in app.caption)
-    assert list(app.dataframe(key="clip_table").value["clip_id"]) == clips
+    table, highlighted = clip_table(app)
+    assert list(table["clip_id"]) == clips and highlighted == clip
     # the matrix shows the linked cell as selected
     assert matrix_selection(app) == [[CELLS.index(cell) // 2, f"predicted {predicted.capitalize()}"]]
     # p = 3 is not precomputed in the tiny profile: it is re-sonified live

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pandas as pd
@@ -46,10 +47,11 @@ def select_cell_from_matrix() -> None:
         st.session_state.pop("clip", None)
 
 
-def select_clip_from_table() -> None:
-    rows = st.session_state["clip_table"]["selection"]["rows"]
+def select_clip_from_table(key: str, order: list[str]) -> None:
+    """A click on a row of the clip table selects that clip."""
+    rows = st.session_state[key]["selection"]["rows"]
     if rows:
-        st.session_state["clip"] = st.session_state["clip_order"][rows[0]]
+        st.session_state["clip"] = order[rows[0]]
 
 
 def cell_label(cell: str) -> str:
@@ -80,12 +82,18 @@ with right:
         st.info("No test clip falls in this cell.")
         st.stop()
     st.markdown(f"**Clips of this cell**, explained ones first, most confident first ({len(in_cell)}). Click a row.")
-    st.session_state["clip_order"] = in_cell["clip_id"].tolist()
-    widgets.table(in_cell[["clip_id", "confidence", "map_stored"]].reset_index(drop=True), name=f"clips {cell}", latex=False,
-                  key="clip_table", on_select=select_clip_from_table, selection_mode="single-row", height=220,
-                  column_config={"confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    order = in_cell["clip_id"].tolist()
+    clip_table = st.container()  # drawn above the selectbox, filled once the selectbox has chosen the clip
+    clip = st.selectbox("Clip", order, key="clip", bind="query-params")
+    # The table's key names the cell and clip, so that a new choice (by row, selectbox or link) starts a
+    # table whose highlighted row is the clip shown.
+    key = f"clip_table-{cell}-{clip}"
+    with clip_table:
+        widgets.table(in_cell[["clip_id", "confidence", "map_stored"]].reset_index(drop=True), name=f"clips {cell}", latex=False,
+                      key=key, on_select=functools.partial(select_clip_from_table, key, order), selection_mode="single-row",
+                      height=220, selection_default={"selection": {"rows": [order.index(clip)]}},
+                      column_config={"confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
     confidence = in_cell.set_index("clip_id")["confidence"]
-    clip = st.selectbox("Clip", in_cell["clip_id"].tolist(), key="clip", bind="query-params")
     methods = widgets.query(db, "relevance_methods", experiment)
     method = st.selectbox("Attribution method", methods, key="method", bind="query-params", help=METHOD_HELP)
 

@@ -50,59 +50,72 @@ def matched_reference() -> pd.DataFrame:
 
 
 thesis = matched_reference()
-thesis_all = thesis[thesis["target"] == "all"]
-st.subheader(f"{route} ({ROUTES[route]}): mean over the emotion scales, mean ± SD over seeds")
-widgets.chart(figures.metric_bars, summary, metric_label=METRICS[metric], reference=thesis_all, name=f"{route} {metric} by experiment")
-if not thesis_all.empty:
-    st.caption("Grey bars: the figures **reported in the thesis** for the same route, input, feature set and head (its own "
-               "random 80/20 split). Its Mid2E figures are all on descriptors *predicted* by an A2Mid model trained on MTG; "
-               "they are shown beside this run's models of the same head and feature set whatever their descriptors "
-               "(column *thesis input*).")
-elif widgets.query(db, "reference_figures").empty:
-    st.caption("The thesis's figures appear here when the run's `--data-root` holds `thesis-figures.csv`.")
-else:
-    st.caption("The thesis reports no figure for these exact experiments.")
-
-table = summary[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]]
-if not thesis_all.empty:
-    table = table.merge(thesis_all[["experiment_id", "mean", "sd", "thesis_input"]].rename(
-        columns={"mean": "thesis mean", "sd": "thesis sd", "thesis_input": "thesis input"}), on="experiment_id", how="left")
 number = st.column_config.NumberColumn(format="%.3f")
-st.caption("Click a column header to sort.")
-widgets.table(table, name=f"{route} {metric} by experiment", column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
-split = widgets.query(db, "experiments")
-split = split[split["route"] == route]["split_name"].unique()
-st.caption("Split: " + "; ".join(split))
+# Tabs bound to the URL (?view=...): only the open tab is computed and drawn, so a page switch draws
+# one or two charts instead of four.
+views = ["By experiment", "Per emotion scale", *(["Cost of explainability"] if {"A2E", "Mid2E"} <= set(routes) else []),
+         "Training curves"]
+tabs = dict(zip(views, st.tabs(views, key="view", bind="query-params")))
 
-st.subheader("Per emotion scale")
-per_target = widgets.query(db, "per_target_metrics", metric=metric, route=route)
-chosen = st.multiselect("Experiments", summary["experiment_id"].tolist(), default=summary["experiment_id"].tolist()[:4],
-                        key="experiments")
-per_target = per_target[per_target["experiment_id"].isin(chosen)]
-thesis_targets = thesis[(thesis["target"] != "all") & thesis["experiment_id"].isin(chosen)]
-widgets.chart(figures.per_target_bars, per_target, metric_label=METRICS[metric], reference=thesis_targets,
-              name=f"{route} {metric} per emotion")
-wide = per_target.pivot(index="experiment_id", columns="target", values="mean")
-widgets.table(wide, name=f"{route} {metric} per emotion", style="{:.3f}")
+if tabs["By experiment"].open:
+    with tabs["By experiment"]:
+        thesis_all = thesis[thesis["target"] == "all"]
+        st.subheader(f"{route} ({ROUTES[route]}): mean over the emotion scales, mean ± SD over seeds")
+        widgets.chart(figures.metric_bars, summary, metric_label=METRICS[metric], reference=thesis_all, name=f"{route} {metric} by experiment")
+        if not thesis_all.empty:
+            st.caption("Grey bars: the figures **reported in the thesis** for the same route, input, feature set and head (its own "
+                       "random 80/20 split). Its Mid2E figures are all on descriptors *predicted* by an A2Mid model trained on MTG; "
+                       "they are shown beside this run's models of the same head and feature set whatever their descriptors "
+                       "(column *thesis input*).")
+        elif widgets.query(db, "reference_figures").empty:
+            st.caption("The thesis's figures appear here when the run's `--data-root` holds `thesis-figures.csv`.")
+        else:
+            st.caption("The thesis reports no figure for these exact experiments.")
 
-if {"A2E", "Mid2E"} <= set(routes):
-    st.subheader("The cost of explainability: mid-level bottleneck against direct audio models")
-    cost = widgets.query(db, "explainability_cost", metric=metric)
-    direct = cost["direct_experiment"].iloc[0]
-    st.caption(f"Each Mid2E model explains its prediction through named musical descriptors; the direct model "
-               f"(`{direct}`, the best A2E model here, {cost['direct_mean'].iloc[0]:.3f}) does not. *change* = bottleneck − "
-               "direct: " + ("a negative change in r is what the interpretable bottleneck costs." if metric == "pearson_r"
-                             else "a positive change in MSE is what the interpretable bottleneck costs.")
-               + " Annotated descriptors are the ceiling (perfect descriptors); predicted and estimated ones are what a "
-               "user has for new audio.")
-    widgets.chart(figures.cost_bars, cost, metric_label=METRICS[metric], name=f"explainability cost {metric}")
-    widgets.table(cost.drop(columns=["direct_experiment"]), name=f"explainability cost {metric}",
-                  column_config={c: number for c in ("mean", "sd", "direct_mean", "change")})
+        table = summary[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]]
+        if not thesis_all.empty:
+            table = table.merge(thesis_all[["experiment_id", "mean", "sd", "thesis_input"]].rename(
+                columns={"mean": "thesis mean", "sd": "thesis sd", "thesis_input": "thesis input"}), on="experiment_id", how="left")
+        st.caption("Click a column header to sort.")
+        widgets.table(table, name=f"{route} {metric} by experiment", column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
+        split = widgets.query(db, "experiments")
+        split = split[split["route"] == route]["split_name"].unique()
+        st.caption("Split: " + "; ".join(split))
 
-st.subheader("Training curves")
-experiment = st.selectbox("Experiment", summary["experiment_id"].tolist(), key="curves")
-history = widgets.query(db, "training_history", experiment)
-if history.empty:
-    st.caption("Closed-form model (ridge with cross-validated λ): no epochs to show.")
-else:
-    widgets.chart(figures.training_curves, history, name=f"training curves {experiment}")
+if tabs["Per emotion scale"].open:
+    with tabs["Per emotion scale"]:
+        st.subheader(f"{route} ({ROUTES[route]}) per emotion scale, mean ± SD over seeds")
+        per_target = widgets.query(db, "per_target_metrics", metric=metric, route=route)
+        chosen = st.multiselect("Experiments", summary["experiment_id"].tolist(), default=summary["experiment_id"].tolist()[:4],
+                                key="experiments")
+        per_target = per_target[per_target["experiment_id"].isin(chosen)]
+        thesis_targets = thesis[(thesis["target"] != "all") & thesis["experiment_id"].isin(chosen)]
+        widgets.chart(figures.per_target_bars, per_target, metric_label=METRICS[metric], reference=thesis_targets,
+                      name=f"{route} {metric} per emotion")
+        wide = per_target.pivot(index="experiment_id", columns="target", values="mean")
+        widgets.table(wide, name=f"{route} {metric} per emotion", style="{:.3f}")
+
+if "Cost of explainability" in tabs and tabs["Cost of explainability"].open:
+    with tabs["Cost of explainability"]:
+        st.subheader("The cost of explainability: mid-level bottleneck against direct audio models")
+        cost = widgets.query(db, "explainability_cost", metric=metric)
+        direct = cost["direct_experiment"].iloc[0]
+        st.caption(f"Each Mid2E model explains its prediction through named musical descriptors; the direct model "
+                   f"(`{direct}`, the best A2E model here, {cost['direct_mean'].iloc[0]:.3f}) does not. *change* = bottleneck − "
+                   "direct: " + ("a negative change in r is what the interpretable bottleneck costs." if metric == "pearson_r"
+                                 else "a positive change in MSE is what the interpretable bottleneck costs.")
+                   + " Annotated descriptors are the ceiling (perfect descriptors); predicted and estimated ones are what a "
+                   "user has for new audio. This comparison does not depend on the route chosen above.")
+        widgets.chart(figures.cost_bars, cost, metric_label=METRICS[metric], name=f"explainability cost {metric}")
+        widgets.table(cost.drop(columns=["direct_experiment"]), name=f"explainability cost {metric}",
+                      column_config={c: number for c in ("mean", "sd", "direct_mean", "change")})
+
+if tabs["Training curves"].open:
+    with tabs["Training curves"]:
+        st.subheader(f"{route} ({ROUTES[route]}): training curves")
+        experiment = st.selectbox("Experiment", summary["experiment_id"].tolist(), key="curves")
+        history = widgets.query(db, "training_history", experiment)
+        if history.empty:
+            st.caption("Closed-form model (ridge with cross-validated λ): no epochs to show.")
+        else:
+            widgets.chart(figures.training_curves, history, name=f"training curves {experiment}")
