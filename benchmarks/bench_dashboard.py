@@ -405,9 +405,7 @@ def confusion_plan(db: Path) -> dict:
     from engine.datasets.base import CLASSES
 
     con = queries.connect(db)
-    experiments = queries.experiments(con)
-    vit = str(experiments[experiments["route"] == "ViT"]["experiment_id"].iloc[0])
-    seed = queries.seeds(con, vit)[0]
+    vit, _, seed = queries.default_vit(con)
     decisions = queries.classifications(con, vit, seed=seed)
     explained = set(queries.explained_clips(con, vit, seed=seed))
     methods = queries.relevance_methods(con, vit)

@@ -76,13 +76,11 @@ def live_fidelity(db: Path) -> None:
     from dashboard import queries
 
     con = queries.connect(db)
-    experiments = queries.experiments(con)
-    vit = experiments[experiments["route"] == "ViT"]
-    if vit.empty:
+    model = queries.default_vit(con)
+    if model is None:
         print(f"{db}: no ViT model, no fidelity figure")
         return
-    experiment, dataset = str(vit["experiment_id"].iloc[0]), str(vit["dataset"].iloc[0])
-    seed = queries.seeds(con, experiment)[0]
+    experiment, dataset, seed = model
     gain = listening.stored_gain(queries.experiment_settings(con, experiment), power=2.0)
     if gain is None:
         print(f"{db}: p = 2 was not precomputed, no fidelity figure")

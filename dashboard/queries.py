@@ -146,6 +146,17 @@ def seeds(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[int]:
     return [int(r[0]) for r in rows.fetchall()]
 
 
+def default_vit(con: duckdb.DuckDBPyConnection) -> tuple[str, str, int] | None:
+    """The ViT model the perceptual pages open on: ``(experiment_id, dataset, seed)`` of the first ViT
+    experiment and its lowest seed, or ``None`` when the database holds none."""
+    vits = experiments(con)
+    vits = vits[vits["route"] == "ViT"]
+    if vits.empty:
+        return None
+    experiment = str(vits["experiment_id"].iloc[0])
+    return experiment, str(vits["dataset"].iloc[0]), seeds(con, experiment)[0]
+
+
 # mid-level explanations -------------------------------------------------------------------------
 def coefficients(con: duckdb.DuckDBPyConnection, experiment_id: str) -> pd.DataFrame:
     """Standardised coefficients averaged over seeds: long format (feature, target, value)."""

@@ -163,13 +163,19 @@ def click_matrix_cell(page, row: int, column: int) -> None:
     page.mouse.click(box["x"] + index_width + count_width * (column + 0.5), box["y"] + row_height * (row + 1.5))
 
 
-def matrix_counts(page) -> dict[str, int]:
-    """The confusion matrix's counts as ``{"<true>-<predicted>": n}``, read from the grid's accessible table
-    (waiting for it: the grid redraws while the script runs)."""
-    texts = page.wait_for_function(
-        """() => { const grid = document.querySelector('[data-testid="stDataFrame"]');
+def grid_cells(page, index: int, at_least: int) -> list[str]:
+    """The texts of the cells the ``index``-th dataframe's grid renders (its accessible table, row by row;
+    only the rows in view), waiting until there are ``at_least``: the grid redraws while the script runs."""
+    return page.wait_for_function(
+        """([index, atLeast]) => { const grid = document.querySelectorAll('[data-testid="stDataFrame"]')[index];
                    const cells = grid ? Array.from(grid.querySelectorAll('[role="gridcell"]')).map(c => c.textContent) : [];
-                   return cells.length === 6 ? cells : null; }""", timeout=60_000).json_value()
+                   return cells.length >= atLeast ? cells : null; }""", arg=[index, at_least], timeout=60_000).json_value()
+
+
+def matrix_counts(page) -> dict[str, int]:
+    """The confusion matrix's counts as ``{"<true>-<predicted>": n}`` (the first dataframe: 2 rows of the
+    index column and two counts)."""
+    texts = grid_cells(page, 0, 6)
     return {f"{actual}-{predicted}": int(texts[3 * i + 1 + j])
             for i, actual in enumerate(("happy", "sad")) for j, predicted in enumerate(("happy", "sad"))}
 
@@ -244,12 +250,8 @@ def test_confusion_browser_selects_a_cell_and_plays_its_sonification(server, pag
 
 
 def clip_table_ids(page) -> list[str]:
-    """The clip ids of the clip table's visible rows (the second dataframe; the grid renders only the rows in
-    view), read from its accessible table."""
-    return page.wait_for_function(
-        """() => { const grid = document.querySelectorAll('[data-testid="stDataFrame"]')[1];
-                   const cells = grid ? Array.from(grid.querySelectorAll('[role="gridcell"]')).map(c => c.textContent) : [];
-                   return cells.length >= 3 ? cells.filter((_, i) => i % 3 === 0) : null; }""", timeout=60_000).json_value()
+    """The clip ids of the clip table's visible rows (the second dataframe: clip_id, confidence, map_stored)."""
+    return grid_cells(page, 1, 3)[::3]
 
 
 def test_confusion_browser_row_click_selects_the_clip(server, page):

@@ -125,6 +125,16 @@ def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_mode
     assert queries.explainability_cost(con, metric="pearson_r", target="valence").empty
 
 
+
+def test_default_vit_is_the_model_and_seed_the_perceptual_pages_open_on(tiny_db):
+    con = queries.connect(tiny_db)
+    experiment, dataset, seed = queries.default_vit(con)
+    vits = queries.experiments(con).query("route == 'ViT'")
+    assert experiment == vits["experiment_id"].iloc[0] and dataset == vits["dataset"].iloc[0]
+    assert seed == min(queries.seeds(con, experiment))
+    assert queries.explained_clips(con, experiment, seed=seed)  # its maps and audio are stored
+    con.close()
+
 # hosting -------------------------------------------------------------------------------------
 def test_compact_copy_keeps_every_row_and_is_smaller(tiny_db, tmp_path):
     out = tmp_path / "hosted.duckdb"

@@ -27,8 +27,8 @@ metric = right.radio("Metric", list(METRICS), horizontal=True, key="metric", bin
 
 summary = widgets.query(db, "metric_summary", metric=metric)
 summary = summary[summary["route"] == route]
-reference = widgets.query(db, "reference_figures")
-reference = reference[(reference["metric"] == metric) & (reference["route"] == route)] if not reference.empty else reference
+all_reference = widgets.query(db, "reference_figures")
+reference = all_reference[(all_reference["metric"] == metric) & (all_reference["route"] == route)] if not all_reference.empty else all_reference
 keys = ["route", "input", "head", "feature_set"]
 
 
@@ -67,7 +67,7 @@ if tabs["By experiment"].open:
                        "random 80/20 split). Its Mid2E figures are all on descriptors *predicted* by an A2Mid model trained on MTG; "
                        "they are shown beside this run's models of the same head and feature set whatever their descriptors "
                        "(column *thesis input*).")
-        elif widgets.query(db, "reference_figures").empty:
+        elif all_reference.empty:
             st.caption("The thesis's figures appear here when the run's `--data-root` holds `thesis-figures.csv`.")
         else:
             st.caption("The thesis reports no figure for these exact experiments.")
