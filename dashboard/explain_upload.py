@@ -81,9 +81,9 @@ def explain_upload(
     """Prediction, relevance of ``method`` and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
     # torch and timm load here, on the first upload, not when the page is opened (seconds on a small CPU).
     from engine.explain.perceptual import explain_waveform
-    from engine.models.store import vit_from_bytes
+    from engine.models.store import model_from_bytes
 
-    model, _ = vit_from_bytes(model_bytes)
+    model, _ = model_from_bytes(model_bytes)
     explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power)
     return UploadExplanation(
         explanation=explanation,

@@ -298,17 +298,19 @@ def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[st
     return fig
 
 
-def perturbation_curves(curves: pd.DataFrame, *, curve: str) -> go.Figure:
-    """Probability of the explained class against the share of tiles deleted or inserted: one solid
-    line per method (relevance order) and the mean random-order line as a dashed grey reference."""
-    rows = curves[curves["curve"] == curve]
+def perturbation_curves(curves: pd.DataFrame, *, removal: str, curve: str) -> go.Figure:
+    """Probability of the explained class against the share of tiles removed (``curve``: ``morf``
+    most relevant first, ``lerf`` least relevant first): one line per method and the random tile
+    order as a dashed grey reference."""
+    rows = curves[(curves["removal"] == removal) & (curves["curve"] == curve)]
     fig = go.Figure()
-    for method, part in rows[rows["ordering"] == "relevance"].groupby("method"):
+    for method, part in rows[rows["method"] != "random order"].groupby("method"):
         fig.add_scatter(x=part["fraction"], y=part["probability"], mode="lines+markers", name=method)
-    chance = rows[rows["ordering"] == "random"].groupby("fraction")["probability"].mean().reset_index()
+    chance = rows[rows["method"] == "random order"]
     fig.add_scatter(x=chance["fraction"], y=chance["probability"], mode="lines", name="random order",
                     line=dict(dash="dash", color="grey"))
-    better = "lower is more faithful" if curve == "deletion" else "higher is more faithful"
-    fig.update_layout(title=f"{curve.capitalize()} curves ({better})", xaxis=dict(title=f"share of tiles {curve[:-3]}ed", tickformat=".0%"),
+    better = "lower is more faithful" if curve == "morf" else "higher is more faithful"
+    label = "most relevant first" if curve == "morf" else "least relevant first"
+    fig.update_layout(title=f"{removal}: {label} ({better})", xaxis=dict(title="share of tiles removed", tickformat=".0%"),
                       yaxis=dict(title="p(explained class)", range=[0, 1]), height=340, margin=dict(l=10, r=10, t=40, b=40))
     return fig

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.stats import mean_ci
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 DATA_DIR = REPOSITORY / "data"
+PERCEPTUAL_ROUTE = "Perceptual"  # the route of every spectrogram-image classifier (ViT or CNN)
 
 
 # databases ------------------------------------------------------------------------------------
@@ -150,7 +154,7 @@ def default_vit(con: duckdb.DuckDBPyConnection) -> tuple[str, str, int] | None:
     """The ViT model the perceptual pages open on: ``(experiment_id, dataset, seed)`` of the first ViT
     experiment and its lowest seed, or ``None`` when the database holds none."""
     vits = experiments(con)
-    vits = vits[vits["route"] == "ViT"]
+    vits = vits[vits["route"] == PERCEPTUAL_ROUTE]
     if vits.empty:
         return None
     experiment = str(vits["experiment_id"].iloc[0])
@@ -298,27 +302,71 @@ def stem_shares_by_cell(con: duckdb.DuckDBPyConnection, experiment_id: str, *, s
 
 
 def faithfulness_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Per method: mean deletion AUC (lower = more faithful) and insertion AUC (higher = more faithful),
-    each beside its random-order reference, and the gains over chance."""
+    """Per method and removal rule: mean MoRF AUC (lower = more faithful), LeRF AUC (higher) and their
+    gap (LeRF - MoRF, higher), each with a 95 % bootstrap CI over the measured clips; ``random order``
+    is the chance reference. Sorted by the ROAD gap."""
+    frame = _df(
+        con,
+        "SELECT method, clip_id, metric, value FROM faithfulness WHERE experiment_id = ? AND seed = ? ORDER BY ALL",
+        [experiment_id, seed],
+    )
+    if frame.empty:
+        return pd.DataFrame()
+    rows = []
+    for method, part in frame.groupby("method", sort=True):
+        values = part.pivot(index="clip_id", columns="metric", values="value")
+        row: dict[str, Any] = {"method": method}
+        for removal in ("floor", "road"):
+            for score in ("morf_auc", "lerf_auc", "gap"):
+                column = f"{removal}_{score}"
+                if column in values:
+                    estimate = mean_ci(values[column].to_numpy())
+                    row |= {column: estimate.value, f"{column}_low": estimate.low, f"{column}_high": estimate.high}
+        row["clips"] = len(values)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    order = "road_gap" if "road_gap" in out else out.columns[1]
+    return out.sort_values(order, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def faithfulness_curves(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Mean removal curves per method (``random order``: the chance reference), removal rule and order."""
     return _df(
         con,
-        "SELECT method, avg(value) FILTER (metric = 'deletion_auc') AS deletion_auc, "
-        "avg(value) FILTER (metric = 'random_deletion_auc') AS random_deletion_auc, "
-        "avg(value) FILTER (metric = 'deletion_gain') AS deletion_gain, "
-        "avg(value) FILTER (metric = 'insertion_auc') AS insertion_auc, "
-        "avg(value) FILTER (metric = 'random_insertion_auc') AS random_insertion_auc, "
-        "avg(value) FILTER (metric = 'insertion_gain') AS insertion_gain, count(DISTINCT clip_id) AS clips "
-        "FROM faithfulness WHERE experiment_id = ? AND seed = ? GROUP BY method ORDER BY insertion_gain + deletion_gain DESC",
+        "SELECT method, removal, curve, fraction, probability, probability_sd, clips FROM faithfulness_curves "
+        "WHERE experiment_id = ? AND seed = ? ORDER BY method, removal, curve, fraction",
         [experiment_id, seed],
     )
 
 
-def faithfulness_curves(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Mean deletion and insertion curves per method and tile ordering (relevance or random)."""
+def attribution_agreement(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Causal evidence per method: ``causal_spearman`` (excess relevance per stem against the
+    probability drop when the stem is removed, over clips x stems) and ``drum_contrast`` (excess drum
+    relevance of this model minus the clean model's, same clips), each with its 95 % CI and n clips."""
     return _df(
         con,
-        "SELECT method, curve, ordering, fraction, probability, probability_sd, clips FROM faithfulness_curves "
-        "WHERE experiment_id = ? AND seed = ? ORDER BY method, curve, ordering, fraction",
+        "SELECT method, measure, reference_experiment_id, value, low, high, n FROM attribution_agreement "
+        "WHERE experiment_id = ? AND seed = ? ORDER BY measure, value DESC NULLS LAST",
+        [experiment_id, seed],
+    )
+
+
+def stem_reliance(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str) -> pd.DataFrame:
+    """For one clip: the probability of the explained class with and without each stem."""
+    return _df(
+        con,
+        "SELECT stem, target_class, p_with, p_without FROM stem_reliance "
+        "WHERE experiment_id = ? AND seed = ? AND clip_id = ? ORDER BY stem",
+        [experiment_id, seed, clip_id],
+    )
+
+
+def reliance_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Per stem: mean drop of the explained class's probability when the stem is removed, over the clips."""
+    return _df(
+        con,
+        "SELECT stem, avg(p_with - p_without) AS reliance, stddev_samp(p_with - p_without) AS reliance_sd, "
+        "count(*) AS clips FROM stem_reliance WHERE experiment_id = ? AND seed = ? GROUP BY stem ORDER BY reliance DESC",
         [experiment_id, seed],
     )
 
@@ -415,11 +463,11 @@ def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -
 
 
 def stored_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Stored ViT models with their experiment settings (JSON) and the clip length of the run."""
+    """Stored perceptual models (ViT or CNN) with their experiment settings (JSON) and the clip length of the run."""
     frame = _df(
         con,
         "SELECT m.experiment_id, m.seed, e.settings FROM models m JOIN experiments e USING (experiment_id) "
-        "WHERE e.route = 'ViT' ORDER BY m.experiment_id, m.seed",
+        "WHERE e.route = 'Perceptual' ORDER BY m.experiment_id, m.seed",
     )
     config = con.cursor().execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
     clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0)) if config else 10.0

@@ -139,14 +139,14 @@ def query(path: Path, name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def vit_model(db: Path) -> tuple[str, str, int]:
-    """Model and seed selectors for the ViT experiments; returns ``(experiment_id, dataset, seed)``.
+    """Model and seed selectors for the perceptual models (ViT or CNN); returns ``(experiment_id, dataset, seed)``.
 
-    Stops the page with a note when the database holds no ViT experiment.
+    Stops the page with a note when the database holds no perceptual model.
     """
     experiments = query(db, "experiments")
-    vits = experiments[experiments["route"] == "ViT"]
+    vits = experiments[experiments["route"] == queries.PERCEPTUAL_ROUTE]
     if vits.empty:
-        st.info("This database holds no ViT experiment.")
+        st.info("This database holds no perceptual (ViT or CNN) model.")
         st.stop()
     left, right = st.columns([3, 1])
     experiment = left.selectbox("Model", vits["experiment_id"].tolist(), key="model", bind="query-params")

@@ -64,7 +64,16 @@ class RunContext:
     """Processes for feature extraction (1: in this process)."""
     a2mid_train: "RunContext | None" = None
     """Context of the dataset A2Mid trains on, when it is not this one (e.g. MTG for Soundtracks)."""
+    confound_variants: "dict[float, RunContext]" = field(default_factory=dict)
+    """Synthetic corpus only: contexts of the corpus re-planned at other confounds (the clean models' data)."""
     _features: Features | None = None
+
+    def with_confound(self, confound: float) -> "RunContext":
+        """The context of this corpus re-planned at ``confound`` (built by the pipeline when a profile asks)."""
+        try:
+            return self.confound_variants[float(confound)]
+        except KeyError:
+            raise ValueError(f"no corpus variant at confound {confound:g} was prepared for this run") from None
 
     @property
     def records_by_id(self) -> dict[str, ClipRecord]:

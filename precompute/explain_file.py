@@ -14,7 +14,7 @@ from engine.audio.io import fit_length, load_audio
 from engine.audio.sonify import normalise_relevance
 from engine.datasets.base import CLASSES, SAMPLE_RATE
 from engine.explain.perceptual import PerceptualExplanation, explain_waveform
-from engine.models.store import vit_from_bytes
+from engine.models.store import model_from_bytes
 from precompute.database import open_results
 
 
@@ -40,13 +40,13 @@ def stored_vit(db: Path) -> StoredModel:
     try:
         row = con.execute(
             "SELECT m.experiment_id, m.seed, m.data, e.settings FROM models m JOIN experiments e USING (experiment_id) "
-            "WHERE e.route = 'ViT' ORDER BY m.experiment_id, m.seed LIMIT 1"
+            "WHERE e.route = 'Perceptual' ORDER BY m.experiment_id, m.seed LIMIT 1"
         ).fetchone()
         config = con.execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
     finally:
         con.close()
     if row is None or config is None:
-        raise ExplainError(f"{db}: holds no finished run with a stored ViT model")
+        raise ExplainError(f"{db}: holds no finished run with a stored perceptual model")
     settings = json.loads(row[3])
     gains = settings.get("sonification", {}).get("gains") or [{"power": 2.0}]
     clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0))
@@ -76,7 +76,7 @@ def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> 
     stored = stored_vit(db)
     y = load_audio(audio, offset_s=offset_s, duration_s=stored.clip_seconds)
     y = fit_length(y, n_samples=int(round(stored.clip_seconds * SAMPLE_RATE)))
-    model, _ = vit_from_bytes(stored.data)
+    model, _ = model_from_bytes(stored.data)
     result = explain_waveform(
         model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor,
         smooth_frames=stored.smooth_frames,

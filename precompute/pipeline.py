@@ -17,7 +17,7 @@ from precompute.datasets import open_dataset
 from precompute.database import ResultsWriter, building_path, discard, read_config_hash, swap_in, write_lock
 from precompute.profile import Profile, load_profile
 from precompute.progress import bar, say
-from precompute.stages import Unit, audio_regression, corpus, mid2e, vit
+from precompute.stages import Unit, audio_regression, corpus, mid2e, perceptual
 from engine.music.features import MUSIC_FEATURES
 
 DATA_DIR = provenance.REPOSITORY / "data"
@@ -115,6 +115,13 @@ def _context(
             representations=audio_regression.representations_for(profile.section("a2mid")),
             writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
         )
+    if main.dataset.name == "synthetic":
+        confounds = {float(sections[b]["clean_confound"]) for b in perceptual.SECTIONS if "clean_confound" in sections.get(b, {})}
+        for confound in sorted(confounds):
+            main.confound_variants[confound] = _dataset_context(
+                profile, {**profile.section("dataset"), "confound": confound}, representations={"vit_spectrogram"},
+                writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
+            )
     return main
 
 
@@ -156,7 +163,7 @@ def _plan(ctx: RunContext, *, data_root: Path) -> list[Unit]:
         audio_regression.experiments(ctx, "A2Mid")
         + audio_regression.experiments(ctx, "A2E")
         + mid2e.experiments(ctx)
-        + vit.experiments(ctx)
+        + perceptual.experiments(ctx)
     )
     return [
         Unit("experiments", lambda: {"experiments": pd.DataFrame(experiment_rows)}),
@@ -164,7 +171,7 @@ def _plan(ctx: RunContext, *, data_root: Path) -> list[Unit]:
         *audio_regression.units(ctx, "A2Mid"),
         *audio_regression.units(ctx, "A2E"),
         *mid2e.units(ctx),
-        *vit.units(ctx),
+        *perceptual.units(ctx),
     ]
 
 

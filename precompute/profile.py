@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "sonification"}
+KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "cnn", "sonification"}
+PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
 
 class ProfileError(ValueError):
@@ -65,4 +66,23 @@ def load_profile(name_or_path: str) -> Profile:
         raise ProfileError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(KNOWN_SECTIONS)}")
     if "name" not in sections.get("dataset", {}):
         raise ProfileError(f"{path}: [dataset] needs a 'name'")
+    _check_perceptual(path, sections)
     return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)
+
+
+def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:
+    """Refuse, before any training, attribution methods that do not fit a section's backbone."""
+    from engine.explain.attribution import check_methods  # imports torch: only when a profile is read
+
+    for backbone in PERCEPTUAL_SECTIONS:
+        section = sections.get(backbone)
+        if not section:
+            continue
+        try:
+            check_methods(list(section.get("methods", [])), backbone=backbone, where=f"{path} [{backbone}] methods")
+        except ValueError as error:
+            raise ProfileError(str(error)) from None
+        if "clean_confound" in section:
+            confound = section["clean_confound"]
+            if not isinstance(confound, (int, float)) or not 0.0 <= float(confound) <= 1.0:
+                raise ProfileError(f"{path}: [{backbone}] clean_confound must be a number in [0, 1], got {confound!r}")

@@ -12,7 +12,7 @@ Written here once and documented table by table in ``data/SCHEMA.md``. Conventio
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, str] = {
     "schema_info": """
@@ -201,13 +201,35 @@ TABLES: dict[str, str] = {
         experiment_id VARCHAR NOT NULL,
         seed INTEGER NOT NULL,
         method VARCHAR NOT NULL,
+        removal VARCHAR NOT NULL,
         curve VARCHAR NOT NULL,
-        ordering VARCHAR NOT NULL,
         fraction DOUBLE NOT NULL,
         probability DOUBLE NOT NULL,
         probability_sd DOUBLE NOT NULL,
         clips INTEGER NOT NULL,
-        PRIMARY KEY (experiment_id, seed, method, curve, ordering, fraction)
+        PRIMARY KEY (experiment_id, seed, method, removal, curve, fraction)
+    """,
+    "stem_reliance": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        stem VARCHAR NOT NULL,
+        target_class VARCHAR NOT NULL,
+        p_with DOUBLE NOT NULL,
+        p_without DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, stem)
+    """,
+    "attribution_agreement": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        method VARCHAR NOT NULL,
+        measure VARCHAR NOT NULL,
+        reference_experiment_id VARCHAR NOT NULL,
+        value DOUBLE,
+        low DOUBLE,
+        high DOUBLE,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (experiment_id, seed, method, measure, reference_experiment_id)
     """,
     "sanity_checks": """
         experiment_id VARCHAR NOT NULL,

@@ -21,12 +21,19 @@ ORDER BY experiment_id, seed, target, metric
 """
 ATTRIBUTION = """
 SELECT f.experiment_id, f.seed, f.method,
-       avg(value) FILTER (metric = 'deletion_auc') AS deletion, avg(value) FILTER (metric = 'random_deletion_auc') AS deletion_random,
-       avg(value) FILTER (metric = 'insertion_auc') AS insertion, avg(value) FILTER (metric = 'random_insertion_auc') AS insertion_random,
+       avg(value) FILTER (metric = 'floor_morf_auc') AS floor_morf, avg(value) FILTER (metric = 'floor_gap') AS floor_gap,
+       avg(value) FILTER (metric = 'road_morf_auc') AS road_morf, avg(value) FILTER (metric = 'road_gap') AS road_gap,
        count(DISTINCT clip_id) AS clips,
        (SELECT avg(spearman) FROM sanity_checks s WHERE s.experiment_id = f.experiment_id AND s.seed = f.seed
         AND s.method = f.method AND s.randomised = 'all') AS sanity_all
 FROM faithfulness f GROUP BY ALL ORDER BY f.experiment_id, f.seed, f.method
+"""
+AGREEMENT = """
+SELECT experiment_id, seed, method, measure, value, low, high, n FROM attribution_agreement ORDER BY ALL
+"""
+RELIANCE = """
+SELECT experiment_id, seed, stem, avg(p_with - p_without) AS reliance, stddev_samp(p_with - p_without) AS sd, count(*) AS clips
+FROM stem_reliance GROUP BY ALL ORDER BY ALL
 """
 STEMS = """
 SELECT experiment_id, seed, method, stem, avg(relevance_share) AS relevance, avg(area_share) AS area
@@ -50,6 +57,8 @@ def summarise(db: Path) -> str:
         classification = con.execute(CLASSIFICATION).fetchall()
         attribution = con.execute(ATTRIBUTION).fetchall()
         stems = con.execute(STEMS).fetchall()
+        agreement = con.execute(AGREEMENT).fetchall()
+        reliance = con.execute(RELIANCE).fetchall()
     finally:
         con.close()
     if run is None:
@@ -67,18 +76,28 @@ def summarise(db: Path) -> str:
     for (experiment, seed, target), parts in grouped.items():
         lines.append(f"\n{experiment} seed {seed}, {target}:\n  " + ", ".join(parts))
     if attribution:
-        lines.append(f"\n{'attribution method':28s} {'deletion AUC (random)':>22s} {'insertion AUC (random)':>23s} {'sanity ρ':>9s} {'clips':>6s}")
-        for experiment, seed, method, deletion, deletion_random, insertion, insertion_random, clips, sanity in attribution:
-            lines.append(f"{method:28s} {_num(deletion, 8)} ({_num(deletion_random, 0)})    {_num(insertion, 8)} ({_num(insertion_random, 0)})"
-                         f"    {_num(sanity, 6)} {clips:6d}")
-        lines.append("deletion: lower than random is faithful; insertion: higher; sanity ρ: similarity to the map of a fully "
-                     "randomised model (near 1 fails)")
+        lines.append(f"\n{'experiment':44s} {'attribution method':24s} {'floor MoRF':>10s} {'floor gap':>10s} {'ROAD MoRF':>10s} "
+                     f"{'ROAD gap':>10s} {'sanity ρ':>9s} {'clips':>6s}")
+        for experiment, seed, method, floor_morf, floor_gap, road_morf, road_gap, clips, sanity in attribution:
+            lines.append(f"{experiment + f' #{seed}':44s} {method:24s} {_num(floor_morf, 10)} {_num(floor_gap, 10)} {_num(road_morf, 10)} "
+                         f"{_num(road_gap, 10)} {_num(sanity, 9)} {clips:6d}")
+        lines.append("MoRF AUC: lower is faithful; gap = LeRF - MoRF AUC: higher is faithful ('random order' is chance); "
+                     "sanity ρ: similarity to the map of a fully randomised model (near 1 fails)")
+    if reliance:
+        lines.append("\ncausal reliance: drop of p(explained class) when a stem is removed (mean ± SD over clips)")
+        for experiment, seed, stem, value, sd, clips in reliance:
+            lines.append(f"{experiment + f' #{seed}':44s} {stem:8s} {value:+.3f} ± {(sd or 0.0):.3f}  ({clips} clips)")
+    if agreement:
+        lines.append("\ncausal agreement (value [95 % CI], n clips)")
+        for experiment, seed, method, measure, value, low, high, n in agreement:
+            text = "n/a" if value is None else f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
+            lines.append(f"{experiment + f' #{seed}':44s} {method:24s} {measure:16s} {text}  n={n}")
     if stems:
         lines.append("\nrelevance share (area share) per stem")
-        by_method: dict[str, list[str]] = {}
-        for _, _, method, stem, relevance, area in stems:
-            by_method.setdefault(method, []).append(f"{stem} {relevance:.3f} ({area:.3f})")
-        lines += [f"{method:28s} " + ", ".join(parts) for method, parts in by_method.items()]
+        by_method: dict[tuple[str, str], list[str]] = {}
+        for experiment, _, method, stem, relevance, area in stems:
+            by_method.setdefault((experiment, method), []).append(f"{stem} {relevance:.3f} ({area:.3f})")
+        lines += [f"{experiment:44s} {method:24s} " + ", ".join(parts) for (experiment, method), parts in by_method.items()]
     return "\n".join(lines)
 
 

@@ -129,7 +129,7 @@ def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_mode
 def test_default_vit_is_the_model_and_seed_the_perceptual_pages_open_on(tiny_db):
     con = queries.connect(tiny_db)
     experiment, dataset, seed = queries.default_vit(con)
-    vits = queries.experiments(con).query("route == 'ViT'")
+    vits = queries.experiments(con).query("route == 'Perceptual'")
     assert experiment == vits["experiment_id"].iloc[0] and dataset == vits["dataset"].iloc[0]
     assert seed == min(queries.seeds(con, experiment))
     assert queries.explained_clips(con, experiment, seed=seed)  # its maps and audio are stored

@@ -12,7 +12,7 @@ from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
 from engine.models.linear import interaction_names, make_ridge, pairwise_products, standardised_coefficients
 from engine.models.metrics import classification_metrics, mse, pearson_r, regression_metrics
 from engine.models.mlp import MLPRegressor
-from engine.models.store import vit_from_bytes, vit_to_bytes
+from engine.models.store import model_from_bytes, model_to_bytes
 from engine.models.training import TrainConfig, balanced_class_weights, fit, predict
 from engine.models.vit import create_vit
 
@@ -143,9 +143,9 @@ def test_a_saved_checkpoint_reloads_and_predicts_identically(tmp_path):
 def test_stored_vit_round_trip():
     spec = {"architecture": "vit_tiny_patch16_224", "num_classes": 2, "in_chans": 1, "depth": 1}
     model = create_vit(**spec).eval()
-    restored, restored_spec = vit_from_bytes(vit_to_bytes(model, spec=spec))
+    restored, restored_spec = model_from_bytes(model_to_bytes(model, spec=spec))
     x = torch.rand(1, 1, 224, 224)
     assert restored_spec == spec
     assert torch.allclose(model(x), restored(x), atol=1e-6)
     with pytest.raises(ValueError, match="cannot be read"):
-        vit_from_bytes(b"garbage")
+        model_from_bytes(b"garbage")

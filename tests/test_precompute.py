@@ -37,8 +37,8 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
     assert empty <= {"skipped_clips", "reference_figures"}
     status, profile, versions, revision = rows(tiny_db, "SELECT status, profile, versions, git_revision FROM runs")[0]
     assert status == "finished" and profile == "tiny" and "torch" in versions and revision
-    # 4 A2E inputs, 1 A2Mid, 3 sources x 4 feature sets x 3 heads of Mid2E, 1 ViT.
-    assert rows(tiny_db, "SELECT count(DISTINCT experiment_id) FROM metrics")[0][0] == 4 + 1 + 36 + 1
+    # 4 A2E inputs, 1 A2Mid, 3 sources x 4 feature sets x 3 heads of Mid2E, a ViT, a CNN and its clean twin.
+    assert rows(tiny_db, "SELECT count(DISTINCT experiment_id) FROM metrics")[0][0] == 4 + 1 + 36 + 3
     # Mid2E on predicted descriptors pairs seed k with A2Mid seed k.
     assert rows(tiny_db, "SELECT count(DISTINCT seed) FROM metrics WHERE experiment_id LIKE 'Mid2E/predicted%'")[0][0] == 2
     sources = {r[0]: r[1] for r in rows(tiny_db, "SELECT source, count(DISTINCT name) FROM clip_features GROUP BY 1")}
@@ -52,20 +52,34 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
         "JOIN predictions p USING (experiment_id, seed, clip_id, target)",
     )[0][0]
     assert check < 1e-3
-    # The perceptual route: the most confident clips of every confusion-matrix cell have a map per
-    # method, each with its sonification and complement; every test clip has its original audio,
-    # faithfulness scores per method, and the randomisation check covers every method.
+    # The perceptual route: a ViT, a CNN and the CNN's clean twin (trained at confound 0). Every clip
+    # with a map has a map for every method, its stem shares and its causal rows (the same clips).
+    perceptual = [r[0] for r in rows(tiny_db, "SELECT experiment_id FROM experiments WHERE route = 'Perceptual' ORDER BY 1")]
+    assert perceptual == ["Perceptual/spectrogram_224/cnn", "Perceptual/spectrogram_224/cnn@confound0",
+                          "Perceptual/spectrogram_224/vit_tiny_patch16_224"]
     n_test = rows(tiny_db, "SELECT count(*) FROM clips WHERE split = 'test'")[0][0]
-    n_explained = rows(tiny_db, "SELECT sum(n) FROM (SELECT least(count(*), 2) AS n FROM classifications GROUP BY actual, predicted)")[0][0]
-    assert n_explained > 0 and rows(tiny_db, "SELECT count(*) FROM relevance_maps")[0][0] == 7 * n_explained
-    assert rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0] == 2 * 7 * n_explained
-    assert rows(tiny_db, "SELECT count(DISTINCT variant) FROM sonifications")[0][0] == 2
-    assert rows(tiny_db, "SELECT count(DISTINCT clip_id) FROM faithfulness")[0][0] == n_test
-    assert rows(tiny_db, "SELECT count(DISTINCT method) FROM faithfulness_curves")[0][0] == 7
-    assert rows(tiny_db, "SELECT count(*) FROM sanity_checks")[0][0] == 7 * 3 * min(2, n_test)
+    for experiment, n_methods, n_measured in zip(perceptual, (4, 4, 7), (3, 3, 2)):
+        mapped = {r[0]: r[1] for r in rows(tiny_db, "SELECT clip_id, count(*) FROM relevance_maps WHERE experiment_id = ? GROUP BY 1", [experiment])}
+        assert mapped and set(mapped.values()) == {n_methods}
+        causal = {r[0]: r[1] for r in rows(tiny_db, "SELECT clip_id, count(*) FROM stem_reliance WHERE experiment_id = ? GROUP BY 1", [experiment])}
+        assert causal == {clip: 4 for clip in mapped}  # melody, chords, bass, drums
+        shares = {r[0] for r in rows(tiny_db, "SELECT DISTINCT clip_id FROM relevance_by_stem WHERE experiment_id = ?", [experiment])}
+        assert shares == set(mapped)
+        measured = rows(tiny_db, "SELECT count(DISTINCT clip_id), count(DISTINCT method) FROM faithfulness WHERE experiment_id = ?", [experiment])[0]
+        assert measured == (min(n_measured, n_test), n_methods + 1)  # + the random tile order
+        agreement = rows(tiny_db, "SELECT count(*) FROM attribution_agreement WHERE experiment_id = ? AND measure = 'causal_spearman'", [experiment])
+        assert agreement[0][0] == n_methods
+        targets = {r[0] for r in rows(tiny_db, "SELECT DISTINCT target FROM metrics WHERE experiment_id = ?", [experiment])}
+        assert targets == {"happy_vs_sad", "happy_vs_sad@calibrated"}
+    # The model contrast pairs the CNN with its clean twin, per method.
+    contrast = rows(tiny_db, "SELECT DISTINCT reference_experiment_id FROM attribution_agreement WHERE measure = 'drum_contrast'")
+    assert contrast == [("Perceptual/spectrogram_224/cnn@confound0",)]
+    assert {r[0] for r in rows(tiny_db, "SELECT DISTINCT removal || '/' || curve FROM faithfulness_curves")} == {
+        "floor/morf", "floor/lerf", "road/morf", "road/lerf"}
+    n_sonified = rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0]
+    assert n_sonified > 0 and rows(tiny_db, "SELECT count(DISTINCT variant) FROM sonifications")[0][0] == 2
+    assert rows(tiny_db, "SELECT count(DISTINCT method) FROM sanity_checks WHERE experiment_id LIKE '%vit%'")[0][0] == 7
     assert rows(tiny_db, "SELECT count(*) FROM audio_originals")[0][0] == n_test
-    targets = {r[0] for r in rows(tiny_db, "SELECT DISTINCT target FROM metrics WHERE experiment_id LIKE 'ViT%'")}
-    assert targets == {"happy_vs_sad", "happy_vs_sad@calibrated"}
 
 
 def test_interrupted_run_resumes_without_redoing_finished_units(tmp_path, monkeypatch):

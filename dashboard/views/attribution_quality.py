@@ -1,10 +1,10 @@
-"""Attribution quality: which relevance method should a user trust? Faithfulness, sanity, ground truth."""
+"""Attribution quality: which relevance method should a user trust? Causal ground truth, removal tests, sanity."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, widgets
+from dashboard import figures, verdicts, widgets
 
 widgets.page("Attribution quality")
 db = widgets.require_database()
@@ -12,26 +12,46 @@ db = widgets.require_database()
 experiment, _, seed = widgets.vit_model(db)
 
 st.markdown(
-    "Three questions, each against a reference that knows nothing: **faithfulness** (does the model's output follow "
-    "the map?), **sanity** (does the map depend on the model at all?) and, on the synthetic corpus, **ground truth** "
-    "(does the map find the instrument the training data was biased towards?)."
+    "Three questions, each against a reference that knows nothing: **ground truth** (on the synthetic corpus: does the "
+    "map point at the instrument the model cannot do without?), **faithfulness** (does the model's output follow the "
+    "map when tiles are removed?) and **sanity** (does the map depend on the model at all?)."
 )
 
-st.header("Faithfulness: deletion and insertion")
+agreement = widgets.query(db, "attribution_agreement", experiment, seed=seed)
+reliance = widgets.query(db, "reliance_summary", experiment, seed=seed)
+if not agreement.empty:
+    st.header("Ground truth: does the map find what the model needs?")
+    st.markdown(verdicts.attribution_verdict(agreement))
+    st.caption("Each explained clip is re-rendered without one instrument at a time; the drop in the probability of the "
+               "explained class is the model's causal reliance on that instrument. **Causal ρ**: Spearman between a "
+               "method's excess relevance per instrument (relevance share − area share) and that reliance, over clips × "
+               "instruments. **Drum contrast**: the method's excess drum relevance for this model minus that for the model "
+               "trained without the drum shortcut, on the same clips (positive = the method sees the shortcut). 95 % "
+               "bootstrap CIs over clips.")
+    widgets.table(verdicts.agreement_table(agreement), name=f"causal agreement {experiment}")
+if not reliance.empty:
+    with st.expander("The model's causal reliance on each instrument"):
+        widgets.table(reliance, name=f"stem reliance {experiment}",
+                      column_config={c: st.column_config.NumberColumn(format="%+.3f") for c in ("reliance", "reliance_sd")})
+
+st.header("Faithfulness: remove tiles, most and least relevant first")
 summary = widgets.query(db, "faithfulness_summary", experiment, seed=seed)
 if summary.empty:
     st.info("No faithfulness figures are stored for this model.")
 else:
-    st.caption("16 × 16 tiles of the model input are blanked (deletion) or restored into a blank input (insertion) in "
-               "order of relevance. Gains are measured against a random tile order: positive = better than chance.")
-    widgets.table(summary, name=f"faithfulness {experiment}",
-                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in summary.columns if c not in ("method", "clips")})
+    st.caption("16 × 16 tiles of the model input are removed in order of relevance, most relevant first (MoRF: the "
+               "probability should fall, low AUC) and least relevant first (LeRF: it should stay, high AUC); the gap "
+               "LeRF − MoRF is the score. **floor** blanks tiles to silence, which pushes the input out of distribution; "
+               "**road** fills them by noisy linear imputation from their surroundings (Rong et al. 2022), which keeps it "
+               "in. Means with 95 % bootstrap CIs over the measured clips; `random order` is chance.")
+    widgets.table(verdicts.faithfulness_table(summary), name=f"faithfulness {experiment}")
     curves = widgets.query(db, "faithfulness_curves", experiment, seed=seed)
+    removal = st.radio("Removal rule", ["road", "floor"], horizontal=True, key="removal")
     left, right = st.columns(2)
     with left:
-        widgets.chart(figures.perturbation_curves, curves, curve="deletion", name="deletion curves")
+        widgets.chart(figures.perturbation_curves, curves, removal=removal, curve="morf", name=f"{removal} MoRF curves")
     with right:
-        widgets.chart(figures.perturbation_curves, curves, curve="insertion", name="insertion curves")
+        widgets.chart(figures.perturbation_curves, curves, removal=removal, curve="lerf", name=f"{removal} LeRF curves")
 
 st.header("Sanity: randomise the model, does the map change?")
 sanity = widgets.query(db, "sanity_summary", experiment, seed=seed)
@@ -47,7 +67,7 @@ else:
 
 stems = widgets.query(db, "stem_share_summary", experiment, seed=seed)
 if not stems.empty:
-    st.header("Ground truth: which instrument does each method point at?")
+    st.header("Which instrument does each method point at?")
     st.caption("Synthetic corpus only. Each time-frequency bin is shared among the stems by their energy there. "
                "Relevance share above area share means the method points at that stem more than its footprint explains; "
                "in training, steady percussion was made to co-occur with Happy (the confound).")

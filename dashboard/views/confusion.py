@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, listening, widgets
+from dashboard import verdicts, figures, listening, widgets
 from engine.datasets.base import CLASSES
 
 METHOD_HELP = (
@@ -137,6 +137,9 @@ with players[1]:
 with players[2]:
     widgets.audio_player(f"C · What it ignored: STFT × (1 − R^{power:g})", sources["complement"][0], format=sources["complement"][1])
 
+causal = widgets.query(db, "stem_reliance", experiment, seed=seed, clip_id=clip)
+if not causal.empty:
+    st.markdown(verdicts.reliance_sentence(causal))
 shares = widgets.query(db, "stem_shares", experiment, seed=seed, clip_id=clip, method=method)
 if not shares.empty:
     st.subheader("Which instrument did the model look at?")
@@ -155,8 +158,9 @@ with st.expander("What is known about this clip"):
     values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)
     widgets.table(values.pivot(index="name", columns="kind", values="value"), name=f"{clip} values", latex=False)
 
-with st.expander("Faithfulness of the attribution methods (deletion and insertion tests)"):
-    st.caption("Deletion: 16 × 16 tiles are blanked in order of relevance; a faithful map makes the predicted class's "
-               "probability fall fast (low AUC). Insertion: tiles are restored into a blank input; it should rise fast "
-               "(high AUC). The random order is the reference; gains are measured against it. See Attribution quality.")
-    widgets.table(widgets.query(db, "faithfulness_summary", experiment, seed=seed), name=f"faithfulness {experiment}")
+with st.expander("Faithfulness of the attribution methods (removal tests)"):
+    st.caption("16 × 16 tiles are removed most relevant first (MoRF: a faithful map makes the probability fall, low AUC) "
+               "and least relevant first (LeRF: it should stay, high AUC), by silence (floor) or by imputation from the "
+               "surroundings (road). Means with 95 % CIs over clips; random order is chance. See Attribution quality.")
+    widgets.table(verdicts.faithfulness_table(widgets.query(db, "faithfulness_summary", experiment, seed=seed)),
+                  name=f"faithfulness {experiment}")

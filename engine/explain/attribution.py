@@ -1,4 +1,4 @@
-"""Every ViT attribution method by name, behind one calling convention.
+"""Every attribution method of the perceptual route by name, behind one calling convention.
 
     attributor = make_attributor("attnlrp", model)
     relevance = attributor.attribute(images, target=predicted)   # (B, H, W) float32
@@ -16,16 +16,24 @@ name                        method                                              
 ``gradient_x_input``        input x gradient                                            yes
 ``integrated_gradients``    integrated gradients from silence (Sundararajan et al. 2017) yes
 ``random``                  smooth random map: the chance reference                      no
+``lrp_epsilon_plus_flat``   LRP for CNNs through zennit: flat / z+ / epsilon rules        yes
+``lrp_epsilon_gamma_box``   LRP for CNNs through zennit: z^B / gamma / epsilon rules      yes
+``lrp_epsilon``             LRP-epsilon everywhere (conservation reference)              yes
 ==========================  ==========================================================  ======
+
+Each method names the backbones it fits (:data:`BACKBONES_OF`): the attention methods need a ViT,
+the zennit composites a CNN; gradients and the random map fit any model. A profile that asks for a
+method its backbone cannot take is refused before any training (:func:`check_methods`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 from torch import nn
 
-from engine.explain import lrp, vit_relevance
+from engine.explain import cnn_lrp, lrp, vit_relevance
 from engine.explain.vit_relevance import Attributor
 
 ATTRIBUTION_METHODS: dict[str, Callable[[nn.Module], Attributor]] = {
@@ -36,7 +44,40 @@ ATTRIBUTION_METHODS: dict[str, Callable[[nn.Module], Attributor]] = {
     "gradient_x_input": vit_relevance.GradientTimesInput,
     "integrated_gradients": vit_relevance.IntegratedGradients,
     "random": vit_relevance.RandomMap,
+    **{name: partial(cnn_lrp.ZennitLRP, composite=name) for name in cnn_lrp.COMPOSITES},
 }
+
+_ANY = ("vit", "cnn")
+BACKBONES_OF: dict[str, tuple[str, ...]] = {
+    "chefer2021": ("vit",),
+    "attnlrp": ("vit",),
+    "grad_rollout": ("vit",),
+    "rollout": ("vit",),
+    "gradient_x_input": _ANY,
+    "integrated_gradients": _ANY,
+    "random": _ANY,
+    **{name: ("cnn",) for name in cnn_lrp.COMPOSITES},
+}
+
+
+def methods_for(backbone: str) -> list[str]:
+    """The methods that fit ``backbone``, in registry order."""
+    return [name for name, backbones in BACKBONES_OF.items() if backbone in backbones]
+
+
+def check_methods(methods: list[str], *, backbone: str, where: str = "methods") -> None:
+    """Refuse methods that are unknown or do not fit ``backbone``, in one line naming ``where`` and the choices.
+
+    Raises:
+        ValueError: the first offending method.
+    """
+    for method in methods:
+        if method not in BACKBONES_OF:
+            raise ValueError(f"{where}: unknown attribution method {method!r}; known: {sorted(BACKBONES_OF)}")
+        if backbone not in BACKBONES_OF[method]:
+            raise ValueError(
+                f"{where}: method {method!r} does not fit backbone {backbone!r}; choices for {backbone}: {methods_for(backbone)}"
+            )
 
 
 def make_attributor(method: str, model: nn.Module) -> Attributor:

@@ -1,15 +1,18 @@
 """Faithfulness of a relevance map: does the model's decision follow what the map calls relevant?
 
-Perturbation tests over ``patch x patch`` tiles of the model input, ordered by the map's mean
-relevance per tile (Samek et al., 2017; Petsiuk et al., 2018):
+Removal tests over ``patch x patch`` tiles of the model input, ordered by the map's mean relevance
+per tile (Samek et al., 2017; Rong et al., 2022):
 
-- *deletion*: tiles are set to the baseline (silence, 0) most relevant first; the probability of the
-  explained class should fall fast, so a small area under the curve (AUC) is good;
-- *insertion*: starting from the all-baseline input, tiles are restored most relevant first; the
-  probability should rise fast, so a large AUC is good.
+- *MoRF* (most relevant first): the probability of the explained class should fall fast, so a small
+  area under the curve (AUC) is good;
+- *LeRF* (least relevant first): it should hardly move, so a large AUC is good;
+- the *gap* ``LeRF AUC - MoRF AUC`` is the score: large means the map separates what the model
+  needs from what it does not. Rong et al. show that the gap, unlike MoRF alone, is stable across
+  removal rules.
 
-Both are compared with the same curves for a random tile order (seeded): the *gain* is how much the
-map beats chance (``random - map`` for deletion, ``map - random`` for insertion).
+Tiles are removed by a rule of :mod:`engine.explain.removal`: ``floor`` (silence) or ``road``
+(noisy linear imputation, which keeps the input in distribution). Every score is also computed for
+a random tile order (seeded), the chance reference.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
-CURVES = ("deletion", "insertion")
+from engine.explain.removal import REMOVALS, remove, tile_masks
+
+DEFAULT_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+ORDERS = ("morf", "lerf")
 
 
 def patch_scores(relevance: np.ndarray, *, patch: int) -> np.ndarray:
@@ -32,44 +37,41 @@ def patch_scores(relevance: np.ndarray, *, patch: int) -> np.ndarray:
     return tiles.mean(axis=(1, 3)).reshape(-1)
 
 
-def perturbation_curve(
+def removal_curves(
     model: nn.Module,
     image: torch.Tensor,
-    order: np.ndarray,
+    orders: dict[str, np.ndarray],
     *,
     target: int,
-    curve: str = "deletion",
+    removal: str = "floor",
     patch: int = 16,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
-    baseline: float = 0.0,
-) -> np.ndarray:
-    """Probability of ``target`` as the first tiles in ``order`` are deleted or inserted.
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """Probability of ``target`` as the first tiles of each order are removed.
 
     Args:
         model: classifier returning logits ``(B, n_classes)``.
-        image: one input ``(1, C, H, W)``.
-        order: tile indices (row-major over the ``(H//patch, W//patch)`` grid), most relevant first.
-        curve: ``"deletion"`` (tiles set to ``baseline``) or ``"insertion"`` (tiles restored into an
-            all-``baseline`` input).
-        fractions: shares of tiles changed at each step, increasing from 0 to 1.
+        image: one input ``(1, C, H, W)`` in [0, 1].
+        orders: name to tile indices (row-major over the ``(H//patch, W//patch)`` grid), first removed first.
+        removal: ``"floor"`` or ``"road"``.
+        fractions: shares of tiles removed at each step, increasing.
+        seed: seed of the imputation noise.
 
     Returns:
-        ``(len(fractions),)`` softmax probabilities of ``target``.
+        order name to ``(len(fractions),)`` softmax probabilities of ``target``.
     """
-    if curve not in CURVES:
-        raise ValueError(f"curve must be one of {CURVES}, got {curve!r}")
+    if removal not in REMOVALS:
+        raise ValueError(f"removal must be one of {REMOVALS}, got {removal!r}")
     _, _, height, width = image.shape
-    columns = width // patch
-    mask = torch.zeros(len(fractions), 1, height, width, dtype=image.dtype, device=image.device)
-    for row, fraction in enumerate(fractions):
-        for index in order[: int(round(fraction * len(order)))]:
-            top, left = divmod(int(index), columns)
-            mask[row, :, top * patch : (top + 1) * patch, left * patch : (left + 1) * patch] = 1.0
-    keep = 1.0 - mask if curve == "deletion" else mask
-    batch = image * keep + baseline * (1.0 - keep)
+    fractions = np.asarray(fractions, dtype=np.float64)
+    names = list(orders)
+    masks = torch.cat([tile_masks(orders[n], fractions, height=height, width=width, patch=patch) for n in names])
+    batch = remove(image, masks.to(image.device, image.dtype), rule=removal, seed=seed)
     model.eval()
     with torch.no_grad():
-        return torch.softmax(model(batch), dim=1)[:, target].float().cpu().numpy()
+        p = torch.cat([torch.softmax(model(chunk), dim=1)[:, target] for chunk in batch.split(32)]).float().cpu().numpy()
+    return {name: p[i * len(fractions) : (i + 1) * len(fractions)] for i, name in enumerate(names)}
 
 
 def area_under_curve(values: np.ndarray, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> float:
@@ -79,57 +81,54 @@ def area_under_curve(values: np.ndarray, fractions: Sequence[float] = DEFAULT_FR
     return float(np.sum((y[1:] + y[:-1]) * np.diff(x)) / 2.0 / (x[-1] - x[0]))
 
 
+def tile_orders(relevance: np.ndarray, *, patch: int = 16) -> dict[str, np.ndarray]:
+    """MoRF and LeRF tile orders of an ``(H, W)`` map (ties broken by position, stably)."""
+    scores = patch_scores(relevance, patch=patch)
+    morf = np.argsort(-scores, kind="stable")
+    return {"morf": morf, "lerf": morf[::-1].copy()}
+
+
+def random_orders(n_tiles: int, *, seed: int) -> dict[str, np.ndarray]:
+    """The chance reference: one random order, removed from its front (MoRF) and from its back (LeRF)."""
+    order = np.random.default_rng(seed).permutation(n_tiles)
+    return {"morf": order, "lerf": order[::-1].copy()}
+
+
 @dataclass(frozen=True)
 class Faithfulness:
-    """Perturbation curves and their scores for one map.
+    """Removal curves and their scores for one map under one removal rule.
 
     Attributes:
-        fractions: ``(n_steps,)`` shares of tiles changed.
-        curves: ``(curve, ordering)`` to ``(n_steps,)`` probabilities, for curve in ``CURVES`` and
-            ordering ``"relevance"`` or ``"random"``.
-        scores: ``deletion_auc``, ``insertion_auc``, ``random_deletion_auc``, ``random_insertion_auc``,
-            ``deletion_gain`` (random - map: positive beats chance) and ``insertion_gain`` (map - random).
+        removal: ``"floor"`` or ``"road"``.
+        fractions: ``(n_steps,)`` shares of tiles removed.
+        curves: ``"morf"`` and ``"lerf"`` to ``(n_steps,)`` probabilities.
+        scores: ``{removal}_morf_auc``, ``{removal}_lerf_auc`` and ``{removal}_gap`` (LeRF - MoRF).
     """
 
+    removal: str
     fractions: tuple[float, ...]
-    curves: dict[tuple[str, str], np.ndarray]
+    curves: dict[str, np.ndarray]
     scores: dict[str, float]
 
 
 def faithfulness(
     model: nn.Module,
     image: torch.Tensor,
-    relevance: np.ndarray,
+    orders: dict[str, np.ndarray],
     *,
     target: int,
+    removal: str = "floor",
     patch: int = 16,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seed: int = 0,
 ) -> Faithfulness:
-    """Deletion and insertion curves of ``relevance`` ``(H, W)`` and of a random tile order, for one
-    image ``(1, C, H, W)`` and its explained class ``target``."""
-    scores = patch_scores(relevance, patch=patch)
-    orders = {
-        "relevance": np.argsort(-scores, kind="stable"),
-        "random": np.random.default_rng(seed).permutation(scores.size),
-    }
-    curves = {
-        (curve, ordering): perturbation_curve(
-            model, image, order, target=target, curve=curve, patch=patch, fractions=fractions
-        )
-        for curve in CURVES
-        for ordering, order in orders.items()
-    }
-    auc = {key: area_under_curve(values, fractions) for key, values in curves.items()}
+    """MoRF and LeRF curves and scores of ``orders`` (from :func:`tile_orders` or :func:`random_orders`)
+    for one image ``(1, C, H, W)`` and its explained class ``target``."""
+    curves = removal_curves(model, image, orders, target=target, removal=removal, patch=patch, fractions=fractions, seed=seed)
+    morf, lerf = area_under_curve(curves["morf"], fractions), area_under_curve(curves["lerf"], fractions)
     return Faithfulness(
+        removal=removal,
         fractions=tuple(float(f) for f in fractions),
         curves=curves,
-        scores={
-            "deletion_auc": auc["deletion", "relevance"],
-            "insertion_auc": auc["insertion", "relevance"],
-            "random_deletion_auc": auc["deletion", "random"],
-            "random_insertion_auc": auc["insertion", "random"],
-            "deletion_gain": auc["deletion", "random"] - auc["deletion", "relevance"],
-            "insertion_gain": auc["insertion", "relevance"] - auc["insertion", "random"],
-        },
+        scores={f"{removal}_morf_auc": morf, f"{removal}_lerf_auc": lerf, f"{removal}_gap": lerf - morf},
     )

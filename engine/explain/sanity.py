@@ -1,8 +1,9 @@
 """Model-randomisation sanity check (Adebayo et al., 2018): a map that survives the destruction of
 the model it explains describes the input, not the model.
 
-The trained ViT's parameters are re-initialised in cascade from the top: ``head`` (classifier only),
-``top_half`` (classifier, final norm and the upper half of the blocks) and ``all``. For each stage the
+The trained model's parameters are re-initialised in cascade from the top: ``head`` (classifier only),
+``top_half`` (classifier, final norm and the upper half of the ViT's blocks or of the CNN's layers)
+and ``all``. For each stage the
 map of the randomised copy is compared with the map of the trained model by Spearman rank
 correlation of their absolute values; a trustworthy method gives a correlation near 0 once the
 model is randomised, one near 1 fails the check.
@@ -22,23 +23,33 @@ SCOPES: tuple[str, ...] = ("head", "top_half", "all")
 
 
 def randomised_copy(model: nn.Module, *, scope: str, seed: int = 0) -> nn.Module:
-    """A deep copy of a timm ViT with the parameters in ``scope`` re-initialised (seeded).
+    """A deep copy of a timm ViT or a perceptual CNN with the parameters in ``scope`` re-initialised (seeded).
 
     Linear and convolution weights get timm's ViT initialisation (truncated normal, SD 0.02) and zero
-    biases; LayerNorms get weight 1 and bias 0; class token and position embeddings SD 0.02.
-    The original model is not touched.
+    biases; LayerNorms and BatchNorms get weight 1 and bias 0; class token and position embeddings
+    SD 0.02. The original model is not touched.
+
+    Raises:
+        ValueError: unknown scope.
+        TypeError: the model is neither a timm ViT nor a CNN with ``backbone.features`` and ``head``.
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
-    blocks = list(getattr(model, "blocks", []))
-    if not blocks:
-        raise TypeError(f"{type(model).__name__} has no transformer blocks: expected a timm VisionTransformer")
     clone = copy.deepcopy(model)
-    modules: list[nn.Module] = [clone.head, getattr(clone, "fc_norm", nn.Identity())]
+    blocks = list(getattr(clone, "blocks", []))
+    if blocks:
+        modules: list[nn.Module] = [clone.head, getattr(clone, "fc_norm", nn.Identity())]
+        lower = [clone.patch_embed, *blocks[: len(blocks) // 2]]
+        upper = [clone.norm, *blocks[len(blocks) // 2 :]]
+    elif hasattr(clone, "backbone") and hasattr(clone, "head"):
+        layers = list(clone.backbone.features.children())
+        modules, lower, upper = [clone.head], layers[: len(layers) // 2], layers[len(layers) // 2 :]
+    else:
+        raise TypeError(f"{type(model).__name__}: expected a timm VisionTransformer or a CNN with backbone and head")
     if scope in ("top_half", "all"):
-        modules += [clone.norm, *list(clone.blocks)[len(blocks) // 2 :]]
+        modules += upper
     if scope == "all":
-        modules += [clone.patch_embed, *list(clone.blocks)[: len(blocks) // 2]]
+        modules += lower
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for module in modules:
@@ -61,7 +72,7 @@ def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
         module.weight.copy_(_trunc_normal(module.weight.shape, generator))
         if module.bias is not None:
             module.bias.zero_()
-    elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d)) and getattr(module, "weight", None) is not None:
         module.weight.fill_(1.0)
         module.bias.zero_()
 

@@ -25,7 +25,7 @@ def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> 
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2, bias=False),
         nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
+        nn.ReLU(),  # not in place: LRP hooks (zennit) must see the activation's input intact
     )
 
 
@@ -70,6 +70,24 @@ class CNNRegressor(nn.Module):
         super().__init__()
         self.backbone = ChowdhuryBackbone(input_height=input_height, widths=widths, dropout=dropout)
         self.head = nn.Linear(self.backbone.embedding_size, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class CNNClassifier(nn.Module):
+    """One backbone and a linear head giving class logits: ``(B, 1, H, W)`` to ``(B, num_classes)``.
+
+    The perceptual route's CNN (on the ``(224, 224)`` spectrogram image): it learns from a few
+    hundred clips where a ViT from scratch does not, and LRP explains it through zennit.
+    """
+
+    def __init__(
+        self, *, input_height: int = 224, num_classes: int = 2, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3
+    ) -> None:
+        super().__init__()
+        self.backbone = ChowdhuryBackbone(input_height=input_height, widths=widths, dropout=dropout)
+        self.head = nn.Linear(self.backbone.embedding_size, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))

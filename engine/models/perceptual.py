@@ -1,0 +1,58 @@
+"""The perceptual route's backbones by name: spectrogram image ``(B, 1, 224, 224)`` to class logits.
+
+==========  =========================================================  ==============================
+backbone    model                                                      spec keys (besides backbone)
+==========  =========================================================  ==============================
+``vit``     timm Vision Transformer (:func:`engine.models.vit.create_vit`)  architecture, weights,
+                                                                            num_classes, in_chans, and
+                                                                            timm overrides (depth, ...)
+``cnn``     Chowdhury VGG-style backbone with a linear classifier        widths, dropout, num_classes
+            (:class:`engine.models.cnn.CNNClassifier`)
+==========  =========================================================  ==============================
+
+A *spec* is the dict of keyword arguments that rebuilds a model; it is what the results database
+stores next to the weights (:mod:`engine.models.store`). A spec without ``backbone`` is a ViT (the
+only backbone of databases written before the CNN existed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from engine.models.cnn import THESIS_WIDTHS, CNNClassifier
+from engine.models.vit import create_vit
+
+BACKBONES: tuple[str, ...] = ("vit", "cnn")
+
+
+def backbone_of(spec: dict[str, Any]) -> str:
+    """The backbone name of a spec (``"vit"`` when the spec names none)."""
+    return str(spec.get("backbone", "vit"))
+
+
+def create_perceptual_model(spec: dict[str, Any], *, weights: str | None = None) -> nn.Module:
+    """Build the model a spec describes (random weights unless ``weights`` names a ViT source).
+
+    Args:
+        spec: ``{"backbone": "vit" | "cnn", ...}``, see the module docstring.
+        weights: ViT only: ``None``, ``"hub"`` or a local weights file (:func:`create_vit`).
+
+    Raises:
+        ValueError: unknown backbone, or weights asked of a CNN.
+    """
+    backbone = backbone_of(spec)
+    options = {k: v for k, v in spec.items() if k != "backbone"}
+    if backbone == "vit":
+        return create_vit(**options, weights=weights)
+    if backbone == "cnn":
+        if weights:
+            raise ValueError("backbone 'cnn' trains from scratch: it takes no weights")
+        return CNNClassifier(
+            input_height=int(options.get("input_height", 224)),
+            num_classes=int(options.get("num_classes", 2)),
+            widths=tuple(int(w) for w in options.get("widths", THESIS_WIDTHS)),
+            dropout=float(options.get("dropout", 0.3)),
+        )
+    raise ValueError(f"unknown perceptual backbone {backbone!r}; known: {list(BACKBONES)}")

@@ -1,0 +1,412 @@
+"""Perceptual route: a spectrogram-image classifier (a ViT or a CNN) decides Happy or Sad; its
+relevance maps are stored, tested and sonified, and the trained model is stored for later use.
+
+Profile sections ``[vit]`` and ``[cnn]`` each describe one backbone (:mod:`engine.models.perceptual`)
+with the same keys besides the architecture: ``seeds``, ``epochs``, ``batch_size``,
+``learning_rate``, ``weight_decay``, ``patience``, ``methods`` (checked against the backbone when
+the profile is read), ``explain_per_cell`` (maps and audio for the most confident clips of each
+confusion-matrix cell), ``faithfulness_clips`` (test clips spread over songs for the removal tests;
+0 = all), ``sanity_clips`` and, on the synthetic corpus, ``clean_confound``: a second model of the
+same backbone trained on the corpus re-planned at that confound (the *clean* model: same val and
+test clips, train clips without the drum shortcut).
+
+Training follows the thesis (Section 5.2.1): class-weighted cross-entropy, AdamW, early stopping
+on validation loss, best checkpoint kept. Test metrics are stored at the default decision and at a
+threshold calibrated on validation clips. Relevance explains the *predicted* class.
+
+Evidence stored per explained clip (maps, stem shares and causal rows come from the same clips):
+removal curves under two rules (floor, ROAD) most- and least-relevant first; on corpora with stems,
+the relevance share per stem and the causal reliance on it (:mod:`engine.explain.causal`), and per
+method the agreement of the two with a bootstrap CI.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from engine.audio.io import encode_audio, fit_length
+from engine.audio.representations import VIT_HOP, VIT_N_FFT, VIT_SIZE, vit_grid_magnitude, vit_spectrogram_input
+from engine.audio.sonify import sonify_spectrum
+from engine.audio.stft import stft
+from engine.datasets.base import CLASSES, SAMPLE_RATE
+from engine.explain.attribution import make_attributor
+from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
+from engine.explain.faithfulness import faithfulness, random_orders, tile_orders
+from engine.explain.perceptual import classify
+from engine.explain.removal import REMOVALS
+from engine.explain.sanity import randomisation_check
+from engine.explain.stems import relevance_by_stem
+from engine.models.metrics import calibrate_threshold, classification_metrics
+from engine.models.perceptual import create_perceptual_model
+from engine.models.store import model_to_bytes
+from engine.models.training import TrainConfig, balanced_class_weights, fit, seed_everything
+from precompute.context import RunContext
+from precompute.database import Rows, encode_array
+from precompute.progress import bar
+from precompute.stages import Unit
+from precompute.stages.common import experiment_row, training_rows
+
+ROUTE = "Perceptual"
+INPUT = "spectrogram_224"
+SECTIONS = ("vit", "cnn")
+DEFAULT_GAINS = ({"name": "R^2", "power": 2.0, "floor": 0.0, "smooth_frames": 1},)
+
+
+def model_spec(backbone: str, section: dict[str, Any]) -> dict[str, Any]:
+    """The model spec (:mod:`engine.models.perceptual`) of a ``[vit]`` or ``[cnn]`` section."""
+    if backbone == "vit":
+        spec: dict[str, Any] = {"backbone": "vit", "architecture": section.get("architecture", "vit_tiny_patch16_224"),
+                                "num_classes": 2, "in_chans": 1}
+        spec.update(section.get("overrides", {}))
+        return spec
+    return {"backbone": "cnn", "num_classes": 2, "widths": list(section.get("widths", [8, 8, 16, 16, 32, 32, 48, 64, 64])),
+            "dropout": float(section.get("dropout", 0.3))}
+
+
+def experiment_id(backbone: str, section: dict[str, Any], *, confound: float | None = None) -> str:
+    """``Perceptual/spectrogram_224/<architecture or cnn>``, with ``@confound<c>`` for a clean model."""
+    head = str(section.get("architecture", "vit_tiny_patch16_224")) if backbone == "vit" else "cnn"
+    return f"{ROUTE}/{INPUT}/{head}" + ("" if confound is None else f"@confound{confound:g}")
+
+
+def _variants(ctx: RunContext, backbone: str) -> list[float | None]:
+    """``None`` (the profile's corpus) and, where the section asks for it, the clean confound."""
+    clean = ctx.profile.section(backbone).get("clean_confound")
+    return [None] if clean is None or ctx.dataset.name != "synthetic" else [None, float(clean)]
+
+
+def experiments(ctx: RunContext) -> list[dict[str, Any]]:
+    rows = []
+    for backbone in SECTIONS:
+        section = ctx.profile.section(backbone)
+        if not section:
+            continue
+        for confound in _variants(ctx, backbone):
+            trained = "" if confound is None else f", trained at confound {confound:g} (the clean model)"
+            rows.append(experiment_row(
+                experiment_id=experiment_id(backbone, section, confound=confound),
+                route=ROUTE,
+                input=INPUT,
+                head=experiment_id(backbone, section).rsplit("/", 1)[1],
+                dataset=ctx.dataset.name,
+                split_name=ctx.split_name,
+                description=f"{backbone.upper()} on 224 x 224 log spectrograms, Happy vs Sad{trained}",
+                settings={**section, "backbone": backbone, "confound": confound,
+                          "sonification": ctx.profile.section("sonification")},
+            ))
+    return rows
+
+
+def units(ctx: RunContext) -> list[Unit]:
+    if not any(r.label for r in ctx.records):
+        return []
+    out = []
+    for backbone in SECTIONS:
+        section = ctx.profile.section(backbone)
+        variants = _variants(ctx, backbone) if section else []
+        for confound in variants:
+            for seed in section.get("seeds", [0]):
+                out.append(Unit(
+                    f"{experiment_id(backbone, section, confound=confound)}#seed{seed}",
+                    lambda backbone=backbone, confound=confound, seed=int(seed): train_and_explain(
+                        ctx, backbone, seed, confound=confound),
+                ))
+        for confound in variants[1:]:  # after both models of every seed: the contrast reads their rows
+            for seed in section.get("seeds", [0]):
+                out.append(Unit(
+                    f"{experiment_id(backbone, section)}#seed{seed}#contrast",
+                    lambda backbone=backbone, confound=confound, seed=int(seed): contrast_unit(ctx, backbone, seed, confound),
+                ))
+    return out
+
+
+def _labels(ctx: RunContext) -> np.ndarray:
+    by_id = ctx.records_by_id
+    return np.array([CLASSES.index(by_id[c].label) if by_id[c].label in CLASSES else -1 for c in ctx.features().clip_ids])
+
+
+def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
+    """Train one perceptual model, evaluate it on the test clips and explain it."""
+    section = ctx.profile.section(backbone)
+    started = time.perf_counter()
+    train_ctx = ctx if confound is None else ctx.with_confound(confound)
+    labels, train_labels = _labels(ctx), _labels(train_ctx)
+    images, train_images = ctx.features().arrays["vit_spectrogram"], train_ctx.features().arrays["vit_spectrogram"]
+    fit_index = {s: np.intersect1d(train_ctx.split_index(s), np.flatnonzero(train_labels >= 0)) for s in ("train", "val")}
+    test = np.intersect1d(ctx.split_index("test"), np.flatnonzero(labels >= 0))
+    val = np.intersect1d(ctx.split_index("val"), np.flatnonzero(labels >= 0))
+    eid = experiment_id(backbone, section, confound=confound)
+
+    seed_everything(seed)
+    spec = model_spec(backbone, section)
+    model = create_perceptual_model(spec, weights=(section.get("weights") or None) if backbone == "vit" else None)
+    config = TrainConfig(
+        epochs=int(section.get("epochs", 60)),
+        batch_size=int(section.get("batch_size", 8)),
+        learning_rate=float(section.get("learning_rate", 1e-4)),
+        weight_decay=float(section.get("weight_decay", 0.0)),
+        patience=int(section.get("patience", 10)),
+        seed=seed,
+        device=ctx.device,
+    )
+    progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
+
+    def on_epoch(epoch: int, _total: int, train_loss: float, val_loss: float) -> None:
+        progress.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
+        progress.update(1)
+
+    y_train = train_labels[fit_index["train"]]
+    result = fit(
+        model,
+        train_inputs=[train_images[fit_index["train"]][:, None]],
+        train_targets=y_train,
+        val_inputs=[train_images[fit_index["val"]][:, None]],
+        val_targets=train_labels[fit_index["val"]],
+        loss_fn=nn.CrossEntropyLoss(weight=balanced_class_weights(y_train, n_classes=len(CLASSES))),
+        config=config,
+        on_epoch=on_epoch,
+    )
+    progress.close()
+    model = result.model.to(ctx.device).eval()
+    happy = CLASSES.index("happy")
+    val_p_happy = classify(model, images[val], device=ctx.device)[:, happy] if len(val) else np.array([])
+    threshold = calibrate_threshold(val_p_happy, labels[val] == happy)
+    probabilities = classify(model, images[test], device=ctx.device)
+    predicted = probabilities.argmax(axis=1)
+    calibrated = np.where(probabilities[:, happy] >= threshold, happy, 1 - happy)
+    metric_rows = []
+    for target, decisions, cut in (("happy_vs_sad", predicted, 0.5), ("happy_vs_sad@calibrated", calibrated, threshold)):
+        values = {**classification_metrics(labels[test], decisions, classes=CLASSES), "threshold_p_happy": cut}
+        metric_rows += [{"experiment_id": eid, "seed": seed, "split": "test", "target": target, "metric": k, "value": v}
+                        for k, v in values.items()]
+    rows: dict[str, pd.DataFrame] = {
+        **training_rows(eid, seed, result, n_train=len(fit_index["train"]), n_val=len(fit_index["val"]), n_test=len(test),
+                        seconds=0.0),
+        "metrics": pd.DataFrame(metric_rows),
+        "classifications": pd.DataFrame(
+            {
+                "experiment_id": eid,
+                "seed": seed,
+                "clip_id": [ctx.features().clip_ids[i] for i in test],
+                "actual": [CLASSES[i] for i in labels[test]],
+                "predicted": [CLASSES[i] for i in predicted],
+                "confidence": probabilities.max(axis=1).astype(np.float64),
+                "p_happy": probabilities[:, happy].astype(np.float64),
+            }
+        ),
+        "models": pd.DataFrame(
+            [{"experiment_id": eid, "seed": seed, "format": "torch-state-dict/v1", "data": model_to_bytes(model, spec=spec)}]
+        ),
+    }
+    rows.update(_explanations(ctx, section, model, eid, seed, test, labels[test], probabilities))
+    rows["trainings"]["seconds"] = time.perf_counter() - started
+    return rows
+
+
+def most_confident_per_cell(actual: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *, k: int) -> list[int]:
+    """Positions of the ``k`` most confident clips of every confusion-matrix cell ``(actual, predicted)``."""
+    chosen: list[int] = []
+    for a in np.unique(actual):
+        for p in np.unique(predicted):
+            cell = np.flatnonzero((actual == a) & (predicted == p))
+            chosen += cell[np.argsort(-confidence[cell], kind="stable")][:k].tolist()
+    return sorted(chosen)
+
+
+def spread_over_groups(groups: list[str], *, n: int) -> list[int]:
+    """``n`` positions (0 = all) taken round-robin over groups (songs), so that no song dominates.
+
+    Deterministic: groups in order of first appearance, clips in order within a group.
+    """
+    if n <= 0 or n >= len(groups):
+        return list(range(len(groups)))
+    members: dict[str, list[int]] = {}
+    for position, group in enumerate(groups):
+        members.setdefault(group, []).append(position)
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < n:
+        for positions in members.values():
+            if depth < len(positions) and len(chosen) < n:
+                chosen.append(positions[depth])
+        depth += 1
+    return sorted(chosen)
+
+
+def _explanations(
+    ctx: RunContext, section: dict[str, Any], model: nn.Module, eid: str, seed: int, test: np.ndarray, actual: np.ndarray,
+    probabilities: np.ndarray,
+) -> dict[str, pd.DataFrame]:
+    """Relevance maps, stem shares, causal rows, removal curves, sanity checks and sonified audio.
+
+    Maps, stem shares and causal rows are stored for the ``explain_per_cell`` most confident clips of
+    each confusion-matrix cell and for the ``faithfulness_clips`` clips (spread over songs) on which
+    the removal tests run; the randomisation check runs on ``sanity_clips`` of those.
+    """
+    methods = list(section.get("methods", ["gradient_x_input", "random"]))
+    gains = ctx.profile.section("sonification").get("gains", list(DEFAULT_GAINS))
+    features = ctx.features()
+    images = features.arrays["vit_spectrogram"]
+    predicted = probabilities.argmax(axis=1)
+    by_id = ctx.records_by_id
+    test_ids = [features.clip_ids[i] for i in test]
+    measured = set(spread_over_groups([by_id[c].group for c in test_ids], n=int(section.get("faithfulness_clips", 0))))
+    explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=int(section.get("explain_per_cell", 5))))
+    attributors = {m: make_attributor(m, model) for m in methods}
+    has_stems = hasattr(ctx.dataset, "render")
+    n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
+    maps, faithful, stems, causal, sounds, curves = [], [], [], [], [], []
+    positions = sorted(explained | measured)
+
+    def classify_inputs(inputs: np.ndarray) -> np.ndarray:
+        return classify(model, inputs, device=ctx.device)
+
+    def to_input(wave: np.ndarray) -> np.ndarray:
+        return vit_spectrogram_input(wave, clip_seconds=ctx.clip_seconds)
+
+    progress = bar(total=len(positions), desc=f"{eid} explanations", unit="clip", leave=False, enabled=ctx.show_progress)
+    for position in positions:
+        clip_id = test_ids[position]
+        target = int(predicted[position])
+        image = torch.from_numpy(images[test[position]])[None, None].to(ctx.device)
+        stem_grid = {}
+        if has_stems:
+            rendered = ctx.dataset.render(clip_id)
+            waves = {name: fit_length(audio, n_samples=n_samples) for name, audio in rendered.stems.items()}
+            stem_grid = {name: vit_grid_magnitude(w, clip_seconds=ctx.clip_seconds) for name, w in waves.items()}
+            for stem, (p_with, p_without) in stem_reliance(classify_inputs, to_input, waves, target=target).items():
+                causal.append({"experiment_id": eid, "seed": seed, "clip_id": clip_id, "stem": stem,
+                               "target_class": CLASSES[target], "p_with": p_with, "p_without": p_without})
+        y = ctx.waveform(clip_id)
+        spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP) if position in explained else None
+        if position in measured:
+            reference = random_orders(images.shape[1] // 16 * (images.shape[2] // 16), seed=seed * 100003 + position)
+            for removal in REMOVALS:
+                result = faithfulness(model, image, reference, target=target, removal=removal, seed=seed)
+                key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": "random order"}
+                faithful += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
+                curves += _curve_points("random order", result)
+        for method, attributor in attributors.items():
+            relevance = attributor.attribute(image, target=target)[0]
+            key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": method}
+            if position in measured:
+                orders = tile_orders(relevance)
+                for removal in REMOVALS:
+                    result = faithfulness(model, image, orders, target=target, removal=removal, seed=seed)
+                    faithful += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
+                    curves += _curve_points(method, result)
+            for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items() if stem_grid else ():
+                stems.append({**key, "stem": stem, "relevance_share": share, "area_share": area})
+            scale = float(np.abs(relevance).max(initial=0.0)) or 1.0
+            maps.append({**key, "target_class": CLASSES[target], "signed": bool(attributor.signed), "scale": scale,
+                         "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(relevance / scale)})
+            if spectrum is not None:
+                for gain in gains:
+                    for variant in ("sonified", "complement"):
+                        audio = sonify_spectrum(
+                            spectrum, relevance, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP,
+                            power=float(gain["power"]), floor=float(gain.get("floor", 0.0)),
+                            smooth_frames=int(gain.get("smooth_frames", 1)), complement=variant == "complement",
+                        )
+                        sounds.append({**key, "gain": str(gain["name"]), "variant": variant, "format": "ogg",
+                                       "sample_rate": SAMPLE_RATE, "data": encode_audio(audio)})
+        progress.update(1)
+    progress.close()
+    stem_frame, causal_frame = pd.DataFrame(stems), pd.DataFrame(causal)
+    sanity_positions = sorted(measured)[: int(section.get("sanity_clips", 4))]
+    return {
+        "relevance_maps": pd.DataFrame(maps),
+        "faithfulness": pd.DataFrame(faithful),
+        "faithfulness_curves": _mean_curves(curves, eid, seed),
+        "sanity_checks": _sanity_rows(model, eid, seed, images[test[sanity_positions]], predicted[sanity_positions],
+                                      [test_ids[p] for p in sanity_positions], methods, device=ctx.device),
+        "relevance_by_stem": stem_frame,
+        "stem_reliance": causal_frame,
+        "attribution_agreement": agreement_rows(stem_frame, causal_frame, eid=eid, seed=seed),
+        "sonifications": pd.DataFrame(sounds),
+    }
+
+
+def agreement_rows(stems: pd.DataFrame, causal: pd.DataFrame, *, eid: str, seed: int) -> pd.DataFrame:
+    """Per method: Spearman between excess relevance and causal reliance over clips x stems, with CI."""
+    if stems.empty or causal.empty:
+        return pd.DataFrame()
+    reliance = causal.assign(reliance=causal["p_with"] - causal["p_without"]).pivot(index="clip_id", columns="stem", values="reliance")
+    rows = []
+    for method, group in stems.groupby("method", sort=True):
+        excess = group.assign(excess=group["relevance_share"] - group["area_share"]).pivot(
+            index="clip_id", columns="stem", values="excess")
+        common = excess.index.intersection(reliance.index)
+        estimate = per_clip_agreement(excess.loc[common, reliance.columns].to_numpy(), reliance.loc[common].to_numpy(), seed=seed)
+        rows.append({"experiment_id": eid, "seed": seed, "method": method, "measure": "causal_spearman",
+                     "reference_experiment_id": "", "value": estimate.value, "low": estimate.low, "high": estimate.high,
+                     "n": estimate.n})
+    return pd.DataFrame(rows)
+
+
+def _curve_points(method: str, result) -> list[dict[str, Any]]:
+    return [
+        {"method": method, "removal": result.removal, "curve": order, "fraction": f, "probability": float(p)}
+        for order, values in result.curves.items()
+        for f, p in zip(result.fractions, values)
+    ]
+
+
+def _mean_curves(curves: list[dict[str, Any]], eid: str, seed: int) -> pd.DataFrame:
+    """Mean and SD over clips of every removal-curve point."""
+    if not curves:
+        return pd.DataFrame()
+    frame = pd.DataFrame(curves).groupby(["method", "removal", "curve", "fraction"])["probability"]
+    out = frame.agg(probability="mean", probability_sd="std", clips="count").reset_index()
+    out["probability_sd"] = out["probability_sd"].fillna(0.0)
+    return out.assign(experiment_id=eid, seed=seed)
+
+
+def _sanity_rows(
+    model: nn.Module, eid: str, seed: int, images: np.ndarray, targets: np.ndarray, clip_ids: list[str], methods: list[str],
+    *, device: str,
+) -> pd.DataFrame:
+    """Model-randomisation check (Adebayo et al. 2018) for every method on the given clips."""
+    if len(clip_ids) == 0:
+        return pd.DataFrame()
+    batch = torch.from_numpy(images)[:, None].to(device)
+    rows = []
+    for method in methods:
+        similarity = randomisation_check(
+            lambda m, x, t, method=method: make_attributor(method, m).attribute(x, target=t)[0],
+            model, batch, targets.tolist(), seed=seed,
+        )
+        for scope, values in similarity.items():
+            rows += [{"experiment_id": eid, "seed": seed, "method": method, "randomised": scope,
+                      "clip_id": clip_ids[i], "spearman": float(v)} for i, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def contrast_unit(ctx: RunContext, backbone: str, seed: int, confound: float) -> Rows:
+    """Per method, the shortcut model's excess drum relevance minus the clean model's, on the same clips.
+
+    Reads both models' stem shares back from the building database (their units run first).
+    """
+    section = ctx.profile.section(backbone)
+    shortcut, clean = experiment_id(backbone, section), experiment_id(backbone, section, confound=confound)
+    stems = ctx.writer.query(
+        "SELECT experiment_id, clip_id, method, relevance_share - area_share AS excess FROM relevance_by_stem "
+        "WHERE stem = 'drums' AND seed = ? AND experiment_id IN (?, ?)",
+        [seed, shortcut, clean],
+    )
+    rows = []
+    for method, group in stems.groupby("method", sort=True):
+        paired = group.pivot(index="clip_id", columns="experiment_id", values="excess").dropna()
+        if shortcut not in paired or clean not in paired or paired.empty:
+            continue
+        estimate = model_contrast(paired[shortcut].to_numpy(), paired[clean].to_numpy(), seed=seed)
+        rows.append({"experiment_id": shortcut, "seed": seed, "method": method, "measure": "drum_contrast",
+                     "reference_experiment_id": clean, "value": estimate.value, "low": estimate.low,
+                     "high": estimate.high, "n": estimate.n})
+    return {"attribution_agreement": pd.DataFrame(rows)}

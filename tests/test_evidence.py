@@ -1,0 +1,242 @@
+"""Evidence for explanations: causal stem reliance, bootstrap CIs, ROAD removal, zennit LRP on the CNN,
+methods against backbones, and the profile check that refuses a method its backbone cannot take."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.audio.representations import vit_spectrogram_input
+from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
+from engine.explain.attribution import BACKBONES_OF, check_methods, make_attributor, methods_for
+from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
+from engine.explain.cnn_lrp import ZennitLRP
+from engine.explain.faithfulness import faithfulness, random_orders, tile_orders
+from engine.explain.removal import noisy_linear_imputation, remove, tile_masks
+from engine.explain.sanity import randomised_copy
+from engine.models.cnn import CNNClassifier
+from engine.models.perceptual import create_perceptual_model
+from engine.models.store import model_from_bytes, model_to_bytes
+from engine.stats import bootstrap, mean_ci
+from precompute.profile import ProfileError, load_profile
+from precompute.stages.perceptual import spread_over_groups
+
+SMALL = (4, 4, 8, 8, 8, 8, 8, 8, 8)
+
+
+# --- causal reliance -------------------------------------------------------------------------------
+
+
+def test_stem_reliance_recovers_the_reliance_of_a_toy_model_that_only_hears_loud_stems():
+    """A model whose p(class 0) is the input's mean level: removing the loud stem costs a lot, the
+    silent one nothing, and a stem whose removal leaves the input unchanged has reliance exactly 0."""
+    rng = np.random.default_rng(0)
+    stems = {"loud": rng.normal(0, 0.3, 8000).astype(np.float32), "quiet": rng.normal(0, 0.003, 8000).astype(np.float32),
+             "silent": np.zeros(8000, np.float32)}
+
+    def to_input(wave):
+        return np.full((4, 4), float(np.sqrt(np.mean(wave**2))), dtype=np.float32)
+
+    def classify(inputs):
+        level = np.clip(inputs.mean(axis=(1, 2)) * 3, 0, 1)
+        return np.stack([level, 1 - level], axis=1)
+
+    result = stem_reliance(classify, to_input, stems, target=0)
+    reliance = {k: with_ - without for k, (with_, without) in result.items()}
+    assert reliance["silent"] == 0.0
+    assert reliance["loud"] > 0.8 and abs(reliance["quiet"]) < 0.01
+    p_with = {v[0] for v in result.values()}
+    assert len(p_with) == 1  # the same full mix for every stem
+
+
+def test_stem_reliance_on_the_synthetic_corpus_sums_the_stems_as_the_mixture():
+    corpus = SyntheticCorpus(SyntheticConfig(n_songs=3, clips_per_song=1, clip_seconds=2.0, seed=3))
+    clip = corpus.render(corpus.records()[0].clip_id)
+    seen = []
+
+    def to_input(wave):
+        seen.append(wave)
+        return vit_spectrogram_input(wave, clip_seconds=2.0)
+
+    stem_reliance(lambda x: np.tile([0.5, 0.5], (len(x), 1)), to_input, clip.stems, target=0)
+    np.testing.assert_allclose(seen[0], clip.mixture, atol=1e-6)
+    np.testing.assert_allclose(seen[0] - seen[1 + list(clip.stems).index("drums")], clip.stems["drums"], atol=1e-6)
+
+
+def test_agreement_is_high_for_a_faithful_method_and_near_zero_for_noise():
+    rng = np.random.default_rng(1)
+    reliance = rng.normal(size=(30, 4))
+    faithful = per_clip_agreement(reliance + 0.1 * rng.normal(size=(30, 4)), reliance)
+    noise = per_clip_agreement(rng.normal(size=(30, 4)), reliance)
+    assert faithful.low > 0.8 and faithful.n == 30
+    assert noise.low < 0 < noise.high
+    contrast = model_contrast(np.full(10, 0.2) + 0.01 * rng.normal(size=10), np.zeros(10))
+    assert contrast.excludes_zero() and contrast.value == pytest.approx(0.2, abs=0.01)
+    with pytest.raises(ValueError, match="differ in shape"):
+        per_clip_agreement(np.zeros((3, 4)), np.zeros((3, 3)))
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(2)
+    small, large = mean_ci(rng.normal(1.0, 1.0, 20)), mean_ci(rng.normal(1.0, 1.0, 500))
+    assert small.low < small.value < small.high and large.low < 1.0 < large.high
+    assert (large.high - large.low) < (small.high - small.low) / 3
+    single = bootstrap(np.mean, np.array([3.0]))
+    assert (single.value, single.low, single.high, single.n) == (3.0, 3.0, 3.0, 1)
+    assert bootstrap(np.mean, np.arange(10.0), seed=4) == bootstrap(np.mean, np.arange(10.0), seed=4)
+
+
+def test_explained_clips_are_spread_over_songs():
+    groups = ["a"] * 6 + ["b"] * 2 + ["c"] * 2
+    chosen = spread_over_groups(groups, n=3)
+    assert {groups[i] for i in chosen} == {"a", "b", "c"}
+    assert spread_over_groups(groups, n=0) == list(range(10))
+
+
+# --- removal rules ---------------------------------------------------------------------------------
+
+
+def spectrogram_image(seed: int = 0) -> torch.Tensor:
+    corpus = SyntheticCorpus(SyntheticConfig(n_songs=3, clips_per_song=1, clip_seconds=4.0, seed=seed))
+    wave = corpus.load(corpus.records()[0].clip_id)
+    return torch.from_numpy(vit_spectrogram_input(wave, clip_seconds=4.0))[None, None]
+
+
+def test_road_imputation_keeps_the_input_statistics_where_the_floor_does_not():
+    """On a real spectrogram with 30 % of its tiles removed, ROAD keeps the image mean within 0.03 and
+    its SD within 15 % (the floor moves the mean by much more), reproduces a linear ramp inside
+    interior holes within 0.01, leaves known pixels untouched and stays in [0, 1]."""
+    image = spectrogram_image()
+    masks = tile_masks(np.random.default_rng(0).permutation(196), np.array([0.3]), height=224, width=224, patch=16)
+    road = remove(image, masks, rule="road", seed=0)
+    floor = remove(image, masks, rule="floor")
+    mean, sd = float(image.mean()), float(image.std())
+    assert abs(float(road.mean()) - mean) < 0.03 and abs(float(road.std()) - sd) < 0.15 * sd
+    assert abs(float(floor.mean()) - mean) > 3 * abs(float(road.mean()) - mean)
+    kept = masks[0, 0] == 0
+    assert torch.equal(road[0, 0][kept], image[0, 0][kept])
+    assert 0.0 <= float(road.min()) and float(road.max()) <= 1.0
+    yy, xx = np.mgrid[0:224, 0:224]
+    ramp = torch.tensor((0.2 + 0.5 * yy / 224 + 0.2 * xx / 224)[None, None], dtype=torch.float32)
+    hole = torch.zeros(1, 1, 224, 224)
+    hole[..., 64:112, 96:160] = 1.0
+    filled = noisy_linear_imputation(ramp, hole, noise_sd=0.0)
+    assert float((filled - ramp).abs().max()) < 0.01
+    everything = noisy_linear_imputation(image, torch.ones(1, 1, 224, 224), noise_sd=0.0)
+    assert torch.allclose(everything, torch.full_like(everything, float(image.mean())), atol=1e-5)
+
+
+class LeftHalfModel(torch.nn.Module):
+    """Toy classifier: class 0's logit is the mean of the left image half."""
+
+    def forward(self, x):
+        score = (x[..., :, :112].mean(dim=(1, 2, 3)) - 0.3) * 20
+        return torch.stack([score, -score], dim=1)
+
+
+@pytest.mark.parametrize("removal", ["floor", "road"])
+def test_a_truly_relevant_map_beats_the_random_order_under_both_removal_rules(removal):
+    model = LeftHalfModel()
+    image = torch.full((1, 1, 224, 224), 0.05)
+    image[..., :, :112] = 0.6
+    truth = np.zeros((224, 224), dtype=np.float32)
+    truth[:, :112] = 1.0
+    truth += np.linspace(0, 0.01, 224)[None, :]  # a fixed order inside each half
+    ours = faithfulness(model, image, tile_orders(truth), target=0, removal=removal).scores
+    chance = faithfulness(model, image, random_orders(196, seed=0), target=0, removal=removal).scores
+    assert ours[f"{removal}_morf_auc"] < chance[f"{removal}_morf_auc"]
+    assert ours[f"{removal}_gap"] > chance[f"{removal}_gap"] + 0.2
+
+
+# --- the CNN backbone and zennit ----------------------------------------------------------------------
+
+
+def randomised_cnn(seed: int = 0) -> CNNClassifier:
+    torch.manual_seed(seed)
+    model = CNNClassifier(widths=SMALL).double().eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # trained-looking statistics, so that merging matters
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    return model
+
+
+def bias_share(model: CNNClassifier, x: torch.Tensor, target: int) -> tuple[float, float]:
+    """``(log-odds margin, sum over every (effective) bias of bias x d margin / d bias)`` by autograd,
+    independently of zennit: BatchNorm's effective bias is ``beta - gamma mu / sqrt(var + eps)``."""
+    outputs = []
+
+    def keep(module, _inputs, output):
+        output.retain_grad()
+        outputs.append((module, output))
+
+    hooks = [m.register_forward_hook(keep) for m in model.modules() if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.Linear))]
+    logits = model(x)
+    margin = logits[0, target] - logits[0, 1 - target]
+    margin.backward()
+    for hook in hooks:
+        hook.remove()
+    share = 0.0
+    for module, output in outputs:
+        if isinstance(module, torch.nn.BatchNorm2d):
+            scale = module.weight / torch.sqrt(module.running_var + module.eps)
+            bias = module.bias - scale * module.running_mean
+            share += float((bias[None, :, None, None] * output.grad).sum().detach())
+        else:
+            share += float((module.bias * output.grad).sum())
+    return float(margin), share
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("target", [0, 1])
+def test_zennit_lrp_on_the_cnn_conserves_relevance_with_the_bias_share(seed, target):
+    model = randomised_cnn(seed)
+    x = torch.rand(1, 1, 224, 224, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    relevance = ZennitLRP(model, composite="lrp_epsilon").attribute(x, target=target)
+    assert relevance.dtype == np.float64 and relevance.shape == (1, 224, 224)
+    margin, share = bias_share(model, x.clone(), target)
+    assert relevance.sum() + share == pytest.approx(margin, rel=1e-6)
+
+
+def test_every_method_runs_on_every_backbone_it_claims():
+    models = {"cnn": CNNClassifier(widths=SMALL).eval(),
+              "vit": create_perceptual_model({"backbone": "vit", "architecture": "vit_tiny_patch16_224", "depth": 1,
+                                              "num_classes": 2, "in_chans": 1}).eval()}
+    x = torch.rand(2, 1, 224, 224)
+    for method, backbones in BACKBONES_OF.items():
+        for backbone in backbones:
+            maps = make_attributor(method, models[backbone]).attribute(x, target=torch.tensor([0, 1]))
+            assert maps.shape == (2, 224, 224) and np.isfinite(maps).all(), (method, backbone)
+            assert np.ptp(maps[0]) > 0, (method, backbone)
+    assert "chefer2021" not in methods_for("cnn") and "lrp_epsilon_plus_flat" not in methods_for("vit")
+
+
+def test_a_method_that_does_not_fit_the_backbone_is_refused_in_one_line(tmp_path):
+    with pytest.raises(ValueError, match="method 'chefer2021' does not fit backbone 'cnn'; choices for cnn"):
+        check_methods(["random", "chefer2021"], backbone="cnn")
+    profile = tmp_path / "wrong.toml"
+    profile.write_text('[dataset]\nname = "synthetic"\n[cnn]\nmethods = ["chefer2021"]\n')
+    with pytest.raises(ProfileError, match=r"wrong.toml \[cnn\] methods: method 'chefer2021' does not fit backbone 'cnn'"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[vit]\nmethods = ["lrp_epsilon_gamma_box"]\n')
+    with pytest.raises(ProfileError, match="does not fit backbone 'vit'"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[cnn]\nmethods = ["random"]\nclean_confound = 2\n')
+    with pytest.raises(ProfileError, match="clean_confound must be a number in"):
+        load_profile(str(profile))
+
+
+def test_a_stored_cnn_reloads_to_the_same_outputs_and_its_randomised_copy_differs():
+    model = CNNClassifier(widths=SMALL).eval()
+    spec = {"backbone": "cnn", "widths": list(SMALL), "num_classes": 2, "dropout": 0.3}
+    restored, restored_spec = model_from_bytes(model_to_bytes(model, spec=spec))
+    x = torch.rand(2, 1, 224, 224)
+    assert restored_spec == spec and torch.allclose(restored(x), model(x))
+    head = randomised_copy(model, scope="head", seed=0)
+    everything = randomised_copy(model, scope="all", seed=0)
+    first_conv = lambda m: m.backbone.features[0][0].weight  # noqa: E731
+    assert not torch.equal(head.head.weight, model.head.weight) and torch.equal(first_conv(head), first_conv(model))
+    assert not torch.equal(first_conv(everything), first_conv(model))
