@@ -150,11 +150,19 @@ def seeds(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[int]:
     return [int(r[0]) for r in rows.fetchall()]
 
 
+def perceptual_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The perceptual experiments in the order the pages offer them: ViTs first (the thesis's model),
+    then the CNNs, each before its clean twins (``@confound``)."""
+    frame = experiments(con)
+    frame = frame[frame["route"] == PERCEPTUAL_ROUTE]
+    rank = (~frame["head"].str.startswith("vit")).astype(int) * 2 + frame["experiment_id"].str.contains("@").astype(int)
+    return frame.assign(_rank=rank).sort_values(["_rank", "experiment_id"], kind="stable").drop(columns="_rank")
+
+
 def default_vit(con: duckdb.DuckDBPyConnection) -> tuple[str, str, int] | None:
-    """The ViT model the perceptual pages open on: ``(experiment_id, dataset, seed)`` of the first ViT
-    experiment and its lowest seed, or ``None`` when the database holds none."""
-    vits = experiments(con)
-    vits = vits[vits["route"] == PERCEPTUAL_ROUTE]
+    """The perceptual model the pages open on: ``(experiment_id, dataset, seed)`` of the first of
+    :func:`perceptual_models` and its lowest seed, or ``None`` when the database holds none."""
+    vits = perceptual_models(con)
     if vits.empty:
         return None
     experiment = str(vits["experiment_id"].iloc[0])
@@ -467,7 +475,8 @@ def stored_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     frame = _df(
         con,
         "SELECT m.experiment_id, m.seed, e.settings FROM models m JOIN experiments e USING (experiment_id) "
-        "WHERE e.route = 'Perceptual' ORDER BY m.experiment_id, m.seed",
+        "WHERE e.route = 'Perceptual' "
+        "ORDER BY e.head NOT LIKE 'vit%', contains(m.experiment_id, '@'), m.experiment_id, m.seed",
     )
     config = con.cursor().execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
     clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0)) if config else 10.0

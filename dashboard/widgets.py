@@ -143,8 +143,7 @@ def vit_model(db: Path) -> tuple[str, str, int]:
 
     Stops the page with a note when the database holds no perceptual model.
     """
-    experiments = query(db, "experiments")
-    vits = experiments[experiments["route"] == queries.PERCEPTUAL_ROUTE]
+    vits = query(db, "perceptual_models")
     if vits.empty:
         st.info("This database holds no perceptual (ViT or CNN) model.")
         st.stop()

@@ -35,12 +35,15 @@ class StoredModel:
 
 
 def stored_vit(db: Path) -> StoredModel:
-    """The first stored ViT of a results database, with the clip length and methods it was run with."""
+    """The default stored perceptual model of a results database (as the dashboard's), with the clip
+    length and methods it was run with."""
     con = open_results(db)
     try:
         row = con.execute(
             "SELECT m.experiment_id, m.seed, m.data, e.settings FROM models m JOIN experiments e USING (experiment_id) "
-            "WHERE e.route = 'Perceptual' ORDER BY m.experiment_id, m.seed LIMIT 1"
+            "WHERE e.route = 'Perceptual' "
+            # the pages' default: a ViT (the thesis's model) before a CNN, a model before its clean twin
+            "ORDER BY e.head NOT LIKE 'vit%', contains(m.experiment_id, '@'), m.experiment_id, m.seed LIMIT 1"
         ).fetchone()
         config = con.execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
     finally:

@@ -135,7 +135,7 @@ def test_home_in_a_browser(server, page, screenshots):
     open_page(page, server, wait_for="Headline figures")
     page.locator('[data-testid="stMetric"]').nth(3).wait_for(timeout=60_000)
     assert page.get_by_role("heading", name="Explainable Music Emotion Recognition").is_visible()
-    assert page.get_by_text("ViT Happy/Sad accuracy").count() == 1
+    assert page.get_by_text("Perceptual Happy/Sad accuracy").count() == 1
     links = page.locator('[data-testid="stPageLink"]')
     links.nth(5).wait_for(timeout=60_000)
     assert links.count() == 6

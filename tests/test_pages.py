@@ -112,7 +112,7 @@ def test_home_shows_runs_datasets_headline_figures_and_the_guided_path(tiny_db, 
     assert title(app) == TITLES["overview"]
     labels = [m.label for m in app.metric]
     assert any("Audio → emotion" in label for label in labels)
-    assert any("ViT" in label for label in labels)
+    assert any("Perceptual" in label for label in labels)
     assert all(m.value != "not run" for m in app.metric)  # tiny runs every family
     clips = frame_with(app, "split", "clips")
     assert clips["clips"].sum() == 20
@@ -499,7 +499,7 @@ def test_attribution_quality_shows_faithfulness_sanity_and_stems(tiny_db, monkey
     assert all("[" in text for text in faithful["road gap"])  # every score carries its CI
     agreement = next(f for f in frames if "causal ρ" in f.columns)
     assert set(agreement["method"]) == methods
-    assert any("supports" in m.value for m in app.markdown)  # the one-sentence verdict
+    assert any("support" in m.value for m in app.markdown)  # the one-sentence verdict
     sanity = next(f for f in frames if "all" in f.columns)
     assert sanity.loc["random"].eq(1.0).all()  # the model-blind reference fails the check by construction
     stems = next(f for f in frames if "drums" in f.columns or "percussion" in f.columns)

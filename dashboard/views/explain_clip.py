@@ -16,7 +16,7 @@ db = widgets.require_database()
 
 models = widgets.query(db, "stored_models")
 if models.empty:
-    st.info("This database holds no stored ViT model.")
+    st.info("This database holds no stored perceptual model.")
     st.stop()
 labels = [f"{row.experiment_id} (seed {row.seed})" for row in models.itertuples()]
 left, middle, right = st.columns([3, 2, 1])

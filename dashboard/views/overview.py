@@ -34,10 +34,10 @@ for column, route, label in zip(columns, ("A2E", "A2Mid", "Mid2E"), ("Audio → 
         column.metric(f"{label}, best mean r", f"{best['mean']:.3f} ± {best['sd']:.3f}", help=best["experiment_id"])
         column.caption(f"{best['experiment_id']} · {int(best['seeds'])} seed(s)")
 if accuracy.empty:
-    columns[3].metric("ViT Happy/Sad accuracy", "not run")
+    columns[3].metric("Perceptual Happy/Sad accuracy", "not run")
 else:
     best = accuracy.iloc[0]
-    columns[3].metric("ViT Happy/Sad accuracy", f"{best['mean']:.3f}", help=best["experiment_id"])
+    columns[3].metric("Perceptual Happy/Sad accuracy", f"{best['mean']:.3f}", help=best["experiment_id"])
     columns[3].caption(f"{best['experiment_id']} · {int(best['seeds'])} seed(s)")
 
 st.header("A guided path")
@@ -48,7 +48,7 @@ GUIDE = (
     ("views/midlevel.py", "2 · Which musical cues drive each emotion (coefficients, interactions, SHAP clip by clip)?", ":material/explore:"),
     ("views/descriptors.py", "3 · Are the descriptors and chords the models read trustworthy?", ":material/music_note:"),
     ("views/confusion.py", "4 · Where does the ViT err, and why? Click a cell, see the relevance, listen", ":material/headphones:"),
-    ("views/attribution_quality.py", "5 · Which relevance method can be trusted (deletion, insertion, sanity)?", ":material/balance:"),
+    ("views/attribution_quality.py", "5 · Which relevance method can be trusted (causal ground truth, removal tests, sanity)?", ":material/balance:"),
     ("views/explain_clip.py", "6 · Explain a clip of your own with the stored model", ":material/upload_file:"),
 )
 for target, label, icon in GUIDE:
