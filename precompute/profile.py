@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+SCHEDULES = ("constant", "onecycle")  # as engine.models.training.SCHEDULES (not imported: torch-free profile reading)
 KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "cnn", "sonification"}
 PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
@@ -67,6 +68,10 @@ def load_profile(name_or_path: str) -> Profile:
     if "name" not in sections.get("dataset", {}):
         raise ProfileError(f"{path}: [dataset] needs a 'name'")
     _check_perceptual(path, sections)
+    for name in ("a2e", "a2mid", *PERCEPTUAL_SECTIONS):
+        schedule = sections.get(name, {}).get("schedule", "constant")
+        if schedule not in SCHEDULES:
+            raise ProfileError(f"{path}: [{name}] schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
     return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)
 
 

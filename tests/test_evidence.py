@@ -186,7 +186,7 @@ def bias_share(model: CNNClassifier, x: torch.Tensor, target: int) -> tuple[floa
             bias = module.bias - scale * module.running_mean
             share += float((bias[None, :, None, None] * output.grad).sum().detach())
         else:
-            share += float((module.bias * output.grad).sum())
+            share += float((module.bias * output.grad).sum().detach())
     return float(margin), share
 
 
@@ -240,3 +240,33 @@ def test_a_stored_cnn_reloads_to_the_same_outputs_and_its_randomised_copy_differ
     first_conv = lambda m: m.backbone.features[0][0].weight  # noqa: E731
     assert not torch.equal(head.head.weight, model.head.weight) and torch.equal(first_conv(head), first_conv(model))
     assert not torch.equal(first_conv(everything), first_conv(model))
+
+
+# --- training recipe -------------------------------------------------------------------------------
+
+
+def test_onecycle_runs_every_epoch_keeps_the_best_and_time_shift_rolls_images():
+    from engine.models.training import TrainConfig, _shift_in_time, fit
+
+    torch.manual_seed(0)
+    x = np.random.default_rng(0).random((24, 1, 6, 10)).astype(np.float32)
+    y = x.mean(axis=(1, 2, 3))[:, None].astype(np.float32)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(60, 1))
+    config = TrainConfig(epochs=5, batch_size=8, learning_rate=1e-2, patience=1, schedule="onecycle", time_shift=True)
+    result = fit(model, train_inputs=[x], train_targets=y, val_inputs=[x], val_targets=y, loss_fn=torch.nn.MSELoss(), config=config)
+    assert len(result.history) == 5  # no early stop under a schedule
+    assert result.best_val_loss == min(h["val_loss"] for h in result.history)
+    batch = torch.arange(20.0).reshape(2, 1, 1, 10)
+    shifted = _shift_in_time(batch, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.sort(shifted, dim=-1).values, batch) and not torch.equal(shifted, batch)
+    vector = torch.rand(4, 3)
+    assert _shift_in_time(vector, torch.Generator()) is vector
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        TrainConfig(schedule="cosine")
+
+
+def test_a_profile_with_an_unknown_schedule_is_refused(tmp_path):
+    profile = tmp_path / "schedule.toml"
+    profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\nschedule = "cosine"\n')
+    with pytest.raises(ProfileError, match=r"\[a2e\] schedule must be one of"):
+        load_profile(str(profile))

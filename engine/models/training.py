@@ -20,9 +20,22 @@ EpochCallback = Callable[[int, int, float, float], None]
 """Called after each epoch with ``(epoch, max_epochs, train_loss, val_loss)``."""
 
 
+SCHEDULES = ("constant", "onecycle")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (AdamW: decoupled weight decay; mini-batches, early stopping on validation loss)."""
+    """Optimisation settings (AdamW: decoupled weight decay; mini-batches, early stopping on validation loss).
+
+    Attributes:
+        schedule: ``"constant"`` learning rate, or ``"onecycle"`` (Smith & Topin 2019: warm up to
+            ``learning_rate`` over the first 30 % of the steps, then cosine annealing towards 0 over
+            ``epochs``). With ``onecycle`` early stopping still keeps the best epoch but does not stop:
+            the schedule only ends at its last epoch.
+        time_shift: augment every image input ``(N, 1, H, W)`` of a training batch by a random circular
+            shift along time (the last axis), one shift per batch: music has no fixed phase within an
+            excerpt, and the model sees each clip at many offsets.
+    """
 
     epochs: int = 30
     batch_size: int = 16
@@ -31,6 +44,12 @@ class TrainConfig:
     patience: int = 10
     seed: int = 0
     device: str = "cpu"
+    schedule: str = "constant"
+    time_shift: bool = False
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
 
 @dataclass
@@ -95,23 +114,37 @@ def fit(
     x_train, x_val = _tensors(train_inputs, device), _tensors(val_inputs, device)
     y_train, y_val = _tensors([train_targets, val_targets], device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    n = y_train.shape[0]
+    steps_per_epoch = max(1, -(-n // config.batch_size))
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch)
+        if config.schedule == "onecycle" else None
+    )
     generator = torch.Generator().manual_seed(config.seed)
     best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
-    n = y_train.shape[0]
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
         running = 0.0
         for start in range(0, n, config.batch_size):
             index = order[start : start + config.batch_size]
+            if scheduler is not None and scheduler.last_epoch >= scheduler.total_steps:
+                break
             if index.numel() < 2 and n > 1:
+                if scheduler is not None:
+                    scheduler.step()  # keep the schedule on its step count
                 continue  # BatchNorm cannot normalise a batch of one
+            batch = [x[index] for x in x_train]
+            if config.time_shift:
+                batch = [_shift_in_time(x, generator) for x in batch]
             optimiser.zero_grad(set_to_none=True)
-            loss = loss_fn(model(*[x[index] for x in x_train]), y_train[index])
+            loss = loss_fn(model(*batch), y_train[index])
             loss.backward()
             optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
             running += float(loss.detach()) * index.numel()
         train_loss = running / n
         val_loss = _loss_on(model, x_val, y_val, loss_fn, config.batch_size * 4)
@@ -122,13 +155,21 @@ def fit(
             best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), val_loss, epoch, 0
         else:
             stale += 1
-            if stale >= config.patience:
+            if stale >= config.patience and scheduler is None:
                 break
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
         model=model, best_epoch=best_epoch, best_val_loss=best_loss, seconds=time.perf_counter() - started, history=history
     )
+
+
+def _shift_in_time(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Circularly shift an image batch ``(B, C, H, W)`` along time by one random offset; other inputs pass."""
+    if x.ndim != 4 or x.shape[-1] < 2:
+        return x
+    offset = int(torch.randint(0, x.shape[-1], (1,), generator=generator))
+    return torch.roll(x, shifts=offset, dims=-1)
 
 
 def predict(model: nn.Module, inputs: Sequence[np.ndarray], *, batch_size: int = 32, device: str = "cpu") -> np.ndarray:

@@ -128,6 +128,8 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
         patience=int(section.get("patience", 10)),
         seed=seed,
         device=ctx.device,
+        schedule=str(section.get("schedule", "constant")),
+        time_shift=bool(section.get("time_shift", False)),
     )
     eid = experiment_id(route, input_name)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)

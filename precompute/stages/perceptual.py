@@ -154,6 +154,8 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
         patience=int(section.get("patience", 10)),
         seed=seed,
         device=ctx.device,
+        schedule=str(section.get("schedule", "constant")),
+        time_shift=bool(section.get("time_shift", False)),
     )
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
 

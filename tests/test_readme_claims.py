@@ -1,0 +1,82 @@
+"""The README's statement of what the demo's perceptual models learned must match a built database.
+
+The sentence states the drum reliance of the shortcut CNN and of its clean twin (mean ± SD over the
+explained test clips, and n). The check reads the same figures from ``stem_reliance``; it runs on
+``data/demo.duckdb`` when that database exists (``make database`` builds it) and is itself tested on
+the tiny profile's database with a sentence written from it and with a wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DEMO_DB = REPOSITORY / "data" / "demo.duckdb"
+SHORTCUT = "Perceptual/spectrogram_224/cnn"
+CLEAN = "Perceptual/spectrogram_224/cnn@confound0"
+CLAIM = re.compile(
+    r"without its drums lowers the shortcut CNN's probability of its predicted class by "
+    r"\*\*(?P<shortcut>[-+]?\d+\.\d+) ± (?P<shortcut_sd>\d+\.\d+)\*\* on average over (?P<n>\d+) test clips, "
+    r"and the clean CNN's by \*\*(?P<clean>[-+]?\d+\.\d+) ± (?P<clean_sd>\d+\.\d+)\*\*"
+)
+
+
+def stored_reliance(db: Path, experiment_id: str) -> tuple[float, float, int]:
+    """Mean and SD over clips of the drop in p(predicted class) without the drums, and the clips (seed 0)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT avg(p_with - p_without), coalesce(stddev_samp(p_with - p_without), 0), count(*) FROM stem_reliance "
+            "WHERE experiment_id = ? AND seed = 0 AND stem = 'drums'",
+            [experiment_id],
+        ).fetchone()
+    finally:
+        con.close()
+    return float(row[0]), float(row[1]), int(row[2])
+
+
+def claim_disagreements(text: str, db: Path) -> list[str]:
+    """What in the README's drum sentence disagrees with ``db`` (figures to their two printed decimals)."""
+    match = CLAIM.search(" ".join(text.split()))
+    if match is None:
+        return ["the README has no drum-reliance sentence in the expected form"]
+    problems = []
+    for name, experiment in (("shortcut", SHORTCUT), ("clean", CLEAN)):
+        mean, sd, n = stored_reliance(db, experiment)
+        stated_mean, stated_sd = float(match[name]), float(match[f"{name}_sd"])
+        if abs(stated_mean - mean) > 0.005 or abs(stated_sd - sd) > 0.005:
+            problems.append(f"{name}: README says {stated_mean:.2f} ± {stated_sd:.2f}, {db.name} holds {mean:.3f} ± {sd:.3f}")
+        if name == "shortcut" and int(match["n"]) != n:
+            problems.append(f"README says {match['n']} clips, {db.name} holds {n}")
+    return problems
+
+
+def sentence(shortcut: tuple[float, float, int], clean: tuple[float, float, int]) -> str:
+    return (f"Re-rendering a test clip without its drums lowers the shortcut CNN's probability of its predicted class "
+            f"by **{shortcut[0]:.2f} ± {shortcut[1]:.2f}** on average over {shortcut[2]} test clips, and the clean "
+            f"CNN's by **{clean[0]:.2f} ± {clean[1]:.2f}**.")
+
+
+def test_the_check_accepts_a_true_sentence_and_names_a_wrong_one(tiny_db):
+    shortcut, clean = stored_reliance(tiny_db, SHORTCUT), stored_reliance(tiny_db, CLEAN)
+    assert claim_disagreements(sentence(shortcut, clean), tiny_db) == []
+    wrong = sentence((shortcut[0] + 0.2, shortcut[1], shortcut[2]), clean)
+    assert any(problem.startswith("shortcut: README says") for problem in claim_disagreements(wrong, tiny_db))
+    assert claim_disagreements("no such sentence", tiny_db) == ["the README has no drum-reliance sentence in the expected form"]
+
+
+def test_the_readme_states_what_the_built_demo_database_holds():
+    if not DEMO_DB.is_file():
+        pytest.skip(f"{DEMO_DB} not built (make database)")
+    con = duckdb.connect(str(DEMO_DB), read_only=True)
+    try:
+        has_rows = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'stem_reliance'").fetchone()[0]
+    finally:
+        con.close()
+    if not has_rows:
+        pytest.skip(f"{DEMO_DB} predates the causal tables; rebuild it")
+    assert claim_disagreements((REPOSITORY / "README.md").read_text(), DEMO_DB) == []
