@@ -57,12 +57,13 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
 
 
 def faithfulness_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Removal-test scores as ``value [95 % CI]`` text per method, with the clips they rest on."""
+    """MoRF AUC and gap per removal rule as ``value [95 % CI]`` text per method, with the clips they
+    rest on (LeRF AUC is MoRF AUC plus the gap)."""
     if summary.empty:
         return summary
     out = pd.DataFrame({"method": summary["method"]})
     for column in summary.columns:
-        if column.endswith(("_low", "_high")) or column in ("method", "clips"):
+        if column.endswith(("_low", "_high", "_lerf_auc")) or column in ("method", "clips"):
             continue
         if f"{column}_low" in summary:
             out[column.replace("_", " ")] = [
