@@ -173,9 +173,14 @@ def grid_cells(page, index: int, at_least: int) -> list[str]:
 
 
 def matrix_counts(page) -> dict[str, int]:
-    """The confusion matrix's counts as ``{"<true>-<predicted>": n}`` (the first dataframe: 2 rows of the
-    index column and two counts)."""
-    texts = grid_cells(page, 0, 6)
+    """The confusion matrix's counts as ``{"<true>-<predicted>": n}`` (the dataframe whose first cell is
+    "true Happy": 2 rows of the index column and two counts; found by content, since the grids of a
+    rerun do not all appear in page order)."""
+    texts = page.wait_for_function(
+        """() => { for (const grid of document.querySelectorAll('[data-testid="stDataFrame"]')) {
+                     const cells = Array.from(grid.querySelectorAll('[role="gridcell"]')).map(c => c.textContent);
+                     if (cells.length >= 6 && cells[0] === 'true Happy') return cells; }
+                   return null; }""", timeout=60_000).json_value()
     return {f"{actual}-{predicted}": int(texts[3 * i + 1 + j])
             for i, actual in enumerate(("happy", "sad")) for j, predicted in enumerate(("happy", "sad"))}
 

@@ -129,8 +129,11 @@ def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_mode
 def test_default_vit_is_the_model_and_seed_the_perceptual_pages_open_on(tiny_db):
     con = queries.connect(tiny_db)
     experiment, dataset, seed = queries.default_vit(con)
-    vits = queries.experiments(con).query("route == 'Perceptual'")
+    vits = queries.perceptual_models(con)
     assert experiment == vits["experiment_id"].iloc[0] and dataset == vits["dataset"].iloc[0]
+    # the thesis's ViT first, then the CNN, each before its clean twin
+    assert vits["experiment_id"].tolist() == ["Perceptual/spectrogram_224/vit_tiny_patch16_224",
+                                              "Perceptual/spectrogram_224/cnn", "Perceptual/spectrogram_224/cnn@confound0"]
     assert seed == min(queries.seeds(con, experiment))
     assert queries.explained_clips(con, experiment, seed=seed)  # its maps and audio are stored
     con.close()
