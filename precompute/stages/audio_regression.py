@@ -29,12 +29,12 @@ from engine.datasets.base import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
-from engine.models.training import TrainConfig, fit, predict, seed_everything
+from engine.models.training import fit, predict, seed_everything
 from precompute.context import RunContext
 from precompute.database import Rows
 from precompute.progress import bar
 from precompute.stages import Unit
-from precompute.stages.common import experiment_row, metric_rows, prediction_rows, training_rows
+from precompute.stages.common import experiment_row, metric_rows, prediction_rows, train_config, training_rows
 
 INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # input name: (head, representations it is built from)
@@ -120,17 +120,7 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
 
     seed_everything(seed)
     model = _build_model(head, inputs, n_outputs=len(targets), section=section)
-    config = TrainConfig(
-        epochs=int(section.get("epochs", 30)),
-        batch_size=int(section.get("batch_size", 16)),
-        learning_rate=float(section.get("learning_rate", 1e-3)),
-        weight_decay=float(section.get("weight_decay", 0.0)),
-        patience=int(section.get("patience", 10)),
-        seed=seed,
-        device=ctx.device,
-        schedule=str(section.get("schedule", "constant")),
-        time_shift=bool(section.get("time_shift", False)),
-    )
+    config = train_config(section, seed=seed, device=ctx.device, epochs=30, batch_size=16, learning_rate=1e-3)
     eid = experiment_id(route, input_name)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
 

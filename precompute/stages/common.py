@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from engine.models.training import TrainResult
+from engine.models.training import TrainConfig, TrainResult
 
 
 def experiment_row(
@@ -97,4 +97,23 @@ def matrix_rows(
             column_name: np.asarray(columns, dtype=object)[c.reshape(-1)],
             "value": matrix.reshape(-1).astype(np.float64),
         }
+    )
+
+
+def train_config(
+    section: Mapping[str, Any], *, seed: int, device: str, epochs: int, batch_size: int, learning_rate: float
+) -> TrainConfig:
+    """The optimisation settings of a profile section (``epochs``, ``batch_size``, ``learning_rate``,
+    ``weight_decay``, ``patience``, ``schedule``, ``time_shift``); the keyword values are the stage's
+    defaults for the first three."""
+    return TrainConfig(
+        epochs=int(section.get("epochs", epochs)),
+        batch_size=int(section.get("batch_size", batch_size)),
+        learning_rate=float(section.get("learning_rate", learning_rate)),
+        weight_decay=float(section.get("weight_decay", 0.0)),
+        patience=int(section.get("patience", 10)),
+        seed=seed,
+        device=device,
+        schedule=str(section.get("schedule", "constant")),
+        time_shift=bool(section.get("time_shift", False)),
     )

@@ -45,12 +45,12 @@ from engine.explain.stems import relevance_by_stem
 from engine.models.metrics import calibrate_threshold, classification_metrics
 from engine.models.perceptual import create_perceptual_model
 from engine.models.store import model_to_bytes
-from engine.models.training import TrainConfig, balanced_class_weights, fit, seed_everything
+from engine.models.training import balanced_class_weights, fit, seed_everything
 from precompute.context import RunContext
 from precompute.database import Rows, encode_array
 from precompute.progress import bar
 from precompute.stages import Unit
-from precompute.stages.common import experiment_row, training_rows
+from precompute.stages.common import experiment_row, train_config, training_rows
 
 ROUTE = "Perceptual"
 INPUT = "spectrogram_224"
@@ -146,17 +146,7 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
     seed_everything(seed)
     spec = model_spec(backbone, section)
     model = create_perceptual_model(spec, weights=(section.get("weights") or None) if backbone == "vit" else None)
-    config = TrainConfig(
-        epochs=int(section.get("epochs", 60)),
-        batch_size=int(section.get("batch_size", 8)),
-        learning_rate=float(section.get("learning_rate", 1e-4)),
-        weight_decay=float(section.get("weight_decay", 0.0)),
-        patience=int(section.get("patience", 10)),
-        seed=seed,
-        device=ctx.device,
-        schedule=str(section.get("schedule", "constant")),
-        time_shift=bool(section.get("time_shift", False)),
-    )
+    config = train_config(section, seed=seed, device=ctx.device, epochs=60, batch_size=8, learning_rate=1e-4)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
 
     def on_epoch(epoch: int, _total: int, train_loss: float, val_loss: float) -> None:
