@@ -380,13 +380,19 @@ def reliance_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed
 
 
 def sanity_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Mean Spearman similarity between maps of the trained and of the randomised model, per method and scope."""
-    return _df(
+    """Mean Spearman similarity between maps of the trained and of the randomised model, per method and
+    scope, with a 95 % bootstrap CI over the checked clips (``low``, ``high``) and their number."""
+    frame = _df(
         con,
-        "SELECT method, randomised, avg(spearman) AS spearman, count(*) AS clips FROM sanity_checks "
-        "WHERE experiment_id = ? AND seed = ? GROUP BY ALL ORDER BY method, randomised",
+        "SELECT method, randomised, clip_id, spearman FROM sanity_checks WHERE experiment_id = ? AND seed = ? ORDER BY ALL",
         [experiment_id, seed],
     )
+    rows = []
+    for (method, scope), part in frame.groupby(["method", "randomised"], sort=True):
+        estimate = mean_ci(part["spearman"].to_numpy())
+        rows.append({"method": method, "randomised": scope, "spearman": estimate.value, "low": estimate.low,
+                     "high": estimate.high, "clips": estimate.n})
+    return pd.DataFrame(rows, columns=["method", "randomised", "spearman", "low", "high", "clips"])
 
 
 def stem_share_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:

@@ -66,15 +66,23 @@ def summarise(db: Path) -> str:
     lines = [f"{db}: run {run[0]}, profile {run[1]}, dataset {run[2]}, code {run[3]}, finished {run[4]:%Y-%m-%d %H:%M}"]
     splits = sorted({row[1] for row in regression})
     lines += [f"split: {s}" for s in splits]
-    lines.append(f"\n{'experiment':62s} {'seeds':>5s} {'r (mean ± SD)':>16s} {'MSE (mean ± SD)':>17s}")
+    if regression:  # a classifier-only run has no regression table
+        lines.append(f"\n{'experiment':62s} {'seeds':>5s} {'r (mean ± SD)':>16s} {'MSE (mean ± SD)':>17s}")
     for experiment, _, seeds, r, r_sd, mse, mse_sd in regression:
         lines.append(f"{experiment:62s} {seeds:5d} {_num(r, 8)} ± {_num(r_sd, 5)} {_num(mse, 8)} ± {_num(mse_sd, 6)}")
     grouped: dict[tuple[str, int, str], list[str]] = {}
     for experiment, seed, target, metric, value in classification:
         text = f"{value:.0f}" if metric.startswith("cm_") else _num(value, 0)
         grouped.setdefault((experiment, seed, target), []).append(f"{metric} {text}")
+    recalls: dict[tuple[str, int, str], dict[str, float]] = {}
+    for experiment, seed, target, metric, value in classification:
+        if metric in ("recall_happy", "recall_sad"):
+            recalls.setdefault((experiment, seed, target), {})[metric] = value
     for (experiment, seed, target), parts in grouped.items():
-        lines.append(f"\n{experiment} seed {seed}, {target}:\n  " + ", ".join(parts))
+        recall = recalls.get((experiment, seed, target), {})
+        balanced = sum(recall.values()) / len(recall) if len(recall) == 2 else None
+        flag = _flat_flag(recall)
+        lines.append(f"\n{experiment} seed {seed}, {target}:{flag}\n  balanced_accuracy {_num(balanced, 0)}, " + ", ".join(parts))
     if attribution:
         lines.append(f"\n{'experiment':44s} {'attribution method':24s} {'floor MoRF':>10s} {'floor gap':>10s} {'ROAD MoRF':>10s} "
                      f"{'ROAD gap':>10s} {'sanity ρ':>9s} {'clips':>6s}")
@@ -99,6 +107,14 @@ def summarise(db: Path) -> str:
             by_method.setdefault((experiment, method), []).append(f"{stem} {relevance:.3f} ({area:.3f})")
         lines += [f"{experiment:44s} {method:24s} " + ", ".join(parts) for (experiment, method), parts in by_method.items()]
     return "\n".join(lines)
+
+
+def _flat_flag(recall: dict[str, float]) -> str:
+    """`` FLAT: predicts only <class>`` when one class is never predicted on the test clips, else ``""``."""
+    for predicted, other in (("happy", "sad"), ("sad", "happy")):
+        if recall.get(f"recall_{predicted}") == 1.0 and recall.get(f"recall_{other}") == 0.0:
+            return f"  FLAT: predicts only {predicted.capitalize()}"
+    return ""
 
 
 def _num(value: float | None, width: int) -> str:

@@ -187,7 +187,7 @@ def bias_share(model: CNNClassifier, x: torch.Tensor, target: int) -> tuple[floa
             share += float((bias[None, :, None, None] * output.grad).sum().detach())
         else:
             share += float((module.bias * output.grad).sum().detach())
-    return float(margin), share
+    return float(margin.detach()), share
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -501,7 +501,8 @@ def test_attribution_quality_shows_faithfulness_sanity_and_stems(tiny_db, monkey
     assert set(agreement["method"]) == methods
     assert any("support" in m.value for m in app.markdown)  # the one-sentence verdict
     sanity = next(f for f in frames if "all" in f.columns)
-    assert sanity.loc["random"].eq(1.0).all()  # the model-blind reference fails the check by construction
+    assert sanity.loc["random", ["head", "top_half", "all"]].eq(1.0).all()  # the model-blind reference fails by construction
+    assert sanity["all: 95 % CI"].str.startswith("[").all()
     stems = next(f for f in frames if "drums" in f.columns or "percussion" in f.columns)
     assert len(stems) == len(methods)
     assert len(app.get("plotly_chart")) == 2  # MoRF and LeRF curves

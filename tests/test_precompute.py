@@ -176,8 +176,17 @@ def test_summary_command_prints_every_experiment(tiny_db):
     result = cli("summary", "--db", str(tiny_db))
     assert result.returncode == 0, result.stderr
     assert "profile tiny" in result.stdout and "A2E/chromagram+spectrogram/cnn" in result.stdout
-    assert "Mid2E/predicted_midlevel/ridge/key_relative" in result.stdout and "accuracy" in result.stdout
+    assert "Mid2E/predicted_midlevel/ridge/key_relative" in result.stdout and "balanced_accuracy" in result.stdout
+    assert "causal agreement" in result.stdout and "drum_contrast" in result.stdout and "ROAD gap" in result.stdout
     assert cli("summary", "--db", "nowhere.duckdb").returncode == 2
+
+
+def test_summary_flags_a_classifier_that_predicts_one_class():
+    from precompute.summary import _flat_flag
+
+    assert _flat_flag({"recall_happy": 0.0, "recall_sad": 1.0}) == "  FLAT: predicts only Sad"
+    assert _flat_flag({"recall_happy": 1.0, "recall_sad": 0.0}) == "  FLAT: predicts only Happy"
+    assert _flat_flag({"recall_happy": 0.5, "recall_sad": 0.9}) == ""
 
 
 class WithBadClip(SyntheticCorpus):

@@ -60,10 +60,15 @@ if sanity.empty:
 else:
     st.caption("Model-parameter randomisation (Adebayo et al. 2018), cascading from the classifier head down to all layers. "
                "Cells: Spearman rank correlation between |map| of the trained and of the randomised model. A method whose "
-               "map stays similar (near 1) once the model is destroyed describes the input, not the model.")
+               "map stays similar (near 1) once the model is destroyed describes the input, not the model. "
+               f"Means over {int(sanity['clips'].max())} clips; the last column gives the 95 % bootstrap CI of `all`.")
     table = sanity.pivot(index="method", columns="randomised", values="spearman")
     table = table[[c for c in ("head", "top_half", "all") if c in table.columns]]
-    widgets.table(table, name=f"sanity checks {experiment}", style="{:.2f}")
+    if "all" in table.columns:
+        full = sanity[sanity["randomised"] == "all"].set_index("method")
+        table["all: 95 % CI"] = [f"[{full.loc[m, 'low']:+.2f}, {full.loc[m, 'high']:+.2f}]" for m in table.index]
+    widgets.table(table, name=f"sanity checks {experiment}",
+                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in ("head", "top_half", "all")})
 
 stems = widgets.query(db, "stem_share_summary", experiment, seed=seed)
 if not stems.empty:
