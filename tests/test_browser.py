@@ -297,3 +297,10 @@ def test_feature_sets_and_midlevel_pages_draw_their_charts(server, page, screens
     screenshot(page, screenshots, "feature_sets")
     open_page(page, f"{server}/midlevel", wait_for="Standardised coefficients", charts=2)
     screenshot(page, screenshots, "midlevel_explanations")
+
+
+def test_attribution_quality_leads_with_the_causal_verdict(server, page, screenshots):
+    open_page(page, f"{server}/attribution_quality?model=Perceptual/spectrogram_224/cnn",
+              wait_for="Ground truth: does the map find what the model needs?", charts=2)
+    assert page.get_by_text("support", exact=False).count() >= 1  # the one-sentence verdict
+    screenshot(page, screenshots, "attribution_quality")
