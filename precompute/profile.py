@@ -16,6 +16,7 @@ from typing import Any
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 SCHEDULES = ("constant", "onecycle")  # as engine.models.training.SCHEDULES (not imported: torch-free profile reading)
+SELECTIONS = {"a2e": ("loss",), "a2mid": ("loss",), "vit": ("loss", "balanced_accuracy"), "cnn": ("loss", "balanced_accuracy")}
 KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "cnn", "sonification"}
 PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
@@ -72,6 +73,9 @@ def load_profile(name_or_path: str) -> Profile:
         schedule = sections.get(name, {}).get("schedule", "constant")
         if schedule not in SCHEDULES:
             raise ProfileError(f"{path}: [{name}] schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
+        select = sections.get(name, {}).get("select", "loss")
+        if select not in SELECTIONS[name]:
+            raise ProfileError(f"{path}: [{name}] select must be one of {list(SELECTIONS[name])}, got {select!r}")
     return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)
 
 

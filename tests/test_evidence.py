@@ -270,3 +270,33 @@ def test_a_profile_with_an_unknown_schedule_is_refused(tmp_path):
     profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\nschedule = "cosine"\n')
     with pytest.raises(ProfileError, match=r"\[a2e\] schedule must be one of"):
         load_profile(str(profile))
+
+
+def test_selection_by_balanced_accuracy_keeps_an_informative_epoch():
+    """With noisy validation labels, growing confidence raises the validation loss while the classes
+    separate: each criterion keeps the epoch that is best by its own measure, and the result reports
+    the kept epoch's validation loss either way."""
+    from engine.models.training import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    val_x = x.copy()
+    val_y = np.where(rng.random(64) < 0.25, 1 - y, y)  # noisy labels: confidence raises the loss
+    runs = {}
+    for select in ("loss", "balanced_accuracy"):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+        with torch.no_grad():
+            model[0].weight.zero_()
+            model[0].bias.zero_()
+        config = TrainConfig(epochs=12, batch_size=16, learning_rate=0.5, patience=20, select=select)
+        runs[select] = fit(model, train_inputs=[x], train_targets=y, val_inputs=[val_x], val_targets=val_y,
+                           loss_fn=torch.nn.CrossEntropyLoss(), config=config)
+    by_accuracy = runs["balanced_accuracy"]
+    best = max(h["val_balanced_accuracy"] for h in by_accuracy.history)
+    assert by_accuracy.history[by_accuracy.best_epoch - 1]["val_balanced_accuracy"] == best > 0.6
+    assert by_accuracy.best_val_loss == by_accuracy.history[by_accuracy.best_epoch - 1]["val_loss"]
+    assert runs["loss"].best_val_loss == min(h["val_loss"] for h in runs["loss"].history)
+    with pytest.raises(ValueError, match="select must be one of"):
+        TrainConfig(select="f1")

@@ -21,6 +21,7 @@ EpochCallback = Callable[[int, int, float, float], None]
 
 
 SCHEDULES = ("constant", "onecycle")
+SELECTIONS = ("loss", "balanced_accuracy")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class TrainConfig:
         time_shift: augment every image input ``(N, 1, H, W)`` of a training batch by a random circular
             shift along time (the last axis), one shift per batch: music has no fixed phase within an
             excerpt, and the model sees each clip at many offsets.
+        select: which epoch's weights are kept, and what early stopping watches: the lowest validation
+            ``"loss"``, or (classifiers, integer targets) the highest validation
+            ``"balanced_accuracy"`` (mean recall over classes, ties to the earlier epoch). On a small
+            validation set a classifier's loss is often lowest at an uninformative first epoch, before
+            it grows confident, so loss selection can keep a model that predicts one class.
     """
 
     epochs: int = 30
@@ -46,10 +52,13 @@ class TrainConfig:
     device: str = "cpu"
     schedule: str = "constant"
     time_shift: bool = False
+    select: str = "loss"
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.select not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}, got {self.select!r}")
 
 
 @dataclass
@@ -84,6 +93,16 @@ def _loss_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor
             total += float(loss_fn(model(*batch), y)) * y.shape[0]
             count += y.shape[0]
     return total / max(count, 1)
+
+
+def _balanced_accuracy_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor, batch_size: int) -> float:
+    """Mean recall over the classes present in ``targets`` of the model's argmax decisions."""
+    model.eval()
+    with torch.no_grad():
+        decisions = torch.cat([model(*[x[s : s + batch_size] for x in inputs]).argmax(dim=1)
+                               for s in range(0, targets.shape[0], batch_size)])
+    recalls = [float((decisions[targets == c] == c).float().mean()) for c in torch.unique(targets)]
+    return sum(recalls) / max(len(recalls), 1)
 
 
 def fit(
@@ -148,19 +167,27 @@ def fit(
             running += float(loss.detach()) * index.numel()
         train_loss = running / n
         val_loss = _loss_on(model, x_val, y_val, loss_fn, config.batch_size * 4)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
+        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        # the criterion is minimised: the loss, or minus the balanced accuracy
+        if config.select == "balanced_accuracy":
+            record["val_balanced_accuracy"] = _balanced_accuracy_on(model, x_val, y_val, config.batch_size * 4)
+            criterion = -record["val_balanced_accuracy"]
+        else:
+            criterion = val_loss
+        history.append(record)
         if on_epoch is not None:
             on_epoch(epoch, config.epochs, train_loss, val_loss)
-        if val_loss < best_loss - 1e-7:
-            best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), val_loss, epoch, 0
+        if criterion < best_loss - 1e-7:
+            best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), criterion, epoch, 0
         else:
             stale += 1
             if stale >= config.patience and scheduler is None:
                 break
     model.load_state_dict(best_state)
     model.eval()
+    best_val_loss = history[best_epoch - 1]["val_loss"] if best_epoch else best_loss
     return TrainResult(
-        model=model, best_epoch=best_epoch, best_val_loss=best_loss, seconds=time.perf_counter() - started, history=history
+        model=model, best_epoch=best_epoch, best_val_loss=best_val_loss, seconds=time.perf_counter() - started, history=history
     )
 
 

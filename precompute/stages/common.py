@@ -104,8 +104,8 @@ def train_config(
     section: Mapping[str, Any], *, seed: int, device: str, epochs: int, batch_size: int, learning_rate: float
 ) -> TrainConfig:
     """The optimisation settings of a profile section (``epochs``, ``batch_size``, ``learning_rate``,
-    ``weight_decay``, ``patience``, ``schedule``, ``time_shift``); the keyword values are the stage's
-    defaults for the first three."""
+    ``weight_decay``, ``patience``, ``schedule``, ``time_shift``, ``select``); the keyword values are
+    the stage's defaults for the first three."""
     return TrainConfig(
         epochs=int(section.get("epochs", epochs)),
         batch_size=int(section.get("batch_size", batch_size)),
@@ -116,4 +116,5 @@ def train_config(
         device=device,
         schedule=str(section.get("schedule", "constant")),
         time_shift=bool(section.get("time_shift", False)),
+        select=str(section.get("select", "loss")),
     )
