@@ -78,8 +78,10 @@ def training_rows(
         "best_val_loss": result.best_val_loss if result else None,
         "seconds": seconds,
     }
+    # the stored curves: loss per epoch (a selection criterion such as balanced accuracy stays in memory)
     history = pd.DataFrame(
-        [{"experiment_id": experiment_id, "seed": seed, **h} for h in (result.history if result else [])]
+        [{"experiment_id": experiment_id, "seed": seed, "epoch": h["epoch"], "train_loss": h["train_loss"],
+          "val_loss": h["val_loss"]} for h in (result.history if result else [])]
     )
     return {"trainings": pd.DataFrame([training]), "training_history": history}
 
