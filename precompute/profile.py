@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-SCHEDULES = ("constant", "onecycle")  # as engine.models.training.SCHEDULES (not imported: torch-free profile reading)
 SELECTIONS = {"a2e": ("loss",), "a2mid": ("loss",), "vit": ("loss", "balanced_accuracy"), "cnn": ("loss", "balanced_accuracy")}
 KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "cnn", "sonification"}
 PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
@@ -69,6 +68,8 @@ def load_profile(name_or_path: str) -> Profile:
     if "name" not in sections.get("dataset", {}):
         raise ProfileError(f"{path}: [dataset] needs a 'name'")
     _check_perceptual(path, sections)
+    from engine.models.training import SCHEDULES  # imports torch, as the method check does
+
     for name in ("a2e", "a2mid", *PERCEPTUAL_SECTIONS):
         schedule = sections.get(name, {}).get("schedule", "constant")
         if schedule not in SCHEDULES:

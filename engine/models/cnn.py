@@ -75,8 +75,8 @@ class CNNRegressor(nn.Module):
         return self.head(self.backbone(x))
 
 
-class CNNClassifier(nn.Module):
-    """One backbone and a linear head giving class logits: ``(B, 1, H, W)`` to ``(B, num_classes)``.
+class CNNClassifier(CNNRegressor):
+    """The same network giving class logits: ``(B, 1, H, W)`` to ``(B, num_classes)``.
 
     The perceptual route's CNN (on the ``(224, 224)`` spectrogram image): it learns from a few
     hundred clips where a ViT from scratch does not, and LRP explains it through zennit.
@@ -85,12 +85,7 @@ class CNNClassifier(nn.Module):
     def __init__(
         self, *, input_height: int = 224, num_classes: int = 2, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3
     ) -> None:
-        super().__init__()
-        self.backbone = ChowdhuryBackbone(input_height=input_height, widths=widths, dropout=dropout)
-        self.head = nn.Linear(self.backbone.embedding_size, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x))
+        super().__init__(input_height=input_height, n_outputs=num_classes, widths=widths, dropout=dropout)
 
 
 class LateFusionRegressor(nn.Module):

@@ -275,8 +275,11 @@ def _explanations(
             for stem, (p_with, p_without) in stem_reliance(classify_inputs, to_input, waves, target=target).items():
                 causal.append({"experiment_id": eid, "seed": seed, "clip_id": clip_id, "stem": stem,
                                "target_class": CLASSES[target], "p_with": p_with, "p_without": p_without})
-        y = ctx.waveform(clip_id)
-        spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP) if position in explained else None
+        if position in explained:  # sonified: the clip's own audio and its STFT
+            y = ctx.waveform(clip_id)
+            spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP)
+        else:
+            spectrum = None
         if position in measured:
             reference = random_orders(images.shape[1] // 16 * (images.shape[2] // 16), seed=seed * 100003 + position)
             for removal in REMOVALS:
