@@ -83,8 +83,9 @@ def explain_upload(
     from engine.explain.perceptual import explain_waveform
     from engine.models.store import model_from_bytes
 
-    model, _ = model_from_bytes(model_bytes)
-    explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power)
+    model, spec = model_from_bytes(model_bytes)
+    explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power,
+                                   image=str(spec.get("image", "linear")))
     return UploadExplanation(
         explanation=explanation,
         original=encode_audio(y),

@@ -176,7 +176,7 @@ def shap_waterfall(contributions: pd.Series, *, base_value: float, target: str, 
     measures.append("total")
     fig = go.Figure(go.Waterfall(x=values, y=names, measure=measures, orientation="h",
                                  increasing=dict(marker_color="#d62728"), decreasing=dict(marker_color="#1f77b4")))
-    fig.update_layout(xaxis_title=f"{target} (rating)", yaxis=dict(autorange="reversed"), height=max(300, 60 + 26 * len(names)),
+    fig.update_layout(xaxis_title=f"{target} rating", yaxis=dict(autorange="reversed"), height=max(300, 60 + 26 * len(names)),
                       margin=dict(l=10, r=10, t=20, b=40))
     return fig
 
@@ -197,7 +197,7 @@ def shap_beeswarm(frame: pd.DataFrame, *, target: str) -> go.Figure:
             customdata=np.column_stack([rows["clip_id"], spread]),
             hovertemplate=f"{feature}<br>clip %{{customdata[0]}}<br>value %{{customdata[1]:.2f}}<br>SHAP %{{x:.3f}}<extra></extra>",
         )
-    fig.update_layout(xaxis_title=f"SHAP value ({target}, rating units)", height=max(300, 60 + 30 * len(order)),
+    fig.update_layout(xaxis_title=f"SHAP, {target} (points)", height=max(300, 60 + 30 * len(order)),
                       yaxis=dict(tickvals=list(range(len(order))), ticktext=list(order), autorange="reversed"),
                       margin=dict(l=10, r=10, t=20, b=40))
     return fig
@@ -228,32 +228,96 @@ def spectrogram_figure(
     return fig
 
 
-def relevance_overlay(
-    image: np.ndarray, relevance: np.ndarray, *, max_hz: float, seconds: float, title: str, signed: bool, opacity: float
-) -> go.Figure:
-    """The model input ``(H, W)`` in grey with a relevance map ``(h, w)`` laid over it.
+TOP_PERCENTS: tuple[int, ...] = (5, 10, 20)
+"""Shares of a map's pixels the overlay can highlight: its most relevant 5, 10 or 20 %."""
 
-    The overlay is transparent where relevance is 0 and reaches ``opacity`` at |R| = 1: red for
-    evidence for the explained class, blue (signed maps only) for evidence against it. ``opacity`` 0
-    shows the spectrogram alone.
+
+def top_relevance_mask(relevance: np.ndarray, *, percent: float, signed: bool) -> np.ndarray:
+    """The ``percent`` % of pixels with the largest |R| (per-map percentile scale), as a float map:
+    ``+1`` (evidence for the explained class), ``-1`` (against; signed maps only), NaN elsewhere.
+
+    Ties at the cut are all kept, so a flat map highlights everything (it does not single anything out).
+    """
+    magnitude = np.abs(relevance) if signed else np.clip(relevance, 0.0, None)
+    if not np.any(magnitude > 0):
+        return np.full(relevance.shape, np.nan, dtype=np.float32)
+    cut = np.quantile(magnitude, 1.0 - percent / 100.0)
+    chosen = (magnitude >= cut) & (magnitude > 0)
+    return np.where(chosen, np.sign(relevance) if signed else 1.0, np.nan).astype(np.float32)
+
+
+def relevance_overlay(
+    image: np.ndarray, relevance: np.ndarray, *, max_hz: float, seconds: float, title: str, signed: bool, opacity: float,
+    top_percent: float | None = 10, height: int = 380, show_scale: bool = True,
+) -> go.Figure:
+    """The spectrogram ``(H, W)`` in grey with a relevance map ``(h, w)`` laid over it.
+
+    With ``top_percent`` (the default, 10) only the map's most relevant pixels are painted, at
+    ``opacity``: red where they are evidence for the explained class, blue (signed maps) where they
+    are evidence against it; every other pixel shows the spectrogram. The percentile is per map, so
+    maps of methods with different units read alike. ``top_percent=None`` paints the whole map with
+    alpha rising like sqrt(|R|) (maps are scaled to max |R| = 1). ``opacity`` 0 shows the spectrogram alone.
     """
     h, w = image.shape
     x, y = np.linspace(0, seconds, w), np.linspace(0, max_hz, h)
     rx, ry = np.linspace(0, seconds, relevance.shape[1]), np.linspace(0, max_hz, relevance.shape[0])
     a = float(np.clip(opacity, 0.0, 1.0))
-    # Alpha rises like sqrt(|R|): maps are scaled to max |R| = 1, and most relevance sits well below it.
-    ramp = np.linspace(0.0, 1.0, 11)
-    red = [[float(r), f"rgba(214,39,40,{a * np.sqrt(r):.3f})"] for r in ramp]
-    diverging = [[float(0.5 - r / 2), f"rgba(31,119,180,{a * np.sqrt(r):.3f})"] for r in ramp[::-1]] + [
-        [float(0.5 + r / 2), f"rgba(214,39,40,{a * np.sqrt(r):.3f})"] for r in ramp[1:]]
     fig = go.Figure()
     fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False,
                     hovertemplate="%{x:.2f} s, %{y:.0f} Hz: level %{z:.2f}<extra></extra>")
-    fig.add_heatmap(z=relevance, x=rx, y=ry, colorscale=diverging if signed else red, zmin=-1 if signed else 0, zmax=1,
-                    colorbar=dict(title="relevance"), hovertemplate="%{x:.2f} s, %{y:.0f} Hz: relevance %{z:.2f}<extra></extra>")
-    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", height=380,
+    if top_percent is not None:
+        mask = top_relevance_mask(relevance, percent=float(top_percent), signed=signed)
+        colours = [[0.0, f"rgba(31,119,180,{a:.3f})"], [0.5, "rgba(255,255,255,0.000)"], [1.0, f"rgba(214,39,40,{a:.3f})"]]
+        fig.add_heatmap(z=mask, x=rx, y=ry, colorscale=colours, zmin=-1, zmax=1, showscale=False,
+                        customdata=relevance, hoverongaps=False,
+                        hovertemplate=f"%{{x:.2f}} s, %{{y:.0f}} Hz: in the top {top_percent:g} %, relevance %{{customdata:.2f}}<extra></extra>")
+    else:
+        # Alpha rises like sqrt(|R|): maps are scaled to max |R| = 1, and most relevance sits well below it.
+        ramp = np.linspace(0.0, 1.0, 11)
+        red = [[float(r), f"rgba(214,39,40,{a * np.sqrt(r):.3f})"] for r in ramp]
+        diverging = [[float(0.5 - r / 2), f"rgba(31,119,180,{a * np.sqrt(r):.3f})"] for r in ramp[::-1]] + [
+            [float(0.5 + r / 2), f"rgba(214,39,40,{a * np.sqrt(r):.3f})"] for r in ramp[1:]]
+        fig.add_heatmap(z=relevance, x=rx, y=ry, colorscale=diverging if signed else red, zmin=-1 if signed else 0, zmax=1,
+                        showscale=show_scale, colorbar=dict(title="relevance"),
+                        hovertemplate="%{x:.2f} s, %{y:.0f} Hz: relevance %{z:.2f}<extra></extra>")
+    fig.update_layout(title=title, xaxis_title="time (s)", yaxis_title="frequency (Hz)", height=height,
                       margin=dict(l=10, r=10, t=40, b=40))
-    return fig
+    return finish(fig)
+
+
+def relevance_grid(
+    image: np.ndarray, maps: dict[str, tuple[np.ndarray, bool]], *, max_hz: float, seconds: float, top_percent: float,
+    columns: int = 3, reference: str = "random",
+) -> go.Figure:
+    """Every method's map for one clip, side by side: one panel per ``maps`` entry ``name -> (R, signed)``.
+
+    Each panel highlights the map's top ``top_percent`` % of |R| over the spectrogram in grey (red:
+    for the explained class, blue: against). The ``reference`` method (the random map) is titled as
+    the chance reference, so that structure in it is read as what chance looks like.
+    """
+    from plotly.subplots import make_subplots
+
+    names = list(maps)
+    rows = max(1, -(-len(names) // columns))
+    titles = [f"{n} (chance reference)" if n == reference else n for n in names]
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.12)
+    h, w = image.shape
+    x, y = np.linspace(0, seconds, w), np.linspace(0, max_hz, h)
+    colours = [[0.0, "rgba(31,119,180,0.85)"], [0.5, "rgba(255,255,255,0.000)"], [1.0, "rgba(214,39,40,0.85)"]]
+    for i, name in enumerate(names):
+        relevance, signed = maps[name]
+        row, col = i // columns + 1, i % columns + 1
+        fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip",
+                        row=row, col=col)
+        mask = top_relevance_mask(relevance, percent=top_percent, signed=signed)
+        fig.add_heatmap(z=mask, x=np.linspace(0, seconds, relevance.shape[1]), y=np.linspace(0, max_hz, relevance.shape[0]),
+                        colorscale=colours, zmin=-1, zmax=1, showscale=False, hoverongaps=False,
+                        hovertemplate=f"{name}: %{{x:.2f}} s, %{{y:.0f}} Hz<extra></extra>", row=row, col=col)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(height=230 * rows + 40, margin=dict(l=10, r=10, t=40, b=10),
+                      title=f"Top {top_percent:g} % of |R| per method (red: for the predicted class, blue: against)")
+    return finish(fig)
 
 
 def stem_share_bars(shares: pd.DataFrame) -> go.Figure:
@@ -285,10 +349,11 @@ def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[st
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(names), horizontal_spacing=0.06, vertical_spacing=0.15)
     for i, name in enumerate(names):
         panel = frame[frame["name"] == name]
-        for split, colour in (("train", "#9ecae1"), ("val", "#6baed6"), ("test", "#d62728")):
+        # grey train, orange val, red test: distinct in hue and lightness (colour-blind safe)
+        for split, colour, symbol in (("train", "#bdbdbd", "circle"), ("val", "#ff7f0e", "diamond"), ("test", "#d62728", "circle")):
             part = panel[panel["split"] == split]
             fig.add_scatter(
-                x=part["annotated"], y=part[estimate], mode="markers", marker=dict(size=5, color=colour, opacity=0.7),
+                x=part["annotated"], y=part[estimate], mode="markers", marker=dict(size=5, color=colour, opacity=0.8, symbol=symbol),
                 name=split, legendgroup=split, showlegend=i == 0, row=i // columns + 1, col=i % columns + 1,
                 customdata=part["clip_id"], hovertemplate="%{customdata}: annotated %{x:.2f}, " + estimate + " %{y:.2f}<extra></extra>",
             )

@@ -89,6 +89,76 @@ def metric_summary(con: duckdb.DuckDBPyConnection, *, metric: str, target: str =
     )
 
 
+def metric_per_seed(con: duckdb.DuckDBPyConnection, *, metric: str, target: str = "all") -> pd.DataFrame:
+    """One test metric per experiment and seed: ``experiment_id``, ``route``, ``input``, ``head``, ``seed``, ``value``."""
+    return _df(
+        con,
+        "SELECT e.experiment_id, e.route, e.input, e.head, m.seed, m.value FROM metrics m JOIN experiments e USING (experiment_id) "
+        "WHERE m.metric = ? AND m.target = ? AND m.split = 'test' ORDER BY e.route, e.experiment_id, m.seed",
+        [metric, target],
+    )
+
+
+FLAT_SHARE = 0.05
+"""A prediction is flat when its SD over test clips is below this share of the labels' SD."""
+
+
+def model_flags(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Models whose test predictions say little: ``experiment_id`` and ``flag`` (one sentence each).
+
+    - *flat*: a target whose predictions vary by less than ``FLAT_SHARE`` of its labels' SD (per seed);
+    - *worse than a constant*: mean MSE over targets above that of predicting each target's test mean;
+    - *one class*: a classifier that gives every test clip the same class (per seed);
+    - *flat inputs*: a Mid2E model on A2Mid-predicted descriptors one of which is flat.
+    """
+    cursor = con.cursor()
+    flat = cursor.execute(
+        "SELECT experiment_id, target, list(DISTINCT seed ORDER BY seed) AS seeds FROM ("
+        "  SELECT experiment_id, seed, target, stddev_pop(predicted) AS sd_p, stddev_pop(actual) AS sd_a "
+        "  FROM predictions GROUP BY ALL) WHERE sd_a > 0 AND sd_p < ? * sd_a GROUP BY ALL ORDER BY ALL",
+        [FLAT_SHARE],
+    ).fetchall()
+    worse = cursor.execute(
+        "SELECT experiment_id, avg(mse) AS mse, avg(var_a) AS constant FROM ("
+        "  SELECT experiment_id, seed, target, avg((predicted - actual) ^ 2) AS mse, var_pop(actual) AS var_a "
+        "  FROM predictions GROUP BY ALL) GROUP BY ALL HAVING avg(mse) > avg(var_a) ORDER BY ALL"
+    ).fetchall()
+    one_class = cursor.execute(
+        "SELECT experiment_id, list(seed ORDER BY seed), any_value(predicted) FROM ("
+        "  SELECT experiment_id, seed, count(DISTINCT predicted) AS n, any_value(predicted) AS predicted "
+        "  FROM classifications GROUP BY ALL) WHERE n = 1 GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    flat_inputs = cursor.execute(
+        "SELECT list(DISTINCT name ORDER BY name) FROM ("
+        "  SELECT name, seed, stddev_pop(value) AS sd FROM clip_features WHERE source = 'predicted_midlevel' GROUP BY ALL) "
+        "WHERE sd < 0.01"
+    ).fetchone()
+    rows = [(e, f"flat {t} (seed {', '.join(map(str, seeds))})") for e, t, seeds in flat]
+    rows += [(e, f"worse than a constant: MSE {m:.3f} vs {c:.3f} for the test mean") for e, m, c in worse]
+    rows += [(e, f"predicts {p.capitalize()} for every clip (seed {', '.join(map(str, seeds))})") for e, seeds, p in one_class]
+    if flat_inputs and flat_inputs[0]:
+        built = cursor.execute("SELECT experiment_id FROM experiments WHERE input = 'predicted_midlevel' ORDER BY 1").fetchall()
+        rows += [(e, f"built on flat predicted descriptors: {', '.join(flat_inputs[0])}") for (e,) in built]
+    frame = pd.DataFrame(rows, columns=["experiment_id", "flag"])
+    return frame.groupby("experiment_id", sort=True)["flag"].agg("; ".join).reset_index() if not frame.empty else frame
+
+
+def comparison_with_best(con: duckdb.DuckDBPyConnection, *, route: str) -> pd.DataFrame:
+    """Every experiment of a regression route against the route's best by mean r, on the same test
+    clips, with a paired bootstrap CI (see ``dashboard.verdicts.compare_with_best``)."""
+    from dashboard.verdicts import compare_with_best
+
+    summary = metric_summary(con, metric="pearson_r")
+    summary = summary[summary["route"] == route]
+    rows = _df(
+        con,
+        "SELECT p.experiment_id, p.clip_id, p.target, p.predicted, p.actual FROM predictions p "
+        "JOIN experiments e USING (experiment_id) WHERE e.route = ?",
+        [route],
+    )
+    return compare_with_best(summary, rows)
+
+
 def per_target_metrics(con: duckdb.DuckDBPyConnection, *, metric: str, route: str) -> pd.DataFrame:
     """Mean and SD over seeds of ``metric`` per experiment and target (targets other than 'all')."""
     return _df(
@@ -217,9 +287,14 @@ def classifications(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed:
     )
 
 
-def classification_metrics(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> dict[str, float]:
+def classification_metrics(
+    con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, target: str = "happy_vs_sad"
+) -> dict[str, float]:
+    """Test metrics of one perceptual model at one decision rule: ``happy_vs_sad`` (p = 0.5) or
+    ``happy_vs_sad@calibrated`` (the threshold chosen on validation clips)."""
     frame = _df(
-        con, "SELECT metric, value FROM metrics WHERE experiment_id = ? AND seed = ? AND split = 'test'", [experiment_id, seed]
+        con, "SELECT metric, value FROM metrics WHERE experiment_id = ? AND seed = ? AND split = 'test' AND target = ?",
+        [experiment_id, seed, target],
     )
     return dict(zip(frame["metric"], frame["value"]))
 
@@ -441,14 +516,22 @@ def descriptor_comparison(con: duckdb.DuckDBPyConnection, *, dataset: str) -> pd
 
 
 def chord_counts(con: duckdb.DuckDBPyConnection, *, dataset: str, source: str = "thesis_harmony") -> pd.DataFrame:
-    """How many clips contain each chord flag (or key-relative degree), and the key-mode share."""
+    """How many clips contain each chord flag (or key-relative degree). Key facts (root, mode, whether the
+    tonic is among the 3 most frequent chords) and interval classes are not chords and are left out."""
     return _df(
         con,
         "SELECT name, sum(value) AS clips, avg(value) AS share FROM clip_features "
-        "WHERE dataset = ? AND source = ? AND seed = 0 AND name NOT IN ('key_root') AND name NOT LIKE 'ic%' "
+        "WHERE dataset = ? AND source = ? AND seed = 0 AND name NOT IN ('key_root', 'key_mode', 'tonic_top3') "
+        "AND name NOT LIKE 'ic%' "
         "GROUP BY name ORDER BY clips DESC",
         [dataset, source],
     )
+
+
+def clips_with_audio(con: duckdb.DuckDBPyConnection, *, dataset: str) -> list[str]:
+    """Clips whose original audio is stored (the test clips), sorted."""
+    rows = con.cursor().execute("SELECT clip_id FROM audio_originals WHERE dataset = ? ORDER BY 1", [dataset]).fetchall()
+    return [r[0] for r in rows]
 
 
 def clip_features(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str) -> pd.DataFrame:
@@ -477,10 +560,11 @@ def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -
 
 
 def stored_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Stored perceptual models (ViT or CNN) with their experiment settings (JSON) and the clip length of the run."""
+    """Stored perceptual models (ViT or CNN) with their experiment settings (JSON), the dataset they were
+    trained on and the clip length of the run."""
     frame = _df(
         con,
-        "SELECT m.experiment_id, m.seed, e.settings FROM models m JOIN experiments e USING (experiment_id) "
+        "SELECT m.experiment_id, m.seed, e.settings, e.dataset FROM models m JOIN experiments e USING (experiment_id) "
         "WHERE e.route = 'Perceptual' "
         "ORDER BY e.head NOT LIKE 'vit%', contains(m.experiment_id, '@'), m.experiment_id, m.seed",
     )

@@ -82,3 +82,167 @@ def reliance_sentence(causal: pd.DataFrame) -> str:
     others = ", ".join(f"{r.stem} {r.p_without:.2f}" for r in frame.iloc[1:].itertuples())
     return (f"Re-rendered **without its {top['stem']}**, this clip's p({target}) moves from {top['p_with']:.2f} to "
             f"**{top['p_without']:.2f}** (without the other instruments: {others}).")
+
+
+def decision_table(at_half: dict[str, float], calibrated: dict[str, float], *, classes: list[str]) -> pd.DataFrame:
+    """Test metrics at p = 0.5 and at the validation-calibrated threshold, side by side.
+
+    Rows: threshold p(Happy), accuracy, balanced accuracy (= macro recall), macro F1, then precision,
+    recall and F1 per class. Columns: ``at p = 0.5`` and ``calibrated``; a metric not stored is NaN.
+    """
+    rows = [("threshold p(happy)", "threshold_p_happy"), ("accuracy", "accuracy"), ("balanced accuracy", "macro_recall"),
+            ("macro F1", "macro_f1")]
+    rows += [(f"{kind} {c}", f"{kind}_{c}") for c in classes for kind in ("precision", "recall", "f1")]
+    return pd.DataFrame(
+        {"at p = 0.5": [at_half.get(key, np.nan) for _, key in rows],
+         "calibrated": [calibrated.get(key, np.nan) for _, key in rows]},
+        index=pd.Index([label for label, _ in rows], name="metric"),
+    )
+
+
+def confusion_counts(metrics: dict[str, float], *, classes: list[str]) -> pd.DataFrame:
+    """The stored ``cm_<true>_<predicted>`` counts as a matrix (rows true, columns predicted)."""
+    return pd.DataFrame(
+        [[int(metrics.get(f"cm_{a}_{p}", 0)) for p in classes] for a in classes],
+        index=[f"true {a.capitalize()}" for a in classes], columns=[f"predicted {p.capitalize()}" for p in classes],
+    )
+
+
+def heat_styles(counts: pd.DataFrame) -> pd.DataFrame:
+    """CSS per cell of a count matrix: a blue background whose strength is the count's share of the
+    largest (a heatmap without matplotlib), white text on the dark cells."""
+    peak = max(float(counts.to_numpy().max(initial=0)), 1.0)
+    def css(value: float) -> str:
+        share = float(value) / peak
+        return f"background-color: rgba(31,119,180,{0.12 + 0.78 * share:.2f}); color: {'white' if share > 0.55 else 'black'}"
+    return counts.apply(lambda column: column.map(css))
+
+
+def interaction_hint(mid2e: pd.DataFrame, *, source: str, feature_set: str, head: str) -> str:
+    """Where the pairwise interaction terms can be seen from the current choice, naming only choices
+    that exist (``mid2e``: the Mid2E experiments with ``input``, ``feature_set`` and ``head``)."""
+    if head == "ridge_interactions":
+        return ""
+    with_pairs = mid2e[(mid2e["input"] == source) & (mid2e["head"] == "ridge_interactions")]
+    if with_pairs.empty:
+        return "No model of these descriptors was fitted with pairwise interaction terms."
+    if feature_set in set(with_pairs["feature_set"]):
+        return "Choose the head *ridge_interactions* to see pairwise interaction terms."
+    sets = ", ".join(sorted(with_pairs["feature_set"].unique()))
+    return f"Pairwise interaction terms are fitted on feature set {sets} only: choose it, then the head *ridge_interactions*."
+
+
+DETERMINISTIC_HEADS = ("ridge", "ridge_interactions")
+"""Closed-form heads: every seed gives the same model, so a spread over seeds means nothing."""
+
+
+def seed_summary(values: pd.Series | np.ndarray, *, head: str = "", digits: int = 3) -> str:
+    """A mean over seeds as text: ``"0.514 [0.402, 0.626], 3 seeds"`` (Student-t 95 % CI),
+    ``"0.514 (deterministic)"`` for a closed-form head, ``"0.514 (1 seed)"`` when there is one."""
+    from engine.stats import seed_ci
+
+    estimate = seed_ci(np.asarray(values, dtype=float))
+    if not np.isfinite(estimate.value):
+        return "—"
+    if head in DETERMINISTIC_HEADS:
+        return f"{estimate.value:.{digits}f} (deterministic)"
+    if estimate.n < 2:
+        return f"{estimate.value:.{digits}f} (1 seed)"
+    return f"{estimate.value:.{digits}f} [{estimate.low:.{digits}f}, {estimate.high:.{digits}f}], {estimate.n} seeds"
+
+
+CEILING_INPUTS = ("annotated_midlevel",)
+"""Inputs a model cannot have for new audio (the dataset's own labels): their figures are ceilings."""
+
+
+def headline(per_seed: pd.DataFrame, *, route: str) -> dict[str, str] | None:
+    """The best model of ``route`` usable on new audio, and the route's ceiling if it has one.
+
+    ``per_seed``: one row per experiment and seed with ``experiment_id``, ``route``, ``input``,
+    ``head``, ``value`` (higher is better). Returns ``{"experiment_id", "value", "ceiling"}`` (texts;
+    ``ceiling`` empty when none) or ``None`` when the route has no usable model.
+    """
+    rows = per_seed[per_seed["route"] == route]
+    usable = rows[~rows["input"].isin(CEILING_INPUTS)]
+    if usable.empty:
+        return None
+    means = usable.groupby("experiment_id")["value"].mean().sort_values(ascending=False)
+    best = means.index[0]
+    head = str(usable.loc[usable["experiment_id"] == best, "head"].iloc[0])
+    out = {"experiment_id": best, "value": seed_summary(usable.loc[usable["experiment_id"] == best, "value"], head=head),
+           "ceiling": ""}
+    ceiling = rows[rows["input"].isin(CEILING_INPUTS)]
+    if not ceiling.empty:
+        top = ceiling.groupby("experiment_id")["value"].mean().sort_values(ascending=False).index[0]
+        top_head = str(ceiling.loc[ceiling["experiment_id"] == top, "head"].iloc[0])
+        out["ceiling"] = (f"Ceiling (annotated descriptors, not available for new audio): {top} "
+                          f"{seed_summary(ceiling.loc[ceiling['experiment_id'] == top, 'value'], head=top_head)}")
+    return out
+
+
+def _mean_r(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Mean over targets of Pearson r over clips, for stacked resamples ``(..., n_clips, n_targets)``."""
+    p = predicted - predicted.mean(axis=-2, keepdims=True)
+    a = actual - actual.mean(axis=-2, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (p * a).sum(axis=-2) / np.sqrt((p * p).sum(axis=-2) * (a * a).sum(axis=-2))
+    return np.nanmean(np.where(np.isfinite(r), r, np.nan), axis=-1)
+
+
+def paired_r_difference(
+    predicted_a: np.ndarray, predicted_b: np.ndarray, actual: np.ndarray, *, resamples: int = 2000, seed: int = 0
+):
+    """Mean r of model A minus that of model B on the same test clips, with a paired bootstrap 95 % CI.
+
+    Args:
+        predicted_a, predicted_b: ``(n_clips, n_targets)`` predictions (e.g. averaged over seeds).
+        actual: ``(n_clips, n_targets)`` labels.
+
+    Returns:
+        :class:`engine.stats.Estimate` over clips; the CI containing 0 means the two are within noise.
+    """
+    from engine.stats import Estimate
+
+    a, b, y = (np.asarray(x, dtype=np.float64) for x in (predicted_a, predicted_b, actual))
+    n = y.shape[0]
+    value = float(_mean_r(a, y) - _mean_r(b, y))
+    if n < 3:
+        return Estimate(value, value, value, n)
+    rows = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    differences = _mean_r(a[rows], y[rows]) - _mean_r(b[rows], y[rows])
+    differences = differences[np.isfinite(differences)]
+    if differences.size == 0:
+        return Estimate(value, value, value, n)
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return Estimate(value, float(low), float(high), n)
+
+
+def compare_with_best(summary: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """For every experiment of ``summary`` (one route; ``experiment_id``, ``mean``), its difference in
+    mean r from the best one on the same test clips (predictions averaged over seeds), with a paired
+    bootstrap CI and a verdict: ``best``, ``within noise`` or ``worse``.
+
+    ``predictions``: the route's ``experiment_id, clip_id, target, predicted, actual`` rows (all seeds).
+    """
+    if summary.empty or predictions.empty:
+        return pd.DataFrame(columns=["experiment_id", "vs best", "verdict"])
+    mean = predictions.groupby(["experiment_id", "clip_id", "target"], as_index=False)[["predicted", "actual"]].mean()
+    best = summary.sort_values("mean", ascending=False)["experiment_id"].iloc[0]
+    wide = {e: g.pivot(index="clip_id", columns="target", values="predicted") for e, g in mean.groupby("experiment_id")}
+    actual = mean[mean["experiment_id"] == best].pivot(index="clip_id", columns="target", values="actual")
+    rows = []
+    for experiment in summary["experiment_id"]:
+        if experiment == best:
+            rows.append({"experiment_id": experiment, "vs best": "—", "verdict": "best"})
+            continue
+        if experiment not in wide:
+            rows.append({"experiment_id": experiment, "vs best": "—", "verdict": "no predictions"})
+            continue
+        clips = actual.index.intersection(wide[experiment].index)
+        targets = actual.columns.intersection(wide[experiment].columns)
+        estimate = paired_r_difference(wide[experiment].loc[clips, targets].to_numpy(), wide[best].loc[clips, targets].to_numpy(),
+                                       actual.loc[clips, targets].to_numpy(), resamples=1000)
+        verdict = "within noise" if estimate.low <= 0 <= estimate.high else ("worse" if estimate.high < 0 else "better")
+        rows.append({"experiment_id": experiment, "vs best": f"{with_ci(estimate.value, estimate.low, estimate.high)}, {estimate.n} clips",
+                     "verdict": verdict})
+    return pd.DataFrame(rows)

@@ -218,15 +218,22 @@ def chart(figure_builder: Callable[..., Any], *args: Any, name: str, key: str | 
 
 
 def table(frame: pd.DataFrame, *, name: str, latex: bool = True, key: str | None = None, style: str | None = None,
-          **kwargs: Any) -> Any:
+          css: pd.DataFrame | None = None, na_rep: str | None = None, **kwargs: Any) -> Any:
     """``st.dataframe`` (full width, sortable, no index unless it is named) with CSV and LaTeX export.
 
     ``name`` is the exported file's stem and the LaTeX caption; ``style`` a format for every cell's
-    display (e.g. ``"{:.2f}"``; exports keep full precision); other keyword arguments go to
+    display (e.g. ``"{:.2f}"``; exports keep full precision); ``css`` a same-shaped frame of CSS per
+    cell (e.g. ``verdicts.heat_styles``); ``na_rep`` what a missing value shows with ``style`` (e.g.
+    blank); other keyword arguments go to
     ``st.dataframe`` (e.g. ``column_config``, ``on_select``). Returns what ``st.dataframe`` returns.
     """
     kwargs.setdefault("hide_index", not export.has_named_index(frame))
-    shown = st.dataframe(frame.style.format(style) if style else frame, width="stretch", key=key, **kwargs)
+    styler = frame.style if style or css is not None else None
+    if style:
+        styler = styler.format(style, na_rep=na_rep)
+    if css is not None:
+        styler = styler.apply(lambda _: css, axis=None)
+    shown = st.dataframe(frame if styler is None else styler, width="stretch", key=key, **kwargs)
     stem = export.file_stem(name)
     row = st.container(horizontal=True)
     row.download_button("CSV", data=lambda: export.table_csv(frame), file_name=f"{stem}.csv", mime="text/csv",
@@ -238,5 +245,15 @@ def table(frame: pd.DataFrame, *, name: str, latex: bool = True, key: str | None
     return shown
 
 
-__all__ = ["page", "run_selector", "database", "require_database", "query", "vit_model", "audio_player", "chart",
+HIGHLIGHTS: list[str] = [f"top {p} %" for p in figures.TOP_PERCENTS] + ["whole map"]
+"""The overlay choices of every page that shows a relevance map (the same defaults everywhere: top 10 %)."""
+
+
+def top_percent(highlight: str) -> float | None:
+    """``"top 10 %"`` to 10.0; ``"whole map"`` (or anything else) to None (see ``figures.relevance_overlay``)."""
+    parts = highlight.split()
+    return float(parts[1]) if len(parts) == 3 and parts[0] == "top" else None
+
+
+__all__ = ["page", "run_selector", "database", "require_database", "query", "vit_model", "audio_player", "chart", "top_percent", "HIGHLIGHTS",
            "table", "figures"]

@@ -89,3 +89,20 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(stats.spearmanr(x, y).statistic)
+
+
+def seed_ci(values: np.ndarray, *, confidence: float = CONFIDENCE) -> Estimate:
+    """Mean over seeds ``(n,)`` with a Student-t interval (a bootstrap over 2 to 5 seeds says nothing).
+
+    One seed, or seeds that agree exactly, give the mean as both bounds (NaNs dropped).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    mean = float(values.mean())
+    if n < 2:
+        return Estimate(mean, mean, mean, n)
+    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    return Estimate(mean, mean - half, mean + half, n)

@@ -79,10 +79,10 @@ def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> 
     stored = stored_vit(db)
     y = load_audio(audio, offset_s=offset_s, duration_s=stored.clip_seconds)
     y = fit_length(y, n_samples=int(round(stored.clip_seconds * SAMPLE_RATE)))
-    model, _ = model_from_bytes(stored.data)
+    model, spec = model_from_bytes(stored.data)
     result = explain_waveform(
         model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor,
-        smooth_frames=stored.smooth_frames,
+        smooth_frames=stored.smooth_frames, image=str(spec.get("image", "linear")),
     )
     out.mkdir(parents=True, exist_ok=True)
     sf.write(out / "original.wav", y, SAMPLE_RATE)

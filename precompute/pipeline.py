@@ -119,7 +119,7 @@ def _context(
         confounds = {float(sections[b]["clean_confound"]) for b in perceptual.SECTIONS if "clean_confound" in sections.get(b, {})}
         for confound in sorted(confounds):
             main.confound_variants[confound] = _dataset_context(
-                profile, {**profile.section("dataset"), "confound": confound}, representations={"vit_spectrogram"},
+                profile, {**profile.section("dataset"), "confound": confound}, representations=perceptual.representations_for(sections),
                 writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
             )
     return main
@@ -127,7 +127,7 @@ def _context(
 
 def needed_representations(sections: dict) -> set[str]:
     """Every per-clip array the main dataset needs: model inputs, display images, music features."""
-    needed = {"vit_spectrogram"}
+    needed = {"vit_spectrogram"} | perceptual.representations_for(sections)  # the display image, and the models' inputs
     for name in ("a2e", "a2mid"):
         needed |= audio_regression.representations_for(sections.get(name, {}))
     if sections.get("mid2e"):

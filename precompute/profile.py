@@ -82,6 +82,7 @@ def load_profile(name_or_path: str) -> Profile:
 
 def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:
     """Refuse, before any training, attribution methods that do not fit a section's backbone."""
+    from engine.audio.perceptual_images import IMAGES
     from engine.explain.attribution import check_methods  # imports torch: only when a profile is read
 
     for backbone in PERCEPTUAL_SECTIONS:
@@ -92,6 +93,9 @@ def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:
             check_methods(list(section.get("methods", [])), backbone=backbone, where=f"{path} [{backbone}] methods")
         except ValueError as error:
             raise ProfileError(str(error)) from None
+        image = section.get("image", "linear")
+        if image not in IMAGES:
+            raise ProfileError(f"{path}: [{backbone}] image must be one of {list(IMAGES)}, got {image!r}")
         if "clean_confound" in section:
             confound = section["clean_confound"]
             if not isinstance(confound, (int, float)) or not 0.0 <= float(confound) <= 1.0:

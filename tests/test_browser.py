@@ -300,7 +300,7 @@ def test_feature_sets_and_midlevel_pages_draw_their_charts(server, page, screens
 
 
 def test_attribution_quality_leads_with_the_causal_verdict(server, page, screenshots):
-    open_page(page, f"{server}/attribution_quality?model=Perceptual/spectrogram_224/cnn",
+    open_page(page, f"{server}/attribution_quality?model=Perceptual/log_spectrogram_224/cnn",
               wait_for="Ground truth: does the map find what the model needs?", charts=2)
     assert page.get_by_text("support", exact=False).count() >= 1  # the one-sentence verdict
     screenshot(page, screenshots, "attribution_quality")

@@ -104,6 +104,10 @@ def test_relevance_overlay_is_transparent_at_zero_and_reaches_the_chosen_opacity
     middle = [color for position, color in scale if abs(position - 0.5) < 1e-9][0]
     assert middle.endswith(",0.000)")
     assert scale[0][1].endswith(",0.400)") and scale[-1][1].endswith(",0.400)")
+    # the whole map (no percentile highlight) uses the same endpoints
+    whole = figures.relevance_overlay(image, relevance, max_hz=11025, seconds=10, title="t", signed=True, opacity=0.4,
+                                      top_percent=None).data[1].colorscale
+    assert whole[0][1].endswith(",0.400)") and [c for p, c in whole if abs(p - 0.5) < 1e-9][0].endswith(",0.000)")
 
 
 def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_model(tmp_path):
@@ -133,7 +137,7 @@ def test_default_vit_is_the_model_and_seed_the_perceptual_pages_open_on(tiny_db)
     assert experiment == vits["experiment_id"].iloc[0] and dataset == vits["dataset"].iloc[0]
     # the thesis's ViT first, then the CNN, each before its clean twin
     assert vits["experiment_id"].tolist() == ["Perceptual/spectrogram_224/vit_tiny_patch16_224",
-                                              "Perceptual/spectrogram_224/cnn", "Perceptual/spectrogram_224/cnn@confound0"]
+                                              "Perceptual/log_spectrogram_224/cnn", "Perceptual/log_spectrogram_224/cnn@confound0"]
     assert seed == min(queries.seeds(con, experiment))
     assert queries.explained_clips(con, experiment, seed=seed)  # its maps and audio are stored
     con.close()
@@ -152,3 +156,80 @@ def test_compact_copy_keeps_every_row_and_is_smaller(tiny_db, tmp_path):
         compact_copy(tiny_db, tiny_db)
     with pytest.raises(ResultsError, match="no results database"):
         compact_copy(tmp_path / "missing.duckdb", tmp_path / "x.duckdb")
+
+
+def test_top_relevance_mask_paints_the_concentrated_block_and_nothing_else():
+    from dashboard.figures import top_relevance_mask
+
+    rng = np.random.default_rng(0)
+    relevance = rng.normal(scale=0.05, size=(64, 64))
+    relevance[10:20, 30:40] = 1.0  # 100 pixels of strong evidence for the class
+    relevance[40:45, 0:10] = -1.0  # 50 against
+    mask = top_relevance_mask(relevance, percent=150 / 4096 * 100, signed=True)
+    assert np.nansum(mask == 1) == 100 and np.nansum(mask == -1) == 50
+    assert np.all(mask[10:20, 30:40] == 1) and np.all(mask[40:45, 0:10] == -1)
+    # unsigned maps keep positive relevance only; a flat map paints everything, an empty one nothing
+    unsigned = top_relevance_mask(np.clip(relevance, 0, None), percent=100 / 4096 * 100, signed=False)
+    assert np.nansum(unsigned == 1) == 100
+    assert np.isfinite(top_relevance_mask(np.ones((8, 8)), percent=10, signed=False)).all()
+    assert not np.isfinite(top_relevance_mask(np.zeros((8, 8)), percent=10, signed=True)).any()
+    for percent in (5, 10, 20):
+        share = np.isfinite(top_relevance_mask(rng.normal(size=(224, 224)), percent=percent, signed=True)).mean()
+        assert abs(share - percent / 100) < 0.002
+
+
+def test_seed_figures_say_deterministic_or_give_a_ci_and_their_n():
+    from dashboard.verdicts import seed_summary
+    from engine.stats import seed_ci
+
+    assert seed_summary(pd.Series([0.877]), head="ridge") == "0.877 (deterministic)"
+    assert seed_summary(pd.Series([0.5]), head="cnn") == "0.500 (1 seed)"
+    text = seed_summary(pd.Series([0.4, 0.5, 0.6]), head="cnn")
+    assert text.startswith("0.500 [") and text.endswith("3 seeds") and "±" not in text
+    estimate = seed_ci(np.array([0.4, 0.5, 0.6]))
+    # Student t with 2 degrees of freedom: 4.303 * 0.1 / sqrt(3)
+    assert estimate.high - estimate.value == pytest.approx(4.303 * 0.1 / np.sqrt(3), rel=1e-3)
+
+
+def test_headline_is_the_best_model_usable_on_new_audio_and_names_the_ceiling():
+    from dashboard.verdicts import headline
+
+    per_seed = pd.DataFrame({
+        "experiment_id": ["M/annotated/ridge/7", "M/estimated/ridge/7", "M/estimated/nn/7", "M/estimated/nn/7"],
+        "route": "Mid2E", "input": ["annotated_midlevel", "estimated_midlevel", "estimated_midlevel", "estimated_midlevel"],
+        "head": ["ridge", "ridge", "shallow_nn", "shallow_nn"], "seed": [0, 0, 0, 1], "value": [0.88, 0.77, 0.70, 0.72]})
+    best = headline(per_seed, route="Mid2E")
+    assert best["experiment_id"] == "M/estimated/ridge/7" and best["value"] == "0.770 (deterministic)"
+    assert "Ceiling" in best["ceiling"] and "0.880 (deterministic)" in best["ceiling"]
+    assert headline(per_seed, route="A2E") is None
+
+
+def test_paired_difference_separates_a_better_model_and_not_a_copy():
+    from dashboard.verdicts import paired_r_difference
+
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=(60, 4))
+    good = actual + rng.normal(scale=0.5, size=actual.shape)
+    poor = actual + rng.normal(scale=3.0, size=actual.shape)
+    better = paired_r_difference(good, poor, actual)
+    assert better.low > 0 and better.n == 60
+    same = paired_r_difference(good, good.copy(), actual)
+    assert same.value == 0 and same.low == 0 and same.high == 0
+
+
+def test_flags_name_models_worse_than_a_constant_and_one_class_classifiers(tiny_db):
+    con = queries.connect(tiny_db)
+    flags = queries.model_flags(con)
+    predictions = con.execute(
+        "SELECT experiment_id, avg(mse) > avg(v) FROM (SELECT experiment_id, seed, target, avg((predicted - actual) ^ 2) AS mse, "
+        "var_pop(actual) AS v FROM predictions GROUP BY ALL) GROUP BY 1").fetchall()
+    one_class = {e for (e,) in con.execute("SELECT experiment_id FROM classifications GROUP BY experiment_id, seed "
+                                           "HAVING count(DISTINCT predicted) = 1").fetchall()}
+    con.close()
+    worse = {e for e, is_worse in predictions if is_worse}
+    flagged = dict(zip(flags["experiment_id"], flags["flag"]))
+    for experiment in worse:
+        assert "worse than a constant" in flagged[experiment]
+    for experiment in one_class:
+        assert "for every clip" in flagged[experiment]
+    assert all(e in worse | one_class or "flat" in f for e, f in flagged.items())

@@ -114,6 +114,12 @@ def test_home_shows_runs_datasets_headline_figures_and_the_guided_path(tiny_db, 
     assert any("Audio → emotion" in label for label in labels)
     assert any("Perceptual" in label for label in labels)
     assert all(m.value != "not run" for m in app.metric)  # tiny runs every family
+    # headline figures: the best model usable on new audio, CI and n or "deterministic", ceilings named apart
+    captions = [c.value for c in app.caption]
+    assert any("Mid2E/" in c and "annotated_midlevel" not in c.split("·")[0] for c in captions)
+    assert any(c.startswith("Ceiling (annotated descriptors") and "(deterministic)" in c for c in captions)
+    assert "± 0.000" not in all_text(app)
+    assert any("seeds" in c or "seed)" in c or "deterministic" in c for c in captions)
     clips = frame_with(app, "split", "clips")
     assert clips["clips"].sum() == 20
     runs = frame_with(app, "profile", "status")
@@ -369,7 +375,10 @@ def test_confusion_browser_every_cell_and_method(tiny_db, monkeypatch):
             assert "No test clip falls in this cell" in all_text(app)
             continue
         clips, highlighted = clip_table(app)
-        assert len(clips) == counts[cell] and list(clips["clip_id"]) == app.selectbox(key="clip").options
+        explained = int(next(c.value for c in app.caption if "clips of this cell are explained" in c.value).split()[0])
+        assert 0 < explained <= counts[cell]  # every filled cell has explained clips
+        assert len(clips) == explained and clips["map_stored"].all()  # only explained clips by default
+        assert list(clips["clip_id"]) == app.selectbox(key="clip").options
         assert highlighted == app.selectbox(key="clip").value  # the table marks the clip shown
         assert clips["map_stored"].iloc[0]  # explained clips first
         methods = app.selectbox(key="method").options
@@ -470,6 +479,82 @@ def test_confusion_browser_opacity_slider_changes_the_overlay(tiny_db, monkeypat
     assert top_alpha() == 0.0
 
 
+def plotly_array(value) -> np.ndarray:
+    """A figure array as JSON carries it: a list, or Plotly's typed array ``{dtype, bdata, shape}``."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if isinstance(shape, str):
+            shape = [int(n) for n in shape.split(",")]
+        return array.reshape(shape).astype(float) if shape else array.astype(float)
+    return np.array(value, dtype=float)
+
+
+def test_confusion_browser_highlights_the_top_percent_and_compares_every_method(tiny_db, monkeypatch):
+    app = open_app(tiny_db, monkeypatch, view="confusion")
+    assert_clean(app)
+    assert app.radio(key="show").value == "top 10 %" and bound(app.radio(key="show")) == "show"
+
+    def overlay() -> dict:
+        return next(s for s in chart_specs(app) if "Relevance for" in json.dumps(s["layout"]["title"]))
+
+    masked = overlay()["data"][1]
+    painted = np.isfinite(plotly_array(masked["z"]))
+    assert 0.08 <= painted.mean() <= 0.12 + 1e-9  # the top 10 % of pixels (ties may add a few)
+    app.radio(key="show").set_value("top 5 %").run()
+    assert_clean(app)
+    assert np.isfinite(plotly_array(overlay()["data"][1]["z"])).mean() < painted.mean()
+    app.radio(key="show").set_value("whole map").run()
+    assert_clean(app)
+    assert np.isfinite(plotly_array(overlay()["data"][1]["z"])).all()  # every pixel, alpha by |R|
+    grid = next(s for s in chart_specs(app) if "per method" in json.dumps(s["layout"]["title"]))
+    titles = [a["text"] for a in grid["layout"]["annotations"]]
+    assert "random (chance reference)" in titles and len(titles) == len(app.selectbox(key="method").options)
+
+
+def test_confusion_browser_shows_both_decision_rules_and_a_heatmap(tiny_db, monkeypatch):
+    import duckdb
+
+    app = open_app(tiny_db, monkeypatch, view="confusion")
+    assert_clean(app)
+    experiment, seed = app.selectbox(key="model").value, app.selectbox(key="seed").value
+    decisions = frame_with(app, "calibrated")
+    assert list(decisions.columns) == ["at p = 0.5", "calibrated"]
+    con = duckdb.connect(str(tiny_db), read_only=True)
+    stored = dict(con.execute("SELECT metric, value FROM metrics WHERE experiment_id = ? AND seed = ? "
+                              "AND target = 'happy_vs_sad@calibrated'", [experiment, seed]).fetchall())
+    con.close()
+    assert decisions.loc["threshold p(happy)", "at p = 0.5"] == 0.5
+    assert decisions.loc["threshold p(happy)", "calibrated"] == pytest.approx(stored["threshold_p_happy"])
+    assert decisions.loc["balanced accuracy", "calibrated"] == pytest.approx(stored["macro_recall"])
+    for name in ("precision happy", "f1 sad", "macro F1"):
+        assert name in decisions.index
+    assert any(m.label == "Calibrated" for m in app.metric)
+    # the clickable matrix is a heatmap: every cell carries a background colour
+    matrix = app.dataframe(key="matrix")
+    assert "background-color" in str(matrix.proto.arrow_data.styler.styles)
+
+
+def test_a_matrix_click_is_not_dropped_after_a_choice(tiny_db, monkeypatch):
+    """The cell radio had both a default and a Session State value: Streamlit warned, and in a browser
+    the first matrix click after choosing a clip was ignored. Now the radio takes its value from
+    Session State only."""
+    from streamlit.elements.lib import policies
+
+    warned: list[str] = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda message, *args, **kwargs: warned.append(message % args))
+    app = open_app(tiny_db, monkeypatch, view="confusion")
+    for cell in ("happy-sad", "sad-sad", "happy-happy"):
+        app.session_state["cell"] = cell  # what the matrix's click callback does
+        app.run()
+        assert_clean(app)
+        assert app.radio(key="cell").value == cell
+    assert not [w for w in warned if "default value" in w], warned
+
+
 def test_confusion_browser_clip_choice_shows_that_clip(tiny_db, monkeypatch):
     app = open_app(tiny_db, monkeypatch, view="confusion")
     counts = confusion_counts(app)
@@ -537,7 +622,12 @@ def test_explain_your_clip_explains_a_real_upload_and_rejects_bad_ones(tiny_db, 
     assert app.metric[0].label == "Prediction" and app.metric[0].value in ("Happy", "Sad")
     probabilities = [float(m.value.rstrip("%")) for m in app.metric[1:]]
     assert [m.label for m in app.metric[1:]] == ["p(happy)", "p(sad)"] and sum(probabilities) == pytest.approx(100, abs=0.2)
-    assert len(app.get("audio")) == 3 and len(app.get("plotly_chart")) == 2
+    # one overlay, the same figure and default (top 10 % of |R|) as the Confusion browser
+    assert len(app.get("audio")) == 3 and len(app.get("plotly_chart")) == 1
+    assert app.radio(key="upload_show").value == "top 10 %"
+    overlay = chart_specs(app)[0]
+    assert "top 10 % of |R|" in json.dumps(overlay["layout"]["title"]) and len(overlay["data"]) == 2
+    assert any("synthetic demo corpus" in w.value for w in app.warning)  # the tiny model never heard real music
     app.slider(key="power").set_value(3.0).run()
     app.selectbox(key="upload_method").set_value("attnlrp").run()
     assert_clean(app)

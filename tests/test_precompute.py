@@ -55,7 +55,7 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
     # The perceptual route: a ViT, a CNN and the CNN's clean twin (trained at confound 0). Every clip
     # with a map has a map for every method, its stem shares and its causal rows (the same clips).
     perceptual = [r[0] for r in rows(tiny_db, "SELECT experiment_id FROM experiments WHERE route = 'Perceptual' ORDER BY 1")]
-    assert perceptual == ["Perceptual/spectrogram_224/cnn", "Perceptual/spectrogram_224/cnn@confound0",
+    assert perceptual == ["Perceptual/log_spectrogram_224/cnn", "Perceptual/log_spectrogram_224/cnn@confound0",
                           "Perceptual/spectrogram_224/vit_tiny_patch16_224"]
     n_test = rows(tiny_db, "SELECT count(*) FROM clips WHERE split = 'test'")[0][0]
     for experiment, n_methods, n_measured in zip(perceptual, (4, 4, 7), (3, 3, 2)):
@@ -73,7 +73,7 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
         assert targets == {"happy_vs_sad", "happy_vs_sad@calibrated"}
     # The model contrast pairs the CNN with its clean twin, per method.
     contrast = rows(tiny_db, "SELECT DISTINCT reference_experiment_id FROM attribution_agreement WHERE measure = 'drum_contrast'")
-    assert contrast == [("Perceptual/spectrogram_224/cnn@confound0",)]
+    assert contrast == [("Perceptual/log_spectrogram_224/cnn@confound0",)]
     assert {r[0] for r in rows(tiny_db, "SELECT DISTINCT removal || '/' || curve FROM faithfulness_curves")} == {
         "floor/morf", "floor/lerf", "road/morf", "road/lerf"}
     n_sonified = rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0]

@@ -28,11 +28,25 @@ experiment, dataset, seed = widgets.vit_model(db)
 
 decisions = widgets.query(db, "classifications", experiment, seed=seed)
 metrics = widgets.query(db, "classification_metrics", experiment, seed=seed)
+calibrated = widgets.query(db, "classification_metrics", experiment, seed=seed, target="happy_vs_sad@calibrated")
 top = st.columns(4)
-top[0].metric("Accuracy", f"{metrics.get('accuracy', float('nan')):.3f}")
-top[1].metric("Recall Happy", f"{metrics.get('recall_happy', float('nan')):.3f}")
-top[2].metric("Recall Sad", f"{metrics.get('recall_sad', float('nan')):.3f}")
-top[3].metric("Weighted F1", f"{metrics.get('weighted_f1', float('nan')):.3f}")
+top[0].metric("Balanced accuracy", f"{metrics.get('macro_recall', float('nan')):.3f}",
+              help="Mean recall over the classes at p = 0.5 (0.5 is chance whatever the class balance)")
+top[1].metric("Calibrated", f"{calibrated.get('macro_recall', float('nan')):.3f}",
+              help=f"Balanced accuracy at the threshold chosen on validation clips "
+                   f"(p(Happy) ≥ {calibrated.get('threshold_p_happy', float('nan')):.2f})")
+top[2].metric("Recall Happy", f"{metrics.get('recall_happy', float('nan')):.3f}")
+top[3].metric("Recall Sad", f"{metrics.get('recall_sad', float('nan')):.3f}")
+with st.expander("Every test metric, at p = 0.5 and at the calibrated threshold"):
+    left_metrics, right_matrix = st.columns([3, 2])
+    with left_metrics:
+        widgets.table(verdicts.decision_table(metrics, calibrated, classes=list(CLASSES)), name=f"decision metrics {experiment}",
+                      style="{:.3f}")
+    with right_matrix:
+        st.caption("Confusion matrix at the calibrated threshold")
+        calibrated_counts = verdicts.confusion_counts(calibrated, classes=list(CLASSES))
+        widgets.table(calibrated_counts, name=f"calibrated confusion matrix {experiment}",
+                      css=verdicts.heat_styles(calibrated_counts))
 
 counts = pd.crosstab(decisions["actual"], decisions["predicted"]).reindex(index=CLASSES, columns=CLASSES, fill_value=0)
 matrix = counts.rename(index=lambda c: f"true {c.capitalize()}", columns=lambda c: f"predicted {c.capitalize()}")
@@ -67,10 +81,13 @@ with left:
     current = current if current in CELLS else DEFAULT_CELL
     row, column = current.split("-")
     widgets.table(matrix, name=f"confusion matrix {experiment} seed {seed}", key="matrix", on_select=select_cell_from_matrix,
+                  css=verdicts.heat_styles(matrix),
                   selection_mode="single-cell",
                   selection_default={"selection": {"cells": [[CLASSES.index(row), f"predicted {column.capitalize()}"]]}})
-    cell = st.radio("Cell (true-predicted)", CELLS, index=CELLS.index(DEFAULT_CELL), key="cell", bind="query-params",
-                    horizontal=True)
+    # The radio's value lives in Session State only (no default index): a widget given both a default and a
+    # Session State value makes Streamlit drop the next interaction (the first matrix click was ignored).
+    st.session_state["cell"] = current
+    cell = st.radio("Cell (true-predicted)", CELLS, key="cell", bind="query-params", horizontal=True)
     st.caption(cell_label(cell))
 actual, predicted = cell.split("-")
 
@@ -81,6 +98,13 @@ with right:
     if in_cell.empty:
         st.info("No test clip falls in this cell.")
         st.stop()
+    n_explained = int(in_cell["map_stored"].sum())
+    only_explained = st.toggle("Only clips with stored maps and audio", value=True, key="explained_only",
+                               help="Maps, sonifications, stem shares and causal rows are stored for the explained clips "
+                                    "(confident clips of each cell, spread over songs, and the clips of the removal tests)")
+    st.caption(f"{n_explained} of {len(in_cell)} clips of this cell are explained (maps and audio stored).")
+    if only_explained and n_explained:
+        in_cell = in_cell[in_cell["map_stored"]]
     st.markdown(f"**Clips of this cell**, explained ones first, most confident first ({len(in_cell)}). Click a row.")
     order = in_cell["clip_id"].tolist()
     clip_table = st.container()  # drawn above the selectbox, filled once the selectbox has chosen the clip
@@ -104,10 +128,23 @@ if stored is not None:
     image, max_hz, seconds = stored
     if relevance is not None:
         values, signed = relevance
-        opacity = st.slider("Relevance opacity", 0.0, 1.0, 0.7, 0.05, key="opacity",
-                            help="0 shows the spectrogram alone; red: evidence for the predicted class, blue: against it")
+        show, fade = st.columns([3, 2])
+        highlight = show.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="show", bind="query-params",
+                               horizontal=True, help="The map's most relevant pixels by |R| (a percentile per map, so "
+                               "methods in different units read alike), or the whole map")
+        opacity = fade.slider("Relevance opacity", 0.0, 1.0, 0.7, 0.05, key="opacity",
+                              help="0 shows the spectrogram alone; red: evidence for the predicted class, blue: against it")
+        top = widgets.top_percent(highlight)
         widgets.chart(figures.relevance_overlay, image, values, max_hz=max_hz, seconds=seconds, signed=signed, opacity=opacity,
-                      title=f"Relevance for '{predicted}' ({method}) over the log spectrogram", name=f"{clip} {method} overlay")
+                      top_percent=top, name=f"{clip} {method} overlay",
+                      title=f"Relevance for '{predicted}' ({method}){'' if top is None else f', top {top:g} % of |R|'}")
+        with st.expander("Every method on this clip, side by side"):
+            maps = {m: widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=m) for m in methods}
+            maps = {m: v for m, v in maps.items() if v is not None}
+            st.caption("The same clip and class for every stored method. The random map is the chance reference: a "
+                       "method whose highlight looks no more structured than it shows nothing beyond chance here.")
+            widgets.chart(figures.relevance_grid, image, maps, max_hz=max_hz, seconds=seconds, top_percent=top or 10,
+                          name=f"{clip} every method")
     else:
         widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)",
                       name=f"{clip} spectrogram")
@@ -156,7 +193,9 @@ if not shares.empty:
 
 with st.expander("What is known about this clip"):
     values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)
-    widgets.table(values.pivot(index="name", columns="kind", values="value"), name=f"{clip} values", latex=False)
+    facts = values.pivot(index="name", columns="kind", values="value").dropna(axis=0, how="all").dropna(axis=1, how="all")
+    # a fact a clip does not have (e.g. no annotation of one kind) is left blank rather than shown as None
+    widgets.table(facts, name=f"{clip} values", latex=False, style="{:.3f}", na_rep="")
 
 with st.expander("Faithfulness of the attribution methods (removal tests)"):
     st.caption("16 × 16 tiles are removed most relevant first (MoRF: a faithful map makes the probability fall, low AUC) "

@@ -51,7 +51,11 @@ st.caption("Left: the thesis's absolute chord flags (C ... B major, Cm ... Bm mi
            "of the estimated key (I, ii, V, ...), which do not change when a piece is transposed.")
 
 st.subheader("One clip")
-clip = st.selectbox("Clip", sorted(comparison["clip_id"].unique()), key="clip", bind="query-params")
+clips = sorted(comparison["clip_id"].unique())
+with_audio = set(widgets.query(db, "clips_with_audio", dataset=dataset))
+# open on a clip that can be heard (audio is stored for test clips only)
+clip = st.selectbox("Clip", clips, index=next((i for i, c in enumerate(clips) if c in with_audio), 0), key="clip",
+                    bind="query-params", help=f"{len(with_audio & set(clips))} of {len(clips)} clips have stored audio (the test clips)")
 features = widgets.query(db, "clip_features", dataset=dataset, clip_id=clip)
 values = comparison[comparison["clip_id"] == clip].set_index("name")[["annotated", "estimated", "predicted"]]
 left, right = st.columns([2, 3])

@@ -25,6 +25,9 @@ methods = json.loads(chosen["settings"]).get("methods", ["chefer2021"])
 method = middle.selectbox("Attribution method", methods, key="upload_method")
 power = right.slider("Gain exponent p", 0.5, 4.0, 2.0, 0.5, key="power", help="A(R) = R^p; the thesis uses p = 2")
 clip_seconds = float(chosen["clip_seconds"])
+if chosen["dataset"] == "synthetic":
+    st.warning("This model was trained on the synthetic demo corpus (generated tones and drums). On real music its "
+               "prediction and its map say little: build a profile on a real dataset to explain real music.")
 
 upload = st.file_uploader(
     f"Audio file ({', '.join(ALLOWED_TYPES)}; at most {MAX_UPLOAD_MB} MB). The model hears {clip_seconds:g} s from the offset below.",
@@ -53,14 +56,12 @@ for column, name, probability in zip(columns[1:], CLASSES, explanation.probabili
 relevance = explanation.relevance[method]
 scale = float(abs(relevance).max()) or 1.0
 max_hz = SAMPLE_RATE / 2
-left, right = st.columns(2)
-with left:
-    widgets.chart(widgets.figures.spectrogram_figure, explanation.image, max_hz=max_hz, seconds=clip_seconds,
-                  title="Log spectrogram (model input)", name="uploaded clip spectrogram")
-with right:
-    widgets.chart(widgets.figures.spectrogram_figure, relevance / scale, max_hz=max_hz, seconds=clip_seconds,
-                  title=f"Relevance for '{explanation.predicted}' ({method})", relevance=True, signed=bool(relevance.min() < 0),
-                  name=f"uploaded clip relevance {method}")
+# The same figure and defaults as the Confusion browser: the top 10 % of |R| over the spectrogram.
+highlight = st.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="upload_show", horizontal=True)
+top = widgets.top_percent(highlight)
+widgets.chart(widgets.figures.relevance_overlay, explanation.image, relevance / scale, max_hz=max_hz, seconds=clip_seconds,
+              signed=bool(relevance.min() < 0), opacity=0.7, top_percent=top, name=f"uploaded clip relevance {method}",
+              title=f"Relevance for '{explanation.predicted}' ({method}){'' if top is None else f', top {top:g} % of |R|'}")
 players = st.columns(3)
 with players[0]:
     widgets.audio_player("Original excerpt", result.original)

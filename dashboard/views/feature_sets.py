@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, widgets
+from dashboard import figures, verdicts, widgets
 
 widgets.page("Feature sets")
 db = widgets.require_database()
@@ -73,10 +73,25 @@ if tabs["By experiment"].open:
             st.caption("The thesis reports no figure for these exact experiments.")
 
         table = summary[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]]
+        per_seed = widgets.query(db, "metric_per_seed", metric=metric)
+        per_seed = per_seed[per_seed["route"] == route]
+        table = table.assign(**{"mean [95 % CI], n": [
+            verdicts.seed_summary(per_seed.loc[per_seed["experiment_id"] == e, "value"], head=h)
+            for e, h in zip(table["experiment_id"], table["head"])]})
+        if metric == "pearson_r":
+            table = table.merge(widgets.query(db, "comparison_with_best", route=route), on="experiment_id", how="left")
+        flags = widgets.query(db, "model_flags")
+        table = table.merge(flags, on="experiment_id", how="left").fillna({"flag": ""})
         if not thesis_all.empty:
             table = table.merge(thesis_all[["experiment_id", "mean", "sd", "thesis_input"]].rename(
                 columns={"mean": "thesis mean", "sd": "thesis sd", "thesis_input": "thesis input"}), on="experiment_id", how="left")
-        st.caption("Click a column header to sort.")
+        if metric == "pearson_r":
+            within = table[table["verdict"] == "within noise"]["experiment_id"].tolist()
+            st.markdown(f"**{len(within)} of {len(table) - 1}** other models are **within noise** of the best "
+                        f"(`{summary.sort_values('mean', ascending=False)['experiment_id'].iloc[0]}`): the paired bootstrap "
+                        "95 % CI of their difference in mean r on the same test clips (predictions averaged over seeds) "
+                        "includes 0. Differences between those models are not evidence.")
+        st.caption("Click a column header to sort. *flag*: flat predictions, or worse than predicting each scale's test mean.")
         widgets.table(table, name=f"{route} {metric} by experiment", column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
         split = widgets.query(db, "experiments")
         split = split[split["route"] == route]["split_name"].unique()
@@ -113,7 +128,10 @@ if "Cost of explainability" in tabs and tabs["Cost of explainability"].open:
 if tabs["Training curves"].open:
     with tabs["Training curves"]:
         st.subheader(f"{route} ({ROUTES[route]}): training curves")
-        experiment = st.selectbox("Experiment", summary["experiment_id"].tolist(), key="curves")
+        names = summary["experiment_id"].tolist()
+        # open on a trained network: closed-form heads have no epochs to show
+        trained = [i for i, h in enumerate(summary["head"]) if h not in verdicts.DETERMINISTIC_HEADS]
+        experiment = st.selectbox("Experiment", names, index=trained[0] if trained else 0, key="curves")
         history = widgets.query(db, "training_history", experiment)
         if history.empty:
             st.caption("Closed-form model (ridge with cross-validated λ): no epochs to show.")

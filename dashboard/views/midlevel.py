@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, widgets
+from dashboard import figures, verdicts, widgets
 from engine.datasets.base import EMOTIONS, MIDLEVEL
 
 widgets.page("Mid-level explanations")
@@ -28,6 +28,10 @@ head = right.selectbox("Head", options["head"].tolist(), key="head", bind="query
 info = options[options["head"] == head].iloc[0]
 experiment = info["experiment_id"]
 st.caption(info["description"])
+flags = widgets.query(db, "model_flags")
+flag = flags[flags["experiment_id"] == experiment]
+if not flag.empty:
+    st.warning(f"This model's test predictions say little: {flag['flag'].iloc[0]}. Read its explanations with care.")
 
 # Tabs bound to the URL (?view=...): only the open tab is computed and drawn, which keeps a page
 # switch to a few charts instead of six.
@@ -47,8 +51,8 @@ if coefficients_tab.open:
                 if len(matrix) > 30:
                     st.caption(f"Showing the 30 strongest of {len(matrix)} terms.")
             with right:
-                widgets.chart(figures.ranking_bars, ranking, xaxis_title="mean |β| over the 8 emotions", name=f"{experiment} coefficient ranking")
-            st.caption("β: change of the emotion, in its standard deviations, per standard deviation of the feature (ridge, λ by cross-validation).")
+                widgets.chart(figures.ranking_bars, ranking, xaxis_title="mean |β|", name=f"{experiment} coefficient ranking")
+            st.caption("Right: mean |β| over the 8 emotions. β: change of the emotion, in its standard deviations, per standard deviation of the feature (ridge, λ by cross-validation).")
             interactions = coefficients[coefficients["feature"].str.contains(" x ", regex=False)]
             if not interactions.empty:
                 st.subheader("Interaction terms: which pairs of descriptors act together?")
@@ -64,8 +68,8 @@ if coefficients_tab.open:
                                   column_config={"β": st.column_config.NumberColumn(format="%+.3f")})
                 st.caption("Off the diagonal: β of the product of two standardised descriptors (a positive value means the two "
                            "raise the emotion more together than apart); on the diagonal: the descriptor's main effect.")
-            elif head == "ridge" and (mid2e["head"] == "ridge_interactions").any():
-                st.caption("Choose the head *ridge_interactions* to see pairwise interaction terms.")
+            else:
+                st.caption(verdicts.interaction_hint(mid2e, source=source, feature_set=feature_set, head=head))
         else:
             st.info(f"The {head} head has no coefficients: its explanations are in the SHAP tabs.")
 
@@ -80,8 +84,8 @@ if global_tab.open:
             widgets.chart(figures.matrix_heatmap, matrix.loc[importance.sort_values(ascending=False).index].head(30),
                           colorbar_title="mean |SHAP|", signed=False, name=f"{experiment} SHAP importance")
         with right:
-            widgets.chart(figures.ranking_bars, importance, xaxis_title="mean |SHAP| over clips and emotions (rating units)",
-                          name=f"{experiment} SHAP ranking")
+            widgets.chart(figures.ranking_bars, importance, xaxis_title="mean |SHAP| (points)", name=f"{experiment} SHAP ranking")
+            st.caption("Mean |SHAP| over clips and the 8 emotions, in rating points.")
 
 if clip_tab.open:
     with clip_tab:

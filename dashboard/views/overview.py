@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from dashboard import widgets
+from dashboard import verdicts, widgets
 
 widgets.page("Explainable Music Emotion Recognition")
 st.markdown(
@@ -22,23 +22,30 @@ latest = (finished if not finished.empty else runs).iloc[0]
 st.caption(f"Database `{db}` · profile **{latest['profile']}** · dataset **{latest['dataset']}** · run {latest['run_id']} ({latest['status']})")
 
 st.header("Headline figures (test split)")
-r = widgets.query(db, "metric_summary", metric="pearson_r")
-accuracy = widgets.query(db, "metric_summary", metric="accuracy", target="happy_vs_sad")
+st.caption("The best model of each route that works on new audio: mean over seeds with a 95 % CI (Student t) and the "
+           "number of seeds; closed-form models are deterministic. Where a route has a ceiling (a model fed the dataset's "
+           "own annotations), it is named beside, not as the headline.")
+r = widgets.query(db, "metric_per_seed", metric="pearson_r")
+balanced = widgets.query(db, "metric_per_seed", metric="macro_recall", target="happy_vs_sad")
+flags = widgets.query(db, "model_flags")
 columns = st.columns(4)
-for column, route, label in zip(columns, ("A2E", "A2Mid", "Mid2E"), ("Audio → emotion", "Audio → mid-level", "Mid-level → emotion")):
-    rows = r[r["route"] == route].sort_values("mean", ascending=False)
-    if rows.empty:
+HEADLINES = (("A2E", "Audio → emotion, mean r", r), ("A2Mid", "Audio → mid-level, mean r", r),
+             ("Mid2E", "Mid-level → emotion, mean r", r), ("Perceptual", "Perceptual Happy/Sad, balanced accuracy", balanced))
+for column, (route, label, frame) in zip(columns, HEADLINES):
+    best = verdicts.headline(frame, route=route)
+    if best is None:
         column.metric(label, "not run")
-    else:
-        best = rows.iloc[0]
-        column.metric(f"{label}, best mean r", f"{best['mean']:.3f} ± {best['sd']:.3f}", help=best["experiment_id"])
-        column.caption(f"{best['experiment_id']} · {int(best['seeds'])} seed(s)")
-if accuracy.empty:
-    columns[3].metric("Perceptual Happy/Sad accuracy", "not run")
-else:
-    best = accuracy.iloc[0]
-    columns[3].metric("Perceptual Happy/Sad accuracy", f"{best['mean']:.3f}", help=best["experiment_id"])
-    columns[3].caption(f"{best['experiment_id']} · {int(best['seeds'])} seed(s)")
+        continue
+    column.metric(label, best["value"].split(" ", 1)[0], help=best["experiment_id"])
+    column.caption(f"{best['experiment_id']} · {best['value'].split(' ', 1)[1] if ' ' in best['value'] else ''}")
+    flag = flags[flags["experiment_id"] == best["experiment_id"]]
+    if not flag.empty:
+        column.warning("; ".join(flag["flag"]))
+    if best["ceiling"]:
+        column.caption(best["ceiling"])
+if not flags.empty:
+    with st.expander(f"{flags['experiment_id'].nunique()} model(s) flagged: flat predictions or worse than a constant"):
+        widgets.table(flags, name="Flagged models", latex=False)
 
 st.header("A guided path")
 st.markdown("Each step answers one question a reviewer asks; the run chosen in the sidebar applies to every page, "

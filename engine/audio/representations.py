@@ -8,6 +8,8 @@ chromagram          (12, 431)                  STFT chroma, hop 512
 mean_chroma         (12,)                      chromagram averaged over time
 vit_spectrogram     (224, 224)                 linear-frequency log-magnitude (n_fft 3198,
                                                hop 989) resized to the ViT's 224 x 224 grid
+log_spectrogram_224 (224, 224)                 ``spectrogram`` resized to 224 x 224 (the
+                                               perceptual route's ``log`` image)
 ==================  =========================  ==============================================
 
 Every 2-D input is scaled to [0, 1]: dB values map ``-80 dB -> 0`` and ``0 dB -> 1``.
@@ -66,6 +68,11 @@ def vit_spectrogram_input(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
     return np.clip(db_to_unit(resize(db, shape=(VIT_SIZE, VIT_SIZE))), 0.0, 1.0)
 
 
+def log_image_input(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
+    """The log-frequency ``spectrogram`` input resized to ``(224, 224)`` in [0, 1] (a perceptual image)."""
+    return np.clip(resize(spectrogram_input(y, clip_seconds=clip_seconds), shape=(VIT_SIZE, VIT_SIZE)), 0.0, 1.0)
+
+
 def vit_grid_magnitude(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
     """Linear STFT magnitude on the ViT's ``(224, 224)`` grid (no dB), e.g. to compare stems bin by bin."""
     magnitude = np.abs(stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP))
@@ -78,6 +85,7 @@ REPRESENTATIONS: dict[str, Callable[..., np.ndarray]] = {
     "chromagram": chromagram_input,
     "mean_chroma": mean_chroma_input,
     "vit_spectrogram": vit_spectrogram_input,
+    "log_spectrogram_224": log_image_input,
 }
 
 

@@ -43,6 +43,30 @@ def log_spectrogram(
 
 
 @lru_cache(maxsize=8)
+def _filter_bins(*, sample_rate: int, n_fft: int, bands_per_octave: int, fmin: float, fmax: float) -> np.ndarray:
+    """Unique FFT bins nearest the log-spaced centre frequencies: band ``b`` spans bins ``b`` to ``b + 2``."""
+    steps = np.arange(
+        np.floor(np.log2(fmin / 440.0) * bands_per_octave), np.ceil(np.log2(fmax / 440.0) * bands_per_octave) + 1
+    )
+    centres = 440.0 * 2.0 ** (steps / bands_per_octave)
+    centres = centres[(centres >= fmin) & (centres <= fmax)]
+    bin_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[:-1]  # Nyquist bin excluded
+    return np.unique(np.argmin(np.abs(bin_hz[None, :] - centres[:, None]), axis=1))
+
+
+def log_frequency_centres(
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = 2048,
+    bands_per_octave: int = 24,
+    fmin: float = 20.0,
+    fmax: float = 16_000.0,
+) -> np.ndarray:
+    """Centre frequency (Hz) of each band of :func:`log_frequency_filterbank`, ascending, ``(n_bands,)``."""
+    bins = _filter_bins(sample_rate=sample_rate, n_fft=n_fft, bands_per_octave=bands_per_octave, fmin=fmin, fmax=fmax)
+    return bins[1:-1] * (sample_rate / n_fft)
+
+
 def log_frequency_filterbank(
     *,
     sample_rate: int = SAMPLE_RATE,
@@ -61,13 +85,7 @@ def log_frequency_filterbank(
     Returns:
         float32 array ``(n_bands, n_fft // 2 + 1)``; multiply a magnitude spectrogram by it.
     """
-    steps = np.arange(
-        np.floor(np.log2(fmin / 440.0) * bands_per_octave), np.ceil(np.log2(fmax / 440.0) * bands_per_octave) + 1
-    )
-    centres = 440.0 * 2.0 ** (steps / bands_per_octave)
-    centres = centres[(centres >= fmin) & (centres <= fmax)]
-    bin_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)[:-1]  # Nyquist bin excluded
-    bins = np.unique(np.argmin(np.abs(bin_hz[None, :] - centres[:, None]), axis=1))
+    bins = _filter_bins(sample_rate=sample_rate, n_fft=n_fft, bands_per_octave=bands_per_octave, fmin=fmin, fmax=fmax)
     bank = np.zeros((len(bins) - 2, n_fft // 2 + 1), dtype=np.float32)
     for band, (left, centre, right) in enumerate(zip(bins[:-2], bins[1:-1], bins[2:])):
         rising = np.linspace(0.0, 1.0, centre - left, endpoint=False)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.audio.perceptual_images import image_input, to_display
 from engine.audio.representations import VIT_HOP, VIT_N_FFT, vit_spectrogram_input
 from engine.audio.sonify import sonify_spectrum
 from engine.audio.stft import stft
@@ -27,9 +28,11 @@ class PerceptualExplanation:
     Attributes:
         probabilities: ``(n_classes,)`` softmax output, ordered as ``CLASSES``.
         predicted: name of the most probable class.
-        image: ``(224, 224)`` model input in [0, 1], rows = frequency (low first).
-        relevance: method name to ``(224, 224)`` map for the predicted class, in the method's
-            units (signed for the LRP and gradient methods; see :mod:`engine.explain.attribution`).
+        image: ``(224, 224)`` display image (the linear-frequency spectrogram) in [0, 1], rows =
+            frequency (low first); the model's input itself when its image is ``linear``.
+        relevance: method name to ``(224, 224)`` map for the predicted class on the display image's
+            grid, in the method's units (signed for the LRP and gradient methods; see
+            :mod:`engine.explain.attribution`).
         sonified: method name to float32 waveform ``(n_samples,)`` at 22,050 Hz: what the model used.
         complement: method name to the complementary waveform: what the model ignored.
     """
@@ -63,14 +66,21 @@ def explain_waveform(
     floor: float = 0.0,
     smooth_frames: int = 1,
     device: str = "cpu",
+    image: str = "linear",
 ) -> PerceptualExplanation:
     """Classify ``y`` ``(n_samples,)``, attribute the predicted class with each method and sonify each
-    map and its complement (gain ``A(R) = floor + (1 - floor) R^power``, see :mod:`engine.audio.sonify`)."""
-    image = vit_spectrogram_input(y, clip_seconds=clip_seconds)
-    probabilities = classify(model, image[None], device=device)[0]
+    map and its complement (gain ``A(R) = floor + (1 - floor) R^power``, see :mod:`engine.audio.sonify`).
+
+    ``image`` names the model's input (:mod:`engine.audio.perceptual_images`; a stored model's spec
+    says which); maps are returned on the display grid whatever it is.
+    """
+    model_input = image_input(y, clip_seconds=clip_seconds, image=image)
+    probabilities = classify(model, model_input[None], device=device)[0]
     predicted = int(np.argmax(probabilities))
-    tensor = torch.from_numpy(image)[None, None].to(device)
-    relevance = {m: make_attributor(m, model).attribute(tensor, target=predicted)[0] for m in methods}
+    tensor = torch.from_numpy(model_input)[None, None].to(device)
+    relevance = {
+        m: to_display(make_attributor(m, model).attribute(tensor, target=predicted)[0], image=image) for m in methods
+    }
     spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP)
     sound = {
         (m, complement): sonify_spectrum(
@@ -83,7 +93,7 @@ def explain_waveform(
     return PerceptualExplanation(
         probabilities=probabilities,
         predicted=CLASSES[predicted],
-        image=image,
+        image=vit_spectrogram_input(y, clip_seconds=clip_seconds) if image != "linear" else model_input,
         relevance=relevance,
         sonified={m: sound[m, False] for m in relevance},
         complement={m: sound[m, True] for m in relevance},

@@ -12,7 +12,8 @@ backbone    model                                                      spec keys
 
 A *spec* is the dict of keyword arguments that rebuilds a model; it is what the results database
 stores next to the weights (:mod:`engine.models.store`). A spec without ``backbone`` is a ViT (the
-only backbone of databases written before the CNN existed).
+only backbone of databases written before the CNN existed). A spec may name its input ``image``
+(:mod:`engine.audio.perceptual_images`; ``"linear"`` when absent); the model itself ignores it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def create_perceptual_model(spec: dict[str, Any], *, weights: str | None = None)
         ValueError: unknown backbone, or weights asked of a CNN.
     """
     backbone = backbone_of(spec)
-    options = {k: v for k, v in spec.items() if k != "backbone"}
+    options = {k: v for k, v in spec.items() if k not in ("backbone", "image")}  # the image is the input's business
     if backbone == "vit":
         return create_vit(**options, weights=weights)
     if backbone == "cnn":

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from engine.audio.io import encode_audio, fit_length
-from engine.audio.representations import VIT_HOP, VIT_N_FFT, VIT_SIZE, vit_grid_magnitude, vit_spectrogram_input
+from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image_magnitude, to_display
+from engine.audio.representations import VIT_HOP, VIT_N_FFT, VIT_SIZE
 from engine.audio.sonify import sonify_spectrum
 from engine.audio.stft import stft
 from engine.datasets.base import CLASSES, SAMPLE_RATE
@@ -53,9 +54,20 @@ from precompute.stages import Unit
 from precompute.stages.common import experiment_row, train_config, training_rows
 
 ROUTE = "Perceptual"
-INPUT = "spectrogram_224"
+INPUT_OF = {"linear": "spectrogram_224", "log": "log_spectrogram_224"}
+"""Experiment-id input name of each perceptual image (:mod:`engine.audio.perceptual_images`)."""
 SECTIONS = ("vit", "cnn")
 DEFAULT_GAINS = ({"name": "R^2", "power": 2.0, "floor": 0.0, "smooth_frames": 1},)
+
+
+def image_of(section: dict[str, Any]) -> str:
+    """The section's input image: ``"linear"`` (the thesis's; default) or ``"log"``."""
+    return str(section.get("image", "linear"))
+
+
+def representations_for(sections: dict[str, Any]) -> set[str]:
+    """Feature names the perceptual sections' models read (their images)."""
+    return {REPRESENTATION_OF[image_of(sections[b])] for b in SECTIONS if sections.get(b)}
 
 
 def model_spec(backbone: str, section: dict[str, Any]) -> dict[str, Any]:
@@ -64,15 +76,19 @@ def model_spec(backbone: str, section: dict[str, Any]) -> dict[str, Any]:
         spec: dict[str, Any] = {"backbone": "vit", "architecture": section.get("architecture", "vit_tiny_patch16_224"),
                                 "num_classes": 2, "in_chans": 1}
         spec.update(section.get("overrides", {}))
-        return spec
-    return {"backbone": "cnn", "num_classes": 2, "widths": list(section.get("widths", [8, 8, 16, 16, 32, 32, 48, 64, 64])),
-            "dropout": float(section.get("dropout", 0.3))}
+    else:
+        spec = {"backbone": "cnn", "num_classes": 2, "widths": list(section.get("widths", [8, 8, 16, 16, 32, 32, 48, 64, 64])),
+                "dropout": float(section.get("dropout", 0.3))}
+    return {**spec, "image": image_of(section)}
 
 
 def experiment_id(backbone: str, section: dict[str, Any], *, confound: float | None = None) -> str:
-    """``Perceptual/spectrogram_224/<architecture or cnn>``, with ``@confound<c>`` for a clean model."""
+    """``Perceptual/<input>/<architecture or cnn>``, with ``@confound<c>`` for a clean model.
+
+    ``<input>`` is ``spectrogram_224`` (linear image) or ``log_spectrogram_224`` (log image).
+    """
     head = str(section.get("architecture", "vit_tiny_patch16_224")) if backbone == "vit" else "cnn"
-    return f"{ROUTE}/{INPUT}/{head}" + ("" if confound is None else f"@confound{confound:g}")
+    return f"{ROUTE}/{INPUT_OF[image_of(section)]}/{head}" + ("" if confound is None else f"@confound{confound:g}")
 
 
 def _variants(ctx: RunContext, backbone: str) -> list[float | None]:
@@ -92,11 +108,11 @@ def experiments(ctx: RunContext) -> list[dict[str, Any]]:
             rows.append(experiment_row(
                 experiment_id=experiment_id(backbone, section, confound=confound),
                 route=ROUTE,
-                input=INPUT,
+                input=INPUT_OF[image_of(section)],
                 head=experiment_id(backbone, section).rsplit("/", 1)[1],
                 dataset=ctx.dataset.name,
                 split_name=ctx.split_name,
-                description=f"{backbone.upper()} on 224 x 224 log spectrograms, Happy vs Sad{trained}",
+                description=f"{backbone.upper()} on 224 x 224 {image_of(section)}-frequency spectrograms, Happy vs Sad{trained}",
                 settings={**section, "backbone": backbone, "confound": confound,
                           "sonification": ctx.profile.section("sonification")},
             ))
@@ -137,7 +153,8 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
     started = time.perf_counter()
     train_ctx = ctx if confound is None else ctx.with_confound(confound)
     labels, train_labels = _labels(ctx), _labels(train_ctx)
-    images, train_images = ctx.features().arrays["vit_spectrogram"], train_ctx.features().arrays["vit_spectrogram"]
+    representation = REPRESENTATION_OF[image_of(section)]
+    images, train_images = ctx.features().arrays[representation], train_ctx.features().arrays[representation]
     fit_index = {s: np.intersect1d(train_ctx.split_index(s), np.flatnonzero(train_labels >= 0)) for s in ("train", "val")}
     test = np.intersect1d(ctx.split_index("test"), np.flatnonzero(labels >= 0))
     val = np.intersect1d(ctx.split_index("val"), np.flatnonzero(labels >= 0))
@@ -201,13 +218,28 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
     return rows
 
 
-def most_confident_per_cell(actual: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *, k: int) -> list[int]:
-    """Positions of the ``k`` most confident clips of every confusion-matrix cell ``(actual, predicted)``."""
+def most_confident_per_cell(
+    actual: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, *, k: int, groups: list[str] | None = None
+) -> list[int]:
+    """Positions of ``k`` confident clips of every confusion-matrix cell ``(actual, predicted)``.
+
+    With ``groups`` (the clips' songs) a cell's clips are taken from as many songs as it has: the
+    most confident clip of each song first (songs by that clip's confidence), then the second of
+    each, and so on, so that three excerpts of one song do not stand for a whole cell.
+    """
     chosen: list[int] = []
     for a in np.unique(actual):
         for p in np.unique(predicted):
             cell = np.flatnonzero((actual == a) & (predicted == p))
-            chosen += cell[np.argsort(-confidence[cell], kind="stable")][:k].tolist()
+            ranked = cell[np.argsort(-confidence[cell], kind="stable")]
+            if groups is not None:
+                seen: dict[str, int] = {}
+                depth = []
+                for position in ranked:
+                    depth.append(seen.get(groups[position], 0))
+                    seen[groups[position]] = depth[-1] + 1
+                ranked = ranked[np.argsort(np.asarray(depth), kind="stable")]  # rank within its song, then confidence
+            chosen += ranked[:k].tolist()
     return sorted(chosen)
 
 
@@ -244,12 +276,14 @@ def _explanations(
     methods = list(section.get("methods", ["gradient_x_input", "random"]))
     gains = ctx.profile.section("sonification").get("gains", list(DEFAULT_GAINS))
     features = ctx.features()
-    images = features.arrays["vit_spectrogram"]
+    image_kind = image_of(section)
+    images = features.arrays[REPRESENTATION_OF[image_kind]]
     predicted = probabilities.argmax(axis=1)
     by_id = ctx.records_by_id
     test_ids = [features.clip_ids[i] for i in test]
     measured = set(spread_over_groups([by_id[c].group for c in test_ids], n=int(section.get("faithfulness_clips", 0))))
-    explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=int(section.get("explain_per_cell", 5))))
+    explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=int(section.get("explain_per_cell", 5)),
+                                            groups=[by_id[c].group for c in test_ids]))
     attributors = {m: make_attributor(m, model) for m in methods}
     has_stems = hasattr(ctx.dataset, "render")
     n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
@@ -260,7 +294,7 @@ def _explanations(
         return classify(model, inputs, device=ctx.device)
 
     def to_input(wave: np.ndarray) -> np.ndarray:
-        return vit_spectrogram_input(wave, clip_seconds=ctx.clip_seconds)
+        return image_input(wave, clip_seconds=ctx.clip_seconds, image=image_kind)
 
     progress = bar(total=len(positions), desc=f"{eid} explanations", unit="clip", leave=False, enabled=ctx.show_progress)
     for position in positions:
@@ -271,7 +305,8 @@ def _explanations(
         if has_stems:
             rendered = ctx.dataset.render(clip_id)
             waves = {name: fit_length(audio, n_samples=n_samples) for name, audio in rendered.stems.items()}
-            stem_grid = {name: vit_grid_magnitude(w, clip_seconds=ctx.clip_seconds) for name, w in waves.items()}
+            # stems on the model's own grid: shares of the relevance the model actually assigned
+            stem_grid = {name: image_magnitude(w, clip_seconds=ctx.clip_seconds, image=image_kind) for name, w in waves.items()}
             for stem, (p_with, p_without) in stem_reliance(classify_inputs, to_input, waves, target=target).items():
                 causal.append({"experiment_id": eid, "seed": seed, "clip_id": clip_id, "stem": stem,
                                "target_class": CLASSES[target], "p_with": p_with, "p_without": p_without})
@@ -298,14 +333,15 @@ def _explanations(
                     curves += _curve_points(method, result)
             for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items() if stem_grid else ():
                 stems.append({**key, "stem": stem, "relevance_share": share, "area_share": area})
-            scale = float(np.abs(relevance).max(initial=0.0)) or 1.0
+            shown = to_display(relevance, image=image_kind)  # maps are stored, shown and sonified on the linear grid
+            scale = float(np.abs(shown).max(initial=0.0)) or 1.0
             maps.append({**key, "target_class": CLASSES[target], "signed": bool(attributor.signed), "scale": scale,
-                         "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(relevance / scale)})
+                         "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(shown / scale)})
             if spectrum is not None:
                 for gain in gains:
                     for variant in ("sonified", "complement"):
                         audio = sonify_spectrum(
-                            spectrum, relevance, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP,
+                            spectrum, shown, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP,
                             power=float(gain["power"]), floor=float(gain.get("floor", 0.0)),
                             smooth_frames=int(gain.get("smooth_frames", 1)), complement=variant == "complement",
                         )

@@ -1,0 +1,116 @@
+"""The perceptual route's ``(224, 224)`` input images, by name, and how their relevance reaches the
+display grid on which maps are shown, split by stem and sonified.
+
+=========  ==============================================  ========================================
+image      model input (rows = frequency, low first)       relevance on the display grid
+=========  ==============================================  ========================================
+linear     the thesis's image: linear-frequency STFT        the map itself (this is the display grid)
+           (n_fft 3198, hop 989), 224 rows up to 11 kHz
+log        the A2E log-frequency spectrogram (24 bands per   each display row takes the log image's
+           octave, 149 bands from 20 Hz) resized to 224     relevance at its own frequency
+=========  ==============================================  ========================================
+
+Why a log image: on the linear image each row spans about 49 Hz, so an octave of bass (110 to
+220 Hz) is 2 rows and the octave above middle C 4.5; the log image gives them 15 and 36 rows (36
+per octave above 440 Hz, fewer below, where quarter-tone bands are narrower than an FFT bin).
+Mode (major or minor), the corpus's strongest cue, lives in those low octaves. On the synthetic corpus's clean split this lifts a small CNN's test balanced
+accuracy (see ``precompute/profiles/demo.toml`` and the README's figures).
+
+Both images cover the clip's whole length in 224 columns, so columns map one to one in time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.audio.representations import (
+    SPECTROGRAM_HOP,
+    VIT_N_FFT,
+    VIT_SIZE,
+    log_image_input,
+    n_frames,
+    vit_grid_magnitude,
+    vit_spectrogram_input,
+)
+from engine.audio.spectrogram import fit_frames, log_frequency_centres, log_frequency_filterbank, resize
+from engine.audio.stft import stft
+from engine.datasets.base import SAMPLE_RATE
+
+IMAGES: tuple[str, ...] = ("linear", "log")
+REPRESENTATION_OF: dict[str, str] = {"linear": "vit_spectrogram", "log": "log_spectrogram_224"}
+"""Feature name (:data:`engine.audio.representations.REPRESENTATIONS`) of each image."""
+
+_LOG_N_FFT = 2048  # the A2E spectrogram's settings (Chowdhury et al. 2019)
+
+
+def check_image(image: str) -> str:
+    """Return ``image`` if it names a perceptual image, else raise ``ValueError`` naming the choices."""
+    if image not in IMAGES:
+        raise ValueError(f"unknown perceptual image {image!r}; known: {list(IMAGES)}")
+    return image
+
+
+def log_image_magnitude(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
+    """Linear band magnitude on the log image's ``(224, 224)`` grid (no dB), e.g. to split relevance by stem."""
+    return np.clip(resize(_log_band_magnitude(y, clip_seconds=clip_seconds), shape=(VIT_SIZE, VIT_SIZE)), 0.0, None)
+
+
+def _log_band_magnitude(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
+    bank = log_frequency_filterbank(n_fft=_LOG_N_FFT)
+    magnitude = bank @ np.abs(stft(y, n_fft=_LOG_N_FFT, hop_length=SPECTROGRAM_HOP))
+    return fit_frames(magnitude, n_frames=n_frames(clip_seconds, SPECTROGRAM_HOP), fill=0.0).astype(np.float32)
+
+
+def image_input(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray:
+    """The model input ``(224, 224)`` in [0, 1] of waveform ``y`` ``(n_samples,)`` at 22,050 Hz."""
+    if check_image(image) == "linear":
+        return vit_spectrogram_input(y, clip_seconds=clip_seconds)
+    return log_image_input(y, clip_seconds=clip_seconds)
+
+
+def image_magnitude(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray:
+    """Linear magnitude ``(224, 224)`` on the model input's grid (to compare stems pixel by pixel)."""
+    if check_image(image) == "linear":
+        return vit_grid_magnitude(y, clip_seconds=clip_seconds)
+    return log_image_magnitude(y, clip_seconds=clip_seconds)
+
+
+def display_rows_of_log(*, oversample: int = 1) -> np.ndarray:
+    """Fractional log-image row holding the frequency of each display (linear) row: ``(224,)``, or
+    ``(224, oversample)`` positions spread evenly across each display row's height.
+
+    Both grids come from bilinear resizes (``align_corners=False``): display row ``i`` sits at
+    linear bin ``(i + 0.5) * 1600 / 224 - 0.5`` of the 3198-point STFT; log row ``r`` at band
+    ``(r + 0.5) * 149 / 224 - 0.5``. Frequencies below the first band's centre read row 0.
+    """
+    n_bins = VIT_N_FFT // 2 + 1
+    offsets = (np.arange(oversample) + 0.5) / oversample - 0.5 if oversample > 1 else np.zeros(1)
+    display = np.arange(VIT_SIZE)[:, None] + offsets[None, :]
+    display_bins = np.clip((display + 0.5) * n_bins / VIT_SIZE - 0.5, 0.0, n_bins - 1)
+    display_hz = display_bins * SAMPLE_RATE / VIT_N_FFT
+    centres = log_frequency_centres(n_fft=_LOG_N_FFT)
+    log_rows = np.clip((np.arange(len(centres)) + 0.5) * VIT_SIZE / len(centres) - 0.5, 0.0, VIT_SIZE - 1)
+    # a band centre's position on the 224-row log image, interpolated over log-frequency
+    rows = np.interp(np.log2(np.maximum(display_hz, 1.0)), np.log2(centres), log_rows)
+    return rows if oversample > 1 else rows[:, 0]
+
+
+_OVERSAMPLE = 16  # below ~1.7 kHz one display row spans several log rows (up to ~7): average them
+
+
+def to_display(relevance: np.ndarray, *, image: str) -> np.ndarray:
+    """A relevance map ``(224, W)`` on the model's image grid, on the display (linear) grid ``(224, W)``.
+
+    ``linear`` maps are returned as they are. For ``log`` maps each display row takes the mean of
+    the log map (interpolated linearly between rows) over the frequencies the row covers, so a
+    narrow relevant band is neither lost between display rows nor smeared beyond its frequency,
+    and sonifying the result keeps each frequency's relevance. Values are not rescaled.
+    """
+    if check_image(image) == "linear":
+        return relevance
+    rows = display_rows_of_log(oversample=_OVERSAMPLE)
+    low = np.floor(rows).astype(int)
+    high = np.minimum(low + 1, relevance.shape[0] - 1)
+    weight = (rows - low)[..., None]
+    sampled = relevance[low] * (1.0 - weight) + relevance[high] * weight  # (224, oversample, W)
+    return sampled.mean(axis=1).astype(relevance.dtype, copy=False)
