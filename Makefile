@@ -38,6 +38,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/bench_sonify.py --db data/demo.duckdb
 	$(BIN)/python benchmarks/bench_attribution.py --architecture vit_base_patch16_224 --repeats 3
 	$(BIN)/python benchmarks/bench_evidence.py
+	$(BIN)/python benchmarks/bench_generalisation.py
 	$(BIN)/python benchmarks/bench_profile.py --from-db data/demo.duckdb
 	$(BIN)/python benchmarks/bench_dashboard.py
 

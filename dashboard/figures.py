@@ -232,12 +232,34 @@ TOP_PERCENTS: tuple[int, ...] = (5, 10, 20)
 """Shares of a map's pixels the overlay can highlight: its most relevant 5, 10 or 20 %."""
 
 
-def top_relevance_mask(relevance: np.ndarray, *, percent: float, signed: bool) -> np.ndarray:
+REGION = 8
+"""Side (pixels) of the square regions the overlay ranks: pixel-level maps are speckle, regions show
+where relevance concentrates (a 224 x 224 map has 28 x 28 regions)."""
+
+
+def pooled_relevance(relevance: np.ndarray, *, size: int) -> np.ndarray:
+    """Relevance summed over ``size`` x ``size`` regions, spread back over each region's pixels: ``(H, W)``.
+
+    Edge regions of a map whose sides are not multiples of ``size`` are summed over what they hold.
+    """
+    if size <= 1:
+        return relevance
+    h, w = relevance.shape
+    padded = np.zeros((-(-h // size) * size, -(-w // size) * size), dtype=np.float64)
+    padded[:h, :w] = relevance
+    sums = padded.reshape(padded.shape[0] // size, size, padded.shape[1] // size, size).sum(axis=(1, 3))
+    return np.repeat(np.repeat(sums, size, axis=0), size, axis=1)[:h, :w]
+
+
+def top_relevance_mask(relevance: np.ndarray, *, percent: float, signed: bool, region: int = 1) -> np.ndarray:
     """The ``percent`` % of pixels with the largest |R| (per-map percentile scale), as a float map:
     ``+1`` (evidence for the explained class), ``-1`` (against; signed maps only), NaN elsewhere.
 
-    Ties at the cut are all kept, so a flat map highlights everything (it does not single anything out).
+    With ``region > 1`` the ranking is of ``region`` x ``region`` regions by their summed relevance
+    (net evidence for a signed map), each region painted whole. Ties at the cut are all kept, so a
+    flat map highlights everything (it does not single anything out).
     """
+    relevance = pooled_relevance(np.asarray(relevance, dtype=np.float64), size=region)
     magnitude = np.abs(relevance) if signed else np.clip(relevance, 0.0, None)
     if not np.any(magnitude > 0):
         return np.full(relevance.shape, np.nan, dtype=np.float32)
@@ -252,7 +274,7 @@ def relevance_overlay(
 ) -> go.Figure:
     """The spectrogram ``(H, W)`` in grey with a relevance map ``(h, w)`` laid over it.
 
-    With ``top_percent`` (the default, 10) only the map's most relevant pixels are painted, at
+    With ``top_percent`` (the default, 10) only the map's most relevant 8 x 8 regions are painted, at
     ``opacity``: red where they are evidence for the explained class, blue (signed maps) where they
     are evidence against it; every other pixel shows the spectrogram. The percentile is per map, so
     maps of methods with different units read alike. ``top_percent=None`` paints the whole map with
@@ -266,7 +288,7 @@ def relevance_overlay(
     fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False,
                     hovertemplate="%{x:.2f} s, %{y:.0f} Hz: level %{z:.2f}<extra></extra>")
     if top_percent is not None:
-        mask = top_relevance_mask(relevance, percent=float(top_percent), signed=signed)
+        mask = top_relevance_mask(relevance, percent=float(top_percent), signed=signed, region=REGION)
         colours = [[0.0, f"rgba(31,119,180,{a:.3f})"], [0.5, "rgba(255,255,255,0.000)"], [1.0, f"rgba(214,39,40,{a:.3f})"]]
         fig.add_heatmap(z=mask, x=rx, y=ry, colorscale=colours, zmin=-1, zmax=1, showscale=False,
                         customdata=relevance, hoverongaps=False,
@@ -291,7 +313,8 @@ def relevance_grid(
 ) -> go.Figure:
     """Every method's map for one clip, side by side: one panel per ``maps`` entry ``name -> (R, signed)``.
 
-    Each panel highlights the map's top ``top_percent`` % of |R| over the spectrogram in grey (red:
+    Each panel highlights the map's top ``top_percent`` % of 8 x 8 regions by summed relevance over the
+    spectrogram in grey (red:
     for the explained class, blue: against). The ``reference`` method (the random map) is titled as
     the chance reference, so that structure in it is read as what chance looks like.
     """
@@ -309,14 +332,14 @@ def relevance_grid(
         row, col = i // columns + 1, i % columns + 1
         fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip",
                         row=row, col=col)
-        mask = top_relevance_mask(relevance, percent=top_percent, signed=signed)
+        mask = top_relevance_mask(relevance, percent=top_percent, signed=signed, region=REGION)
         fig.add_heatmap(z=mask, x=np.linspace(0, seconds, relevance.shape[1]), y=np.linspace(0, max_hz, relevance.shape[0]),
                         colorscale=colours, zmin=-1, zmax=1, showscale=False, hoverongaps=False,
                         hovertemplate=f"{name}: %{{x:.2f}} s, %{{y:.0f}} Hz<extra></extra>", row=row, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(height=230 * rows + 40, margin=dict(l=10, r=10, t=40, b=10),
-                      title=f"Top {top_percent:g} % of |R| per method (red: for the predicted class, blue: against)")
+                      title=f"Top {top_percent:g} % of 8 × 8 regions per method (red: for the predicted class, blue: against)")
     return finish(fig)
 
 

@@ -135,7 +135,7 @@ def test_home_in_a_browser(server, page, screenshots):
     open_page(page, server, wait_for="Headline figures")
     page.locator('[data-testid="stMetric"]').nth(3).wait_for(timeout=60_000)
     assert page.get_by_role("heading", name="Explainable Music Emotion Recognition").is_visible()
-    assert page.get_by_text("Perceptual Happy/Sad accuracy").count() == 1
+    assert page.get_by_text("Perceptual Happy/Sad, balanced accuracy").count() == 1
     links = page.locator('[data-testid="stPageLink"]')
     links.nth(5).wait_for(timeout=60_000)
     assert links.count() == 6
@@ -236,6 +236,10 @@ def test_confusion_browser_selects_a_cell_and_plays_its_sonification(server, pag
     # Click another filled cell, "true Happy" × "predicted Sad" if it has clips: the URL, the cell radio and
     # its caption, the clip and its audio follow.
     select_cell(page, filled[0])
+    # the players are replaced after the heading: wait for the new clip's audio
+    page.wait_for_function("old => { const s = [...document.querySelectorAll('audio')].map(e => e.src); "
+                           "return s.length === 3 && s.every(Boolean) && JSON.stringify(s) !== JSON.stringify(old); }",
+                           arg=default_sources, timeout=30_000)
     sources = audio_sources(page)
     assert len(sources) == 3 and all(sources) and sources != default_sources
     play_and_check(page.locator("audio").nth(1))  # what the model used

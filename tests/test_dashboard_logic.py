@@ -233,3 +233,18 @@ def test_flags_name_models_worse_than_a_constant_and_one_class_classifiers(tiny_
     for experiment in one_class:
         assert "for every clip" in flagged[experiment]
     assert all(e in worse | one_class or "flat" in f for e, f in flagged.items())
+
+
+def test_regions_show_where_speckled_relevance_concentrates():
+    """Scattered strong pixels inside one region outrank a single stronger pixel elsewhere once
+    relevance is summed per 8 x 8 region; the painted share stays the requested percentile."""
+    from dashboard.figures import pooled_relevance, top_relevance_mask
+
+    relevance = np.zeros((224, 224))
+    relevance[16:24:2, 40:48:2] = 1.0  # 16 speckles in one region: 16 in total
+    relevance[100, 100] = 5.0  # one hot pixel: 5
+    assert pooled_relevance(relevance, size=8)[16, 40] == 16.0
+    mask = top_relevance_mask(relevance, percent=100 * 64 / 224**2, signed=True, region=8)
+    assert np.all(mask[16:24, 40:48] == 1) and np.isnan(mask[100, 100])
+    assert np.isfinite(top_relevance_mask(np.random.default_rng(1).normal(size=(224, 224)), percent=10, signed=True,
+                                          region=8)).mean() == pytest.approx(0.1, abs=0.01)

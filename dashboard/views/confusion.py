@@ -21,6 +21,7 @@ METHOD_HELP = (
 # Cell names as they appear in the URL: <true>-<predicted>, e.g. sad-happy.
 CELLS = [f"{a}-{p}" for a in CLASSES for p in CLASSES]
 DEFAULT_CELL = "sad-happy"  # the error the demo corpus was built to show (steady drums called Happy)
+RADIO_CELLS = [DEFAULT_CELL, *(c for c in CELLS if c != DEFAULT_CELL)]
 
 widgets.page("Confusion browser")
 db = widgets.require_database()
@@ -37,16 +38,6 @@ top[1].metric("Calibrated", f"{calibrated.get('macro_recall', float('nan')):.3f}
                    f"(p(Happy) ≥ {calibrated.get('threshold_p_happy', float('nan')):.2f})")
 top[2].metric("Recall Happy", f"{metrics.get('recall_happy', float('nan')):.3f}")
 top[3].metric("Recall Sad", f"{metrics.get('recall_sad', float('nan')):.3f}")
-with st.expander("Every test metric, at p = 0.5 and at the calibrated threshold"):
-    left_metrics, right_matrix = st.columns([3, 2])
-    with left_metrics:
-        widgets.table(verdicts.decision_table(metrics, calibrated, classes=list(CLASSES)), name=f"decision metrics {experiment}",
-                      style="{:.3f}")
-    with right_matrix:
-        st.caption("Confusion matrix at the calibrated threshold")
-        calibrated_counts = verdicts.confusion_counts(calibrated, classes=list(CLASSES))
-        widgets.table(calibrated_counts, name=f"calibrated confusion matrix {experiment}",
-                      css=verdicts.heat_styles(calibrated_counts))
 
 counts = pd.crosstab(decisions["actual"], decisions["predicted"]).reindex(index=CLASSES, columns=CLASSES, fill_value=0)
 matrix = counts.rename(index=lambda c: f"true {c.capitalize()}", columns=lambda c: f"predicted {c.capitalize()}")
@@ -84,10 +75,12 @@ with left:
                   css=verdicts.heat_styles(matrix),
                   selection_mode="single-cell",
                   selection_default={"selection": {"cells": [[CLASSES.index(row), f"predicted {column.capitalize()}"]]}})
-    # The radio's value lives in Session State only (no default index): a widget given both a default and a
-    # Session State value makes Streamlit drop the next interaction (the first matrix click was ignored).
+    # The radio's value lives in Session State, and its default is its first option (the default cell), so it has
+    # no default index: a widget given both a default index and a Session State value makes Streamlit warn and
+    # drop the next interaction (the first matrix click after choosing a clip was ignored). The URL omits the
+    # default cell.
     st.session_state["cell"] = current
-    cell = st.radio("Cell (true-predicted)", CELLS, key="cell", bind="query-params", horizontal=True)
+    cell = st.radio("Cell (true-predicted)", RADIO_CELLS, key="cell", bind="query-params", horizontal=True)
     st.caption(cell_label(cell))
 actual, predicted = cell.split("-")
 
@@ -130,14 +123,14 @@ if stored is not None:
         values, signed = relevance
         show, fade = st.columns([3, 2])
         highlight = show.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="show", bind="query-params",
-                               horizontal=True, help="The map's most relevant pixels by |R| (a percentile per map, so "
-                               "methods in different units read alike), or the whole map")
+                               horizontal=True, help="The map's most relevant 8 × 8 regions by summed relevance (a percentile "
+                               "per map, so methods in different units read alike), or the whole map")
         opacity = fade.slider("Relevance opacity", 0.0, 1.0, 0.7, 0.05, key="opacity",
                               help="0 shows the spectrogram alone; red: evidence for the predicted class, blue: against it")
         top = widgets.top_percent(highlight)
         widgets.chart(figures.relevance_overlay, image, values, max_hz=max_hz, seconds=seconds, signed=signed, opacity=opacity,
                       top_percent=top, name=f"{clip} {method} overlay",
-                      title=f"Relevance for '{predicted}' ({method}){'' if top is None else f', top {top:g} % of |R|'}")
+                      title=f"Relevance for '{predicted}' ({method}){'' if top is None else f', top {top:g} % of regions'}")
         with st.expander("Every method on this clip, side by side"):
             maps = {m: widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=m) for m in methods}
             maps = {m: v for m, v in maps.items() if v is not None}
@@ -190,6 +183,17 @@ if not shares.empty:
         st.caption("All test clips, mean relevance share per stem by confusion-matrix cell.")
         widgets.table(by_cell.pivot(index="cell", columns="stem", values="relevance_share"), name=f"stem shares by cell {method}",
                       style="{:.0%}")
+
+with st.expander("Every test metric of the model, at p = 0.5 and at the calibrated threshold"):
+    left_metrics, right_matrix = st.columns([3, 2])
+    with left_metrics:
+        widgets.table(verdicts.decision_table(metrics, calibrated, classes=list(CLASSES)), name=f"decision metrics {experiment}",
+                      style="{:.3f}")
+    with right_matrix:
+        st.caption("Confusion matrix at the calibrated threshold")
+        calibrated_counts = verdicts.confusion_counts(calibrated, classes=list(CLASSES))
+        widgets.table(calibrated_counts, name=f"calibrated confusion matrix {experiment}",
+                      css=verdicts.heat_styles(calibrated_counts))
 
 with st.expander("What is known about this clip"):
     values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)

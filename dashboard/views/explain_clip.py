@@ -61,7 +61,7 @@ highlight = st.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index(
 top = widgets.top_percent(highlight)
 widgets.chart(widgets.figures.relevance_overlay, explanation.image, relevance / scale, max_hz=max_hz, seconds=clip_seconds,
               signed=bool(relevance.min() < 0), opacity=0.7, top_percent=top, name=f"uploaded clip relevance {method}",
-              title=f"Relevance for '{explanation.predicted}' ({method}){'' if top is None else f', top {top:g} % of |R|'}")
+              title=f"Relevance for '{explanation.predicted}' ({method}){'' if top is None else f', top {top:g} % of regions'}")
 players = st.columns(3)
 with players[0]:
     widgets.audio_player("Original excerpt", result.original)
