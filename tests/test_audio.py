@@ -112,7 +112,8 @@ def test_log_spectrogram_is_db_relative_to_max():
     assert np.all(amplitude_to_db(np.zeros((3, 3))) <= 0)
 
 
-@pytest.mark.parametrize("name, shape", [("spectrogram", (149, 313)), ("chromagram", (12, 431)), ("mean_chroma", (12,)), ("vit_spectrogram", (224, 224))])
+@pytest.mark.parametrize("name, shape", [("spectrogram", (149, 313)), ("chromagram", (12, 431)), ("mean_chroma", (12,)), ("vit_spectrogram", (224, 224)),
+                                         ("log_spectrogram_224", (224, 224))])
 def test_representations_have_thesis_shapes_for_10_seconds(name, shape):
     y = np.random.default_rng(0).normal(scale=0.1, size=SR * 10).astype(np.float32)
     x = compute_representation(name, y, clip_seconds=10.0)
@@ -123,7 +124,7 @@ def test_representations_have_thesis_shapes_for_10_seconds(name, shape):
 def test_unknown_representation_is_named():
     with pytest.raises(ValueError, match="unknown representation 'cqt'"):
         compute_representation("cqt", np.zeros(100, dtype=np.float32), clip_seconds=1.0)
-    assert set(REPRESENTATIONS) == {"spectrogram", "chromagram", "mean_chroma", "vit_spectrogram"}
+    assert set(REPRESENTATIONS) == {"spectrogram", "chromagram", "mean_chroma", "vit_spectrogram", "log_spectrogram_224"}
 
 
 @pytest.mark.parametrize("fmt, subtype, suffix", [("WAV", "PCM_16", ".wav"), ("FLAC", None, ".flac"), ("OGG", "VORBIS", ".ogg"), ("MP3", None, ".mp3")])

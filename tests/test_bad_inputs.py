@@ -33,7 +33,8 @@ from engine.music.features import MUSIC_FEATURES, music_features
 SR = 22_050
 REPOSITORY = Path(__file__).resolve().parents[1]
 THESIS_EXAMPLES = REPOSITORY.parent / "shared" / "data" / "thesis-examples"
-SHAPES_10S = {"spectrogram": (149, 313), "chromagram": (12, 431), "mean_chroma": (12,), "vit_spectrogram": (224, 224)}
+SHAPES_10S = {"spectrogram": (149, 313), "chromagram": (12, 431), "mean_chroma": (12,), "vit_spectrogram": (224, 224),
+              "log_spectrogram_224": (224, 224)}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -387,7 +388,7 @@ def test_features_of_silent_and_very_short_clips_are_finite(signal):
 
 def test_silence_maps_to_the_floor_of_the_spectrogram_images():
     silence = np.zeros(10 * SR, np.float32)
-    for name in ("spectrogram", "vit_spectrogram"):
+    for name in ("spectrogram", "vit_spectrogram", "log_spectrogram_224"):
         assert compute_representation(name, silence, clip_seconds=10.0).max() == 0.0
 
 
