@@ -16,8 +16,7 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEMO_DB = REPOSITORY / "data" / "demo.duckdb"
-SHORTCUT = "Perceptual/spectrogram_224/cnn"
-CLEAN = "Perceptual/spectrogram_224/cnn@confound0"
+SHORTCUT, CLEAN = "shortcut", "clean"  # the CNN and its clean twin, whatever image they read (see cnn_ids)
 CLAIM = re.compile(
     r"without its drums lowers the shortcut CNN's probability of its predicted class by "
     r"\*\*(?P<shortcut>[-+]?\d+\.\d+) ± (?P<shortcut_sd>\d+\.\d+)\*\* on average over (?P<n>\d+) test clips, "
@@ -25,10 +24,19 @@ CLAIM = re.compile(
 )
 
 
-def stored_reliance(db: Path, experiment_id: str) -> tuple[float, float, int]:
-    """Mean and SD over clips of the drop in p(predicted class) without the drums, and the clips (seed 0)."""
+def cnn_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Experiment ids of the perceptual CNN (``shortcut``) and of its clean twin (``clean``)."""
+    rows = [r[0] for r in con.execute(
+        "SELECT experiment_id FROM experiments WHERE route = 'Perceptual' AND head = 'cnn' ORDER BY 1").fetchall()]
+    return {SHORTCUT: next(r for r in rows if "@" not in r), CLEAN: next(r for r in rows if "@confound0" in r)}
+
+
+def stored_reliance(db: Path, role: str) -> tuple[float, float, int]:
+    """Mean and SD over clips of the drop in p(predicted class) without the drums, and the clips (seed 0),
+    for the ``shortcut`` CNN or its ``clean`` twin."""
     con = duckdb.connect(str(db), read_only=True)
     try:
+        experiment_id = cnn_ids(con)[role]
         row = con.execute(
             "SELECT avg(p_with - p_without), coalesce(stddev_samp(p_with - p_without), 0), count(*) FROM stem_reliance "
             "WHERE experiment_id = ? AND seed = 0 AND stem = 'drums'",
