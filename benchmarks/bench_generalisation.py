@@ -32,6 +32,7 @@ from torch import nn
 from engine.audio.perceptual_images import IMAGES, REPRESENTATION_OF
 from engine.datasets.base import CLASSES
 from engine.explain.perceptual import classify
+from engine.models.metrics import classification_metrics
 from engine.models.perceptual import create_perceptual_model
 from engine.models.training import balanced_class_weights, fit, seed_everything
 from engine.stats import bootstrap
@@ -42,7 +43,8 @@ from precompute.stages.perceptual import image_of, model_spec
 
 
 def balanced_accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
-    return float(np.mean([np.mean(predicted[actual == c] == c) for c in np.unique(actual)]))
+    """Mean recall over the classes (the stored ``macro_recall``)."""
+    return classification_metrics(actual, predicted, classes=CLASSES)["macro_recall"]
 
 
 def main() -> None:
@@ -87,6 +89,7 @@ def main() -> None:
     x_extra, y_extra = labelled(extra)
     songs = np.array([extra.records_by_id[c].group for c in extra.features().clip_ids])
     song_names = np.unique(songs)
+    by_song = [np.flatnonzero(songs == s) for s in song_names]  # the bootstrap resamples songs, not clips
     train, val, test = trained_on.split_index("train"), trained_on.split_index("val"), judged_on.split_index("test")
     print(f"{profile.name} [{args.section}] image={image}, trained at confound {confound:g} on {len(train)} clips "
           f"(val {len(val)}); test split {len(test)} clips; independent corpus {len(y_extra)} clips of {len(song_names)} songs")
@@ -104,7 +107,6 @@ def main() -> None:
         seconds = time.perf_counter() - started
         on_test = balanced_accuracy(classify(result.model, x_test[test]).argmax(axis=1), y_test[test])
         decisions = classify(result.model, x_extra).argmax(axis=1)
-        by_song = [np.flatnonzero(songs == s) for s in song_names]
 
         def statistic(chosen: np.ndarray) -> float:
             rows = np.concatenate([by_song[int(i)] for i in chosen])

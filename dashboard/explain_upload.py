@@ -81,11 +81,12 @@ def explain_upload(
     """Prediction, relevance of ``method`` and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
     # torch and timm load here, on the first upload, not when the page is opened (seconds on a small CPU).
     from engine.explain.perceptual import explain_waveform
+    from engine.models.perceptual import input_image_of
     from engine.models.store import model_from_bytes
 
     model, spec = model_from_bytes(model_bytes)
     explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power,
-                                   image=str(spec.get("image", "linear")))
+                                   image=input_image_of(spec))
     return UploadExplanation(
         explanation=explanation,
         original=encode_audio(y),

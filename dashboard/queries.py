@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from dashboard.verdicts import compare_with_best
 from engine.stats import mean_ci
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -146,8 +147,6 @@ def model_flags(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def comparison_with_best(con: duckdb.DuckDBPyConnection, *, route: str) -> pd.DataFrame:
     """Every experiment of a regression route against the route's best by mean r, on the same test
     clips, with a paired bootstrap CI (see ``dashboard.verdicts.compare_with_best``)."""
-    from dashboard.verdicts import compare_with_best
-
     summary = metric_summary(con, metric="pearson_r")
     summary = summary[summary["route"] == route]
     rows = _df(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.stats import Estimate, seed_ci
+
 MEASURES = {"causal_spearman": "causal ρ", "drum_contrast": "drum contrast"}
 
 
@@ -139,8 +141,6 @@ DETERMINISTIC_HEADS = ("ridge", "ridge_interactions")
 def seed_summary(values: pd.Series | np.ndarray, *, head: str = "", digits: int = 3) -> str:
     """A mean over seeds as text: ``"0.514 [0.402, 0.626], 3 seeds"`` (Student-t 95 % CI),
     ``"0.514 (deterministic)"`` for a closed-form head, ``"0.514 (1 seed)"`` when there is one."""
-    from engine.stats import seed_ci
-
     estimate = seed_ci(np.asarray(values, dtype=float))
     if not np.isfinite(estimate.value):
         return "—"
@@ -159,8 +159,9 @@ def headline(per_seed: pd.DataFrame, *, route: str) -> dict[str, str] | None:
     """The best model of ``route`` usable on new audio, and the route's ceiling if it has one.
 
     ``per_seed``: one row per experiment and seed with ``experiment_id``, ``route``, ``input``,
-    ``head``, ``value`` (higher is better). Returns ``{"experiment_id", "value", "ceiling"}`` (texts;
-    ``ceiling`` empty when none) or ``None`` when the route has no usable model.
+    ``head``, ``value`` (higher is better). Returns ``{"experiment_id", "mean", "value", "ceiling"}``
+    (texts: the mean alone, the mean with its CI and n, and the ceiling, empty when none) or ``None``
+    when the route has no usable model.
     """
     rows = per_seed[per_seed["route"] == route]
     usable = rows[~rows["input"].isin(CEILING_INPUTS)]
@@ -169,8 +170,8 @@ def headline(per_seed: pd.DataFrame, *, route: str) -> dict[str, str] | None:
     means = usable.groupby("experiment_id")["value"].mean().sort_values(ascending=False)
     best = means.index[0]
     head = str(usable.loc[usable["experiment_id"] == best, "head"].iloc[0])
-    out = {"experiment_id": best, "value": seed_summary(usable.loc[usable["experiment_id"] == best, "value"], head=head),
-           "ceiling": ""}
+    values = usable.loc[usable["experiment_id"] == best, "value"]
+    out = {"experiment_id": best, "mean": f"{values.mean():.3f}", "value": seed_summary(values, head=head), "ceiling": ""}
     ceiling = rows[rows["input"].isin(CEILING_INPUTS)]
     if not ceiling.empty:
         top = ceiling.groupby("experiment_id")["value"].mean().sort_values(ascending=False).index[0]
@@ -191,7 +192,7 @@ def _mean_r(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
 
 def paired_r_difference(
     predicted_a: np.ndarray, predicted_b: np.ndarray, actual: np.ndarray, *, resamples: int = 2000, seed: int = 0
-):
+) -> Estimate:
     """Mean r of model A minus that of model B on the same test clips, with a paired bootstrap 95 % CI.
 
     Args:
@@ -199,10 +200,8 @@ def paired_r_difference(
         actual: ``(n_clips, n_targets)`` labels.
 
     Returns:
-        :class:`engine.stats.Estimate` over clips; the CI containing 0 means the two are within noise.
+        An estimate over clips; its CI containing 0 means the two are within noise.
     """
-    from engine.stats import Estimate
-
     a, b, y = (np.asarray(x, dtype=np.float64) for x in (predicted_a, predicted_b, actual))
     n = y.shape[0]
     value = float(_mean_r(a, y) - _mean_r(b, y))

@@ -14,6 +14,7 @@ from engine.audio.io import fit_length, load_audio
 from engine.audio.sonify import normalise_relevance
 from engine.datasets.base import CLASSES, SAMPLE_RATE
 from engine.explain.perceptual import PerceptualExplanation, explain_waveform
+from engine.models.perceptual import input_image_of
 from engine.models.store import model_from_bytes
 from precompute.database import open_results
 
@@ -82,7 +83,7 @@ def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> 
     model, spec = model_from_bytes(stored.data)
     result = explain_waveform(
         model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor,
-        smooth_frames=stored.smooth_frames, image=str(spec.get("image", "linear")),
+        smooth_frames=stored.smooth_frames, image=input_image_of(spec),
     )
     out.mkdir(parents=True, exist_ok=True)
     sf.write(out / "original.wav", y, SAMPLE_RATE)

@@ -36,8 +36,8 @@ for column, (route, label, frame) in zip(columns, HEADLINES):
     if best is None:
         column.metric(label, "not run")
         continue
-    column.metric(label, best["value"].split(" ", 1)[0], help=best["experiment_id"])
-    column.caption(f"{best['experiment_id']} · {best['value'].split(' ', 1)[1] if ' ' in best['value'] else ''}")
+    column.metric(label, best["mean"], help=best["experiment_id"])
+    column.caption(f"{best['experiment_id']} · {best['value']}")
     flag = flags[flags["experiment_id"] == best["experiment_id"]]
     if not flag.empty:
         column.warning("; ".join(flag["flag"]))

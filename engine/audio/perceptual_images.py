@@ -6,15 +6,16 @@ image      model input (rows = frequency, low first)       relevance on the disp
 =========  ==============================================  ========================================
 linear     the thesis's image: linear-frequency STFT        the map itself (this is the display grid)
            (n_fft 3198, hop 989), 224 rows up to 11 kHz
-log        the A2E log-frequency spectrogram (24 bands per   each display row takes the log image's
-           octave, 149 bands from 20 Hz) resized to 224     relevance at its own frequency
+log        the A2E log-frequency spectrogram (24 bands per   each display row takes the mean of the
+           octave, 149 bands from 20 Hz) resized to 224     log map over the frequencies it covers
 =========  ==============================================  ========================================
 
 Why a log image: on the linear image each row spans about 49 Hz, so an octave of bass (110 to
 220 Hz) is 2 rows and the octave above middle C 4.5; the log image gives them 15 and 36 rows (36
 per octave above 440 Hz, fewer below, where quarter-tone bands are narrower than an FFT bin).
-Mode (major or minor), the corpus's strongest cue, lives in those low octaves. On the synthetic corpus's clean split this lifts a small CNN's test balanced
-accuracy (see ``precompute/profiles/demo.toml`` and the README's figures).
+Mode (major or minor), the strongest emotion cue, lives in those low octaves. The soundtracks
+profile's CNN reads this image; the demo keeps the thesis's (``benchmarks/bench_generalisation.py
+--image log`` compares the two on an independent synthetic corpus).
 
 Both images cover the clip's whole length in 224 columns, so columns map one to one in time.
 """
@@ -32,15 +33,12 @@ from engine.audio.representations import (
     vit_grid_magnitude,
     vit_spectrogram_input,
 )
-from engine.audio.spectrogram import fit_frames, log_frequency_centres, log_frequency_filterbank, resize
-from engine.audio.stft import stft
+from engine.audio.spectrogram import fit_frames, log_frequency_centres, log_frequency_spectrogram, resize
 from engine.datasets.base import SAMPLE_RATE
 
 IMAGES: tuple[str, ...] = ("linear", "log")
 REPRESENTATION_OF: dict[str, str] = {"linear": "vit_spectrogram", "log": "log_spectrogram_224"}
 """Feature name (:data:`engine.audio.representations.REPRESENTATIONS`) of each image."""
-
-_LOG_N_FFT = 2048  # the A2E spectrogram's settings (Chowdhury et al. 2019)
 
 
 def check_image(image: str) -> str:
@@ -52,13 +50,9 @@ def check_image(image: str) -> str:
 
 def log_image_magnitude(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
     """Linear band magnitude on the log image's ``(224, 224)`` grid (no dB), e.g. to split relevance by stem."""
-    return np.clip(resize(_log_band_magnitude(y, clip_seconds=clip_seconds), shape=(VIT_SIZE, VIT_SIZE)), 0.0, None)
-
-
-def _log_band_magnitude(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
-    bank = log_frequency_filterbank(n_fft=_LOG_N_FFT)
-    magnitude = bank @ np.abs(stft(y, n_fft=_LOG_N_FFT, hop_length=SPECTROGRAM_HOP))
-    return fit_frames(magnitude, n_frames=n_frames(clip_seconds, SPECTROGRAM_HOP), fill=0.0).astype(np.float32)
+    magnitude = log_frequency_spectrogram(y, hop_length=SPECTROGRAM_HOP, to_db=False)
+    magnitude = fit_frames(magnitude, n_frames=n_frames(clip_seconds, SPECTROGRAM_HOP), fill=0.0)
+    return np.clip(resize(magnitude, shape=(VIT_SIZE, VIT_SIZE)), 0.0, None)
 
 
 def image_input(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray:
@@ -88,7 +82,7 @@ def display_rows_of_log(*, oversample: int = 1) -> np.ndarray:
     display = np.arange(VIT_SIZE)[:, None] + offsets[None, :]
     display_bins = np.clip((display + 0.5) * n_bins / VIT_SIZE - 0.5, 0.0, n_bins - 1)
     display_hz = display_bins * SAMPLE_RATE / VIT_N_FFT
-    centres = log_frequency_centres(n_fft=_LOG_N_FFT)
+    centres = log_frequency_centres()  # the A2E spectrogram's bands
     log_rows = np.clip((np.arange(len(centres)) + 0.5) * VIT_SIZE / len(centres) - 0.5, 0.0, VIT_SIZE - 1)
     # a band centre's position on the 224-row log image, interpolated over log-frequency
     rows = np.interp(np.log2(np.maximum(display_hz, 1.0)), np.log2(centres), log_rows)

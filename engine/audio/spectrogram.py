@@ -109,19 +109,21 @@ def log_frequency_spectrogram(
     fmin: float = 20.0,
     fmax: float = 16_000.0,
     top_db: float = 80.0,
+    to_db: bool = True,
 ) -> np.ndarray:
     """Log-frequency log-magnitude spectrogram (the A2E/A2Mid CNN input).
 
     The defaults give 149 bands and 31.3 frames per second (313 frames for 10 s at 22,050 Hz).
 
     Returns:
-        float32 dB array of shape ``(n_bands, 1 + n_samples // hop_length)``.
+        float32 dB array of shape ``(n_bands, 1 + n_samples // hop_length)``; with ``to_db=False``
+        the band magnitudes themselves (linear, e.g. to compare stems band by band).
     """
     bank = log_frequency_filterbank(
         sample_rate=sample_rate, n_fft=n_fft, bands_per_octave=bands_per_octave, fmin=fmin, fmax=fmax
     )
-    magnitude = np.abs(stft(y, n_fft=n_fft, hop_length=hop_length))
-    return amplitude_to_db(bank @ magnitude, top_db=top_db)
+    magnitude = bank @ np.abs(stft(y, n_fft=n_fft, hop_length=hop_length))
+    return amplitude_to_db(magnitude, top_db=top_db) if to_db else magnitude.astype(np.float32, copy=False)
 
 
 def _bilinear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

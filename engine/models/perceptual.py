@@ -33,6 +33,11 @@ def backbone_of(spec: dict[str, Any]) -> str:
     return str(spec.get("backbone", "vit"))
 
 
+def input_image_of(spec: dict[str, Any]) -> str:
+    """The input image a spec's model reads (``"linear"`` when the spec names none)."""
+    return str(spec.get("image", "linear"))
+
+
 def create_perceptual_model(spec: dict[str, Any], *, weights: str | None = None) -> nn.Module:
     """Build the model a spec describes (random weights unless ``weights`` names a ViT source).
 
