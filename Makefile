@@ -35,6 +35,7 @@ test: setup browser-deps
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_synthetic.py
+	$(BIN)/python benchmarks/bench_harmony.py
 	$(BIN)/python benchmarks/bench_sonify.py --db data/demo.duckdb
 	$(BIN)/python benchmarks/bench_attribution.py --architecture vit_base_patch16_224 --repeats 3
 	$(BIN)/python benchmarks/bench_evidence.py

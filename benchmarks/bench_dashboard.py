@@ -94,6 +94,8 @@ FIRST_TARGET_MS = 2000.0
 WARM_P95_TARGET_MS = 300.0
 GROWTH_TARGET_MB = 200.0
 BROWSE_P = [2.0, 1.5, 3.0, 2.0, 0.75]
+INTERACTION_TARGET_MS = 1000.0  # p95 of each in-page interaction (issue 12)
+INTERACTIONS = ["cell click", "clip change", "method change", "p change", "opacity move"]
 LIVE_P = [p / 4 for p in range(2, 17) if p != 8]  # 0.5 .. 4.0 step 0.25 without 2
 TIMEOUT_MS = 120_000
 
@@ -207,6 +209,91 @@ def switch_in_app(page, name: str, quiet_ms: float) -> float:
     if result.get("missing") or result.get("timeout"):
         raise Failure(f"in-app switch to {name}: {'no sidebar link' if result.get('missing') else 'did not settle'}")
     return float(result["ms"])
+
+# In-page interactions (a widget used on the page: no navigation). ARM starts counting script runs
+# (a MutationObserver sees every change of the script state, however short the run); the action is
+# then done through Playwright; SETTLED resolves with the ms from arming until the page settled after
+# at least one run (a full rerun or a fragment's), by the drawn() rule.
+ARM = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const marks = {runs: 0, started: performance.now()};
+  marks.observer = new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') marks.runs += 1;
+  });
+  marks.observer.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  window.__merInteraction = marks;
+}
+"""
+SETTLED = """
+async ({quietMs, timeoutMs}) => {
+/*DRAWN*/
+  const app = document.querySelector('[data-testid="stApp"]');
+  const marks = window.__merInteraction;
+  let since = null;
+  for (;;) {
+    await frame();
+    const now = performance.now();
+    if (marks.runs > 0 && drawn(app, null)) {
+      if (since === null) since = now;
+      if (now - since >= quietMs) { marks.observer.disconnect(); return {ms: since - marks.started, runs: marks.runs}; }
+    } else since = null;
+    if (now - marks.started > timeoutMs) { marks.observer.disconnect(); return {timeout: true, runs: marks.runs}; }
+  }
+}
+""".replace("/*DRAWN*/", DRAWN)
+
+
+def interact(page, action, what: str, quiet_ms: float) -> float:
+    """Milliseconds from just before ``action(page)`` (a click or key press) until the page settled."""
+    page.evaluate(ARM)
+    action(page)
+    result = page.evaluate(SETTLED, {"quietMs": quiet_ms, "timeoutMs": TIMEOUT_MS})
+    if result.get("timeout"):
+        raise Failure(f"{what}: the page did not settle ({result.get('runs')} runs seen)")
+    errors = page.locator('[data-testid="stException"]')
+    if errors.count():
+        raise Failure(f"{what}: the page shows an exception: {errors.first.inner_text()[:500]}")
+    return float(result["ms"])
+
+
+def choose_option(page, label: str, option: str) -> None:
+    """Open the selectbox labelled ``label`` and click ``option``."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.locator('[data-baseweb="select"]').click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def press_slider(page, label: str, key: str) -> None:
+    """Move the slider labelled ``label`` one step with a key press (ArrowLeft or ArrowRight)."""
+    page.locator('[data-testid="stSlider"]').filter(has_text=label).first.get_by_role("slider").press(key)
+
+
+def in_page_interactions(page, base: str, plan: dict, repeats: int, quiet_ms: float) -> dict[str, list[float]]:
+    """Each in-page interaction of the confusion browser, ``repeats`` times, from its default view:
+    a cell click (the cell radio), a clip change and a method change (selectboxes), a p change and an
+    opacity move (one slider step each, alternating direction)."""
+    cell0, clip0, method0 = plan["default"]
+    visit(page, confusion_url(base, cell0, clip0, method0, 2.0), quiet_ms)
+    times: dict[str, list[float]] = {name: [] for name in INTERACTIONS}
+    cells = [cell for cell in plan["cells"] if cell != cell0] + [cell0]
+    for i in range(repeats):
+        cell = cells[i % len(cells)]
+        radio = page.locator('[data-testid="stRadio"]').filter(has_text="Cell (true-predicted)").first
+        times["cell click"].append(interact(page, lambda pg: radio.get_by_text(cell, exact=True).click(), "cell click", quiet_ms))
+    visit(page, confusion_url(base, cell0, clip0, method0, 2.0), quiet_ms)
+    clips = plan["cells"][cell0]
+    for i in range(repeats):
+        clip = clips[(i + 1) % len(clips)]
+        times["clip change"].append(interact(page, lambda pg: choose_option(pg, "Clip", clip), "clip change", quiet_ms))
+        method = plan["methods"][(i + 1) % len(plan["methods"])]
+        times["method change"].append(interact(page, lambda pg: choose_option(pg, "Attribution method", method),
+                                               "method change", quiet_ms))
+        key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+        times["p change"].append(interact(page, lambda pg: press_slider(pg, "Gain exponent", key), "p change", quiet_ms))
+        times["opacity move"].append(interact(page, lambda pg: press_slider(pg, "Relevance opacity", key), "opacity move",
+                                              quiet_ms))
+    return times
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -402,7 +489,7 @@ def server_runs(db: Path, repeats: int) -> dict[str, list[float]]:
 def confusion_plan(db: Path) -> dict:
     """The ViT model's cells, explained clips per cell (most confident first), default clip and methods."""
     from dashboard import queries
-    from engine.datasets.base import CLASSES
+    from engine.vocabulary import CLASSES
 
     con = queries.connect(db)
     vit, _, seed = queries.default_vit(con)
@@ -512,6 +599,7 @@ def main() -> None:
                     url = confusion_url(base, cell0, clip0, method0, LIVE_P[i % len(LIVE_P)])
                     p_live.append(visit(page, url, args.quiet_ms))
                     expect_text(page, "re-sonified live", problems, url)
+                interactions = in_page_interactions(page, base, plan, args.repeats, args.quiet_ms)
                 rss_after_warm, _ = settled_rss_mb(process.pid)
 
                 # 4. memory: browse --clips deep links
@@ -582,6 +670,12 @@ def main() -> None:
     print(summary_row("clip change (p = 2, precomputed)", ends(clip_change)))
     print(summary_row("p live (re-sonified)", ends(p_live)))
     print(summary_row(f"browsing {len(combos)} combinations", ends(browse)))
+    print()
+    print(f"{'confusion browser, in the page':<34}{'n':>4}{'p50':>10}{'p95':>10}{'max':>10}   p95<=1000")
+    for name in INTERACTIONS:
+        times = interactions[name]
+        print(f"{summary_row(name, times)}   {verdict(percentile(times, 95) <= INTERACTION_TARGET_MS):>8}")
+    print("  (from the click or key press until the page settled after its rerun; p and opacity rerun only their fragment)")
     live = sum(1 for combo in combos if combo[3] != 2.0)
     print(f"  (browsing: {len({c[1] for c in combos})} clips over {len({c[0] for c in combos})} cells, "
           f"{len({c[2] for c in combos})} methods, {live} of {len(combos)} with live p)")

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from engine.audio.perceptual_images import IMAGES, REPRESENTATION_OF
-from engine.datasets.base import CLASSES
+from engine.vocabulary import CLASSES
 from engine.explain.perceptual import classify
 from engine.models.metrics import classification_metrics
 from engine.models.perceptual import create_perceptual_model

@@ -29,7 +29,7 @@ from engine.audio.io import decode_audio, encode_audio
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.audio.sonify import sonify, sonify_spectrum
 from engine.audio.stft import stft
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 

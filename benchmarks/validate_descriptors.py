@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import numpy as np
 from scipy.stats import spearmanr
 
-from engine.datasets.base import MIDLEVEL
+from engine.vocabulary import MIDLEVEL
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 from engine.music.descriptors import RAW_MEASURES, raw_measures, squash_measures
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.audio.io import AudioLoadError, encode_audio, fit_length, load_audio
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from engine.explain.perceptual import PerceptualExplanation

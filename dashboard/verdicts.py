@@ -155,6 +155,27 @@ CEILING_INPUTS = ("annotated_midlevel",)
 """Inputs a model cannot have for new audio (the dataset's own labels): their figures are ceilings."""
 
 
+def cost_sentence(cost: pd.DataFrame, *, metric: str) -> str:
+    """One sentence on what the interpretable bottleneck costs, read from ``queries.explainability_cost``.
+
+    It judges the best Mid2E model usable on new audio (not built on annotated descriptors, which
+    are a ceiling) against the direct model, and says which way the change goes, including the
+    case where the bottleneck wins. Empty when there is no usable bottleneck model.
+    """
+    usable = cost[~cost["input"].isin(CEILING_INPUTS)]
+    if usable.empty:
+        return ""
+    higher_is_better = metric != "mse"
+    best = usable.sort_values("mean", ascending=not higher_is_better).iloc[0]
+    change = float(best["change"])
+    better = change > 0 if higher_is_better else change < 0
+    lead = f"The best bottleneck usable on new audio (`{best['experiment_id']}`, {best['mean']:.3f}) "
+    if better:
+        return (lead + f"beats the direct model by {abs(change):.3f}: here explainability costs nothing, because the "
+                "direct audio model learned less from its training clips than the named descriptors carry.")
+    return lead + f"trails the direct model by {abs(change):.3f}: that is what the explanation costs here."
+
+
 def headline(per_seed: pd.DataFrame, *, route: str) -> dict[str, str] | None:
     """The best model of ``route`` usable on new audio, and the route's ceiling if it has one.
 

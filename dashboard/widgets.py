@@ -156,8 +156,7 @@ def vit_model(db: Path) -> tuple[str, str, int]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> listening.ClipSpectrum | None:
-    db = Path(path)  # a name, not an expression: the SQL-safety test reads query(db, ...) as a named query
-    encoded = query(db, "original_audio", dataset=dataset, clip_id=clip_id)
+    encoded = query(Path(path), "original_audio", dataset=dataset, clip_id=clip_id)
     return None if encoded is None else listening.clip_spectrum(encoded)
 
 

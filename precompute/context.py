@@ -22,7 +22,8 @@ import numpy as np
 
 from engine.audio.io import AudioLoadError, fit_length
 from engine.audio.representations import compute_representation
-from engine.datasets.base import EMOTIONS, MIDLEVEL, SAMPLE_RATE, ClipRecord, Dataset
+from engine.datasets.base import ClipRecord, Dataset
+from engine.vocabulary import EMOTIONS, MIDLEVEL, SAMPLE_RATE
 from engine.music.features import MUSIC_FEATURES, music_features
 from precompute.database import ResultsWriter
 from precompute.profile import Profile

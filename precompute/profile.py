@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-SELECTIONS = {"a2e": ("loss",), "a2mid": ("loss",), "vit": ("loss", "balanced_accuracy"), "cnn": ("loss", "balanced_accuracy")}
+SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"), "vit": ("loss", "balanced_accuracy"), "cnn": ("loss", "balanced_accuracy")}
+TARGET_SCALINGS = ("thesis", "standardised")  # precompute/stages/audio_regression.py
 KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "cnn", "sonification"}
 PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
@@ -77,6 +78,12 @@ def load_profile(name_or_path: str) -> Profile:
         select = sections.get(name, {}).get("select", "loss")
         if select not in SELECTIONS[name]:
             raise ProfileError(f"{path}: [{name}] select must be one of {list(SELECTIONS[name])}, got {select!r}")
+    if len(sections.get("a2mid", {}).get("inputs", [])) > 1:
+        raise ProfileError(f"{path}: [a2mid] inputs takes one input (its descriptors feed Mid2E), got {sections['a2mid']['inputs']}")
+    for name in ("a2e", "a2mid"):
+        targets = sections.get(name, {}).get("targets", "thesis")
+        if targets not in TARGET_SCALINGS:
+            raise ProfileError(f"{path}: [{name}] targets must be one of {list(TARGET_SCALINGS)}, got {targets!r}")
     return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import export, figures, listening, queries
+from dashboard import export, figures, listening, queries, verdicts
 from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.audio.sonify import sonify
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 from precompute.database import ResultsError, compact_copy
 
 
@@ -127,6 +127,13 @@ def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_mode
     assert cost.loc["Mid2E/pred/ridge/7", "change"] == pytest.approx(0.61 - 0.71)
     assert cost.loc["Mid2E/ann/ridge/7", "change"] == pytest.approx(0.80 - 0.71)
     assert queries.explainability_cost(con, metric="pearson_r", target="valence").empty
+    # the sentence judges the best usable bottleneck (not the annotated ceiling), whichever way it goes
+    table = cost.reset_index()
+    assert "trails the direct model by 0.100" in verdicts.cost_sentence(table, metric="pearson_r")
+    table.loc[table["experiment_id"] == "Mid2E/pred/ridge/7", ["mean", "change"]] = [0.76, 0.05]
+    sentence = verdicts.cost_sentence(table, metric="pearson_r")
+    assert "beats the direct model by 0.050" in sentence and "Mid2E/pred/ridge/7" in sentence
+    assert verdicts.cost_sentence(table[table["input"] == "annotated_midlevel"], metric="pearson_r") == ""
 
 
 

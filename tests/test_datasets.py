@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import AudioLoadError, load_audio
-from engine.datasets.base import EMOTIONS
+from engine.vocabulary import EMOTIONS
 from engine.datasets.soundtracks import DatasetError, SoundtracksConfig, SoundtracksDataset
 
 
@@ -95,7 +95,7 @@ def write_mtg(root: Path) -> None:
 
 
 def test_mtg_midlevel_adapter_scales_ratings_and_excludes_soundtracks(tmp_path):
-    from engine.datasets.base import MIDLEVEL
+    from engine.vocabulary import MIDLEVEL
     from engine.datasets.mtg_midlevel import ANNOTATION_COLUMNS, MTGMidlevelConfig, MTGMidlevelDataset
 
     assert set(ANNOTATION_COLUMNS) == set(MIDLEVEL)

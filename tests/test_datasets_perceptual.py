@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import AudioLoadError
-from engine.datasets.base import CLASSES, SAMPLE_RATE
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.datasets.folder import FolderConfig, FolderDataset
 from engine.datasets.kaggle_mec import KaggleMECConfig, KaggleMECDataset
 from engine.datasets.soundtracks import DatasetError

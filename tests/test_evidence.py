@@ -300,3 +300,65 @@ def test_selection_by_balanced_accuracy_keeps_an_informative_epoch():
     assert runs["loss"].best_val_loss == min(h["val_loss"] for h in runs["loss"].history)
     with pytest.raises(ValueError, match="select must be one of"):
         TrainConfig(select="f1")
+
+
+def test_selection_by_pearson_r_keeps_the_epoch_that_ranks_validation_clips_best():
+    """Validation targets carry an offset no training target has, so the validation loss says little;
+    r (free of offset and scale) still finds the epoch that ranks the clips best, and the kept epoch
+    is the one whose recorded validation r is the highest."""
+    from engine.models.training import TrainConfig, _pearson_r_on, fit
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -0.5, 0.2], dtype=np.float32))[:, None].repeat(2, axis=1)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    config = TrainConfig(epochs=10, batch_size=16, learning_rate=0.05, patience=20, select="pearson_r")
+    result = fit(model, train_inputs=[x], train_targets=y, val_inputs=[x], val_targets=y + 5.0,
+                 loss_fn=torch.nn.MSELoss(), config=config)
+    scores = [h["val_pearson_r"] for h in result.history]
+    assert result.history[result.best_epoch - 1]["val_pearson_r"] == max(scores) > 0.95
+    # r of a perfect ranking is 1 whatever the offset; a constant column counts 0
+    inputs = [torch.as_tensor(x)]
+    identity = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        identity.weight.copy_(torch.tensor([[1.0, -0.5, 0.2], [0.0, 0.0, 0.0]]))
+        identity.bias.zero_()
+    r = _pearson_r_on(identity, inputs, torch.as_tensor(y + 3.0), 16)
+    assert r == pytest.approx(0.5, abs=1e-6)  # column 0 perfect, column 1 constant
+
+
+def test_transpose_rolls_chromagrams_only():
+    from engine.models.training import _transpose_chroma
+
+    chroma = torch.arange(2 * 12 * 5, dtype=torch.float32).reshape(2, 1, 12, 5)
+    rolled = _transpose_chroma(chroma, torch.Generator().manual_seed(4))
+    offset = int(torch.nonzero(rolled[0, 0, :, 0] == chroma[0, 0, 0, 0])[0])
+    assert offset != 0 and torch.equal(rolled, torch.roll(chroma, shifts=offset, dims=-2))
+    spectrogram = torch.rand(2, 1, 149, 5)
+    assert _transpose_chroma(spectrogram, torch.Generator()) is spectrogram
+
+
+def test_standardised_targets_round_trip_to_the_label_scale():
+    from precompute.stages.audio_regression import target_scaling
+
+    labels = np.array([[1.0, 5.0], [3.0, 7.0], [5.0, 6.0]])
+    offset, scale = target_scaling({"targets": "standardised"}, labels, kind="emotions")
+    learned = (labels - offset) * scale
+    np.testing.assert_allclose(learned.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(learned.std(axis=0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(learned / scale + offset, labels)
+    offset, scale = target_scaling({}, labels, kind="emotions")  # the thesis's x 0.1
+    np.testing.assert_allclose((labels - offset) * scale, labels * 0.1)
+    with pytest.raises(ValueError, match="targets must be one of"):
+        target_scaling({"targets": "minmax"}, labels, kind="emotions")
+
+
+def test_a_profile_with_two_a2mid_inputs_or_an_unknown_target_scaling_is_refused(tmp_path):
+    profile = tmp_path / "a2mid.toml"
+    profile.write_text('[dataset]\nname = "synthetic"\n[a2mid]\ninputs = ["spectrogram", "chromagram"]\n')
+    with pytest.raises(ProfileError, match=r"\[a2mid\] inputs takes one input"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\ntargets = "minmax"\n')
+    with pytest.raises(ProfileError, match=r"\[a2e\] targets must be one of"):
+        load_profile(str(profile))

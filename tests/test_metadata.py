@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import AudioLoadError
-from engine.datasets.base import EMOTIONS, MIDLEVEL
+from engine.vocabulary import EMOTIONS, MIDLEVEL
 from engine.datasets.mtg_midlevel import ANNOTATION_COLUMNS, MTGMidlevelConfig, MTGMidlevelDataset
 from engine.datasets.soundtracks import DatasetError, SoundtracksConfig, SoundtracksDataset
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from engine.datasets.base import MIDLEVEL, SAMPLE_RATE
+from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 from engine.music.descriptors import (
     RAW_MEASURES,
@@ -158,23 +158,17 @@ def test_harmony_of_silence_and_short_input():
             assert np.isfinite(features).all()
 
 
-def test_harmony_is_fast():
-    import time
-
-    y = progression(POP_IN_C * 2)[: 10 * SR]
-    analyse_harmony(y)
-    start = time.perf_counter()
-    for _ in range(5):
-        analyse_harmony(y)
-    assert (time.perf_counter() - start) / 5 < 0.1  # ~10 ms here; generous for busy machines
-
-
 # ------------------------------------------------------------------------------------------------
 # Mid-level estimators
 # ------------------------------------------------------------------------------------------------
 
 
+ESTIMATOR_FLOORS = {"melodiousness": 0.55, "articulation": 0.8, "rhythm_stability": 0.6, "rhythm_complexity": 0.4,
+                    "dissonance": 0.5, "tonal_stability": 0.55, "minorness": 0.6}
+
+
 def test_estimators_rank_synthetic_clips_by_their_ground_truth():
+    assert set(ESTIMATOR_FLOORS) == set(MIDLEVEL)
     config = SyntheticConfig(n_songs=40, clips_per_song=1, clip_seconds=8.0, seed=11)
     corpus = SyntheticCorpus(config)
     records = corpus.records()
@@ -183,9 +177,12 @@ def test_estimators_rank_synthetic_clips_by_their_ground_truth():
         name: spearmanr([e[name] for e in estimates], [r.midlevel[name] for r in records])[0]
         for name in MIDLEVEL
     }
-    passing = [name for name, rho in rhos.items() if rho >= 0.6]
-    assert len(passing) >= 5, rhos
-    assert rhos["articulation"] > 0.8, rhos
+    # Each estimator has its own floor, about 0.1 below what it reaches (Spearman over 40 clips; measured
+    # 2026-11-30: melodiousness 0.67, articulation 0.92, rhythm stability 0.73, rhythm complexity 0.52,
+    # dissonance 0.63, tonal stability 0.70, minorness 0.74), so any one estimator breaking fails the test.
+    # Speed is measured by benchmarks/bench_harmony.py, not here.
+    failing = {name: round(rho, 3) for name, rho in rhos.items() if not rho >= ESTIMATOR_FLOORS[name]}
+    assert not failing, (failing, rhos)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from engine.audio.perceptual_images import (
     to_display,
 )
 from engine.audio.representations import VIT_N_FFT, VIT_SIZE
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 
 SECONDS = 2.0
 

@@ -102,24 +102,36 @@ def test_load_audio_of_a_damaged_file_raises_only_audio_load_error(scratch, seed
     """A small valid file with bytes overwritten (header included) and possibly cut short."""
     suffix, format, subtype = FORMATS[kind]
     path = scratch / f"damaged{suffix}"
-    sf.write(path, signal(seed, 2000, channels=2), SR, format=format, subtype=subtype)
+    original = signal(seed, 2000, channels=2)
+    sf.write(path, original, SR, format=format, subtype=subtype)
     content = bytearray(path.read_bytes())
+    pristine = bytes(content)
     for position, value in edits:
         if position < len(content):
             content[position] = value
     path.write_bytes(bytes(content[:cut]))
-    _assert_audio_or_one_clear_error(path)
+    y = _assert_audio_or_one_clear_error(path)
+    if y is None:
+        return
+    # What decodes is at most the original's length (plus an MP3 decoder's padding frames) ...
+    assert len(y) <= len(original) + (2 * 1152 if kind == "MP3" else 0), (kind, len(y))
+    # ... and an untouched lossless file decodes to exactly the channels' mean.
+    untouched = all(position >= len(pristine) or pristine[position] == value for position, value in edits)
+    if kind in ("WAV PCM_16", "WAV FLOAT", "FLAC") and cut is None and (not edits or untouched) and len(y) == len(original):
+        np.testing.assert_allclose(y, original.mean(axis=1), atol=QUANTUM["PCM_16"] + 1e-6)
 
 
-def _assert_audio_or_one_clear_error(path: Path) -> None:
+def _assert_audio_or_one_clear_error(path: Path) -> np.ndarray | None:
+    """The decoded waveform, checked, or ``None`` after checking the one-line error."""
     try:
         y = load_audio(path)
     except AudioLoadError as error:
         message = str(error)
         assert message.startswith(f"{path}: ") and "\n" not in message, message
-        return
+        return None
     # Some byte strings do decode (e.g. a damaged WAV whose data chunk survives): a valid waveform.
     assert y.dtype == np.float32 and y.ndim == 1 and len(y) >= 1 and np.isfinite(y).all()
+    return y
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import librosa
 import numpy as np
 import pytest
 
-from engine.datasets.base import CLASSES, EMOTION_RANGE, EMOTIONS, MIDLEVEL, SPLITS
+from engine.vocabulary import CLASSES, EMOTION_RANGE, EMOTIONS, MIDLEVEL, SPLITS
 from engine.datasets.synthetic import (
     DRUM_PITCHES,
     EMOTION_WEIGHTS,

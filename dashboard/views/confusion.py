@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import verdicts, figures, listening, widgets
-from engine.datasets.base import CLASSES
+from engine.vocabulary import CLASSES
 
 METHOD_HELP = (
     "chefer2021: LRP relevance × gradient of the attention, rolled out (Chefer et al. CVPR 2021; the thesis's method) · "
@@ -114,58 +114,69 @@ with right:
     methods = widgets.query(db, "relevance_methods", experiment)
     method = st.selectbox("Attribution method", methods, key="method", bind="query-params", help=METHOD_HELP)
 
+@st.fragment
+def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float) -> None:
+    """The overlay and its controls: a highlight or opacity change reruns only this part of the page."""
+    show, fade = st.columns([3, 2])
+    highlight = show.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="show", bind="query-params",
+                           horizontal=True, help="The map's most relevant 8 × 8 regions by summed relevance (a percentile "
+                           "per map, so methods in different units read alike), or the whole map")
+    opacity = fade.slider("Relevance opacity", 0.0, 1.0, 0.7, 0.05, key="opacity",
+                          help="0 shows the spectrogram alone; red: evidence for the predicted class, blue: against it")
+    top = widgets.top_percent(highlight)
+    widgets.chart(figures.relevance_overlay, image, values, max_hz=max_hz, seconds=seconds, signed=signed, opacity=opacity,
+                  top_percent=top, name=f"{clip} {method} overlay",
+                  title=f"Relevance for '{predicted}' ({method}){'' if top is None else f', top {top:g} % of regions'}")
+    with st.expander("Every method on this clip, side by side"):
+        maps = {m: widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=m) for m in methods}
+        maps = {m: v for m, v in maps.items() if v is not None}
+        st.caption("The same clip and class for every stored method. The random map is the chance reference: a "
+                   "method whose highlight looks no more structured than it shows nothing beyond chance here.")
+        widgets.chart(figures.relevance_grid, image, maps, max_hz=max_hz, seconds=seconds, top_percent=top or 10,
+                      name=f"{clip} every method")
+
+
+@st.fragment
+def listening_view() -> None:
+    """The A/B/C players and the gain slider: a change of p reruns only this part of the page."""
+    st.subheader("Listen: A/B")
+    power = st.slider("Gain exponent p in A(R) = R^p", 0.5, 4.0, 2.0, 0.25, key="p", bind="query-params",
+                      help="Higher p keeps only the most relevant bins; p = 2 is the thesis's gain. Other values are "
+                           "re-sonified live from the stored clip and relevance map.")
+    gain = listening.stored_gain(widgets.query(db, "experiment_settings", experiment), power=power)
+    started = time.perf_counter()
+    if gain is not None:
+        sources = {variant: (widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain,
+                                           variant=variant), "audio/ogg") for variant in ("sonified", "complement")}
+        how = f"precomputed ({gain})"
+    else:
+        sources = {variant: (widgets.resonified(db, experiment, seed=seed, dataset=dataset, clip_id=clip, method=method,
+                                                power=power, complement=variant == "complement"), "audio/wav")
+                   for variant in ("sonified", "complement")}
+        how = f"re-sonified live in {1000 * (time.perf_counter() - started):.0f} ms"
+    players = st.columns(3)
+    with players[0]:
+        widgets.audio_player("A · Original", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
+    with players[1]:
+        widgets.audio_player(f"B · What the model used: STFT × R^{power:g}, original phase ({method}; {how})",
+                             sources["sonified"][0], format=sources["sonified"][1])
+    with players[2]:
+        widgets.audio_player(f"C · What it ignored: STFT × (1 − R^{power:g})", sources["complement"][0],
+                             format=sources["complement"][1])
+
+
 st.subheader(f"{clip}: true {actual.capitalize()}, predicted {predicted.capitalize()} ({confidence[clip]:.1%})")
 stored = widgets.query(db, "image", dataset=dataset, clip_id=clip)
 relevance = widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=method)
 if stored is not None:
     image, max_hz, seconds = stored
     if relevance is not None:
-        values, signed = relevance
-        show, fade = st.columns([3, 2])
-        highlight = show.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="show", bind="query-params",
-                               horizontal=True, help="The map's most relevant 8 × 8 regions by summed relevance (a percentile "
-                               "per map, so methods in different units read alike), or the whole map")
-        opacity = fade.slider("Relevance opacity", 0.0, 1.0, 0.7, 0.05, key="opacity",
-                              help="0 shows the spectrogram alone; red: evidence for the predicted class, blue: against it")
-        top = widgets.top_percent(highlight)
-        widgets.chart(figures.relevance_overlay, image, values, max_hz=max_hz, seconds=seconds, signed=signed, opacity=opacity,
-                      top_percent=top, name=f"{clip} {method} overlay",
-                      title=f"Relevance for '{predicted}' ({method}){'' if top is None else f', top {top:g} % of regions'}")
-        with st.expander("Every method on this clip, side by side"):
-            maps = {m: widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=m) for m in methods}
-            maps = {m: v for m, v in maps.items() if v is not None}
-            st.caption("The same clip and class for every stored method. The random map is the chance reference: a "
-                       "method whose highlight looks no more structured than it shows nothing beyond chance here.")
-            widgets.chart(figures.relevance_grid, image, maps, max_hz=max_hz, seconds=seconds, top_percent=top or 10,
-                          name=f"{clip} every method")
+        relevance_view(image, relevance[0], relevance[1], max_hz=max_hz, seconds=seconds)
     else:
         widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)",
                       name=f"{clip} spectrogram")
         st.info("No relevance map is stored for this clip: maps are kept for the most confident clips of each cell.")
-
-st.subheader("Listen: A/B")
-power = st.slider("Gain exponent p in A(R) = R^p", 0.5, 4.0, 2.0, 0.25, key="p", bind="query-params",
-                  help="Higher p keeps only the most relevant bins; p = 2 is the thesis's gain. Other values are "
-                       "re-sonified live from the stored clip and relevance map.")
-gain = listening.stored_gain(widgets.query(db, "experiment_settings", experiment), power=power)
-started = time.perf_counter()
-if gain is not None:
-    sources = {variant: (widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain,
-                                       variant=variant), "audio/ogg") for variant in ("sonified", "complement")}
-    how = f"precomputed ({gain})"
-else:
-    sources = {variant: (widgets.resonified(db, experiment, seed=seed, dataset=dataset, clip_id=clip, method=method,
-                                            power=power, complement=variant == "complement"), "audio/wav")
-               for variant in ("sonified", "complement")}
-    how = f"re-sonified live in {1000 * (time.perf_counter() - started):.0f} ms"
-players = st.columns(3)
-with players[0]:
-    widgets.audio_player("A · Original", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
-with players[1]:
-    widgets.audio_player(f"B · What the model used: STFT × R^{power:g}, original phase ({method}; {how})",
-                         sources["sonified"][0], format=sources["sonified"][1])
-with players[2]:
-    widgets.audio_player(f"C · What it ignored: STFT × (1 − R^{power:g})", sources["complement"][0], format=sources["complement"][1])
+listening_view()
 
 causal = widgets.query(db, "stem_reliance", experiment, seed=seed, clip_id=clip)
 if not causal.empty:

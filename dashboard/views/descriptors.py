@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import figures, widgets
 from engine.audio.chroma import PITCH_CLASSES
-from engine.datasets.base import MIDLEVEL
+from engine.vocabulary import MIDLEVEL
 
 widgets.page("Descriptors and harmony")
 db = widgets.require_database()

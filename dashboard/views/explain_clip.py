@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import widgets
 from dashboard.explain_upload import ALLOWED_TYPES, MAX_UPLOAD_MB, UploadError, decode_upload, explain_upload
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
-from engine.datasets.base import CLASSES, SAMPLE_RATE
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 
 widgets.page("Explain your clip")
 db = widgets.require_database()

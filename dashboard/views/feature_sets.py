@@ -121,6 +121,7 @@ if "Cost of explainability" in tabs and tabs["Cost of explainability"].open:
                                  else "a positive change in MSE is what the interpretable bottleneck costs.")
                    + " Annotated descriptors are the ceiling (perfect descriptors); predicted and estimated ones are what a "
                    "user has for new audio. This comparison does not depend on the route chosen above.")
+        st.markdown(verdicts.cost_sentence(cost, metric=metric))
         widgets.chart(figures.cost_bars, cost, metric_label=METRICS[metric], name=f"explainability cost {metric}")
         widgets.table(cost.drop(columns=["direct_experiment"]), name=f"explainability cost {metric}",
                       column_config={c: number for c in ("mean", "sd", "direct_mean", "change")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import figures, verdicts, widgets
-from engine.datasets.base import EMOTIONS, MIDLEVEL
+from engine.vocabulary import EMOTIONS, MIDLEVEL
 
 widgets.page("Mid-level explanations")
 VIEWS = ["Coefficients", "SHAP global", "SHAP per clip"]

@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 
 
 class AudioLoadError(Exception):

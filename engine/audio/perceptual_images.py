@@ -34,7 +34,7 @@ from engine.audio.representations import (
     vit_spectrogram_input,
 )
 from engine.audio.spectrogram import fit_frames, log_frequency_centres, log_frequency_spectrogram, resize
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 
 IMAGES: tuple[str, ...] = ("linear", "log")
 REPRESENTATION_OF: dict[str, str] = {"linear": "vit_spectrogram", "log": "log_spectrogram_224"}

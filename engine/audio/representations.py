@@ -25,7 +25,7 @@ import numpy as np
 from engine.audio.chroma import chromagram, mean_chroma
 from engine.audio.spectrogram import fit_frames, log_frequency_spectrogram, log_spectrogram, resize
 from engine.audio.stft import stft
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 
 TOP_DB = 80.0
 VIT_SIZE = 224

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from engine.audio.stft import stft
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 
 
 def amplitude_to_db(magnitude: np.ndarray, *, top_db: float = 80.0) -> np.ndarray:

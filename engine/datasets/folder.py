@@ -42,7 +42,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
-from engine.datasets.base import CLASSES, SAMPLE_RATE, SPLITS, ClipRecord
+from engine.datasets.base import ClipRecord
+from engine.vocabulary import CLASSES, SAMPLE_RATE, SPLITS
 from engine.datasets.soundtracks import DatasetError
 from engine.datasets.splits import group_split
 

@@ -40,7 +40,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
-from engine.datasets.base import CLASSES, SAMPLE_RATE, ClipRecord
+from engine.datasets.base import ClipRecord
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.datasets.soundtracks import DatasetError
 
 CSV_FILES = {"train": "Train.csv", "test": "Test.csv"}

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
-from engine.datasets.base import SAMPLE_RATE, ClipRecord
+from engine.datasets.base import ClipRecord
+from engine.vocabulary import SAMPLE_RATE
 from engine.datasets.soundtracks import DatasetError, parse_number, read_table
 from engine.datasets.splits import group_split
 

@@ -44,7 +44,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
-from engine.datasets.base import EMOTIONS, SAMPLE_RATE, ClipRecord
+from engine.datasets.base import ClipRecord
+from engine.vocabulary import EMOTIONS, SAMPLE_RATE
 from engine.datasets.splits import group_split, random_split
 
 RATINGS_FILE = "mean_ratings_set1.csv"
@@ -53,7 +54,7 @@ AUDIO_DIR = "audio"
 
 RATING_RANGE: tuple[float, float] = (1.0, 9.0)
 """Bounds a mean rating must lie in: the rating scales start at 1 and none goes above 9 (the set's
-observed range is 1.00 to 7.83, :data:`engine.datasets.base.EMOTION_RANGE`). A value outside is a
+observed range is 1.00 to 7.83, :data:`engine.vocabulary.EMOTION_RANGE`). A value outside is a
 typo or a shifted column."""
 
 TARGETS: tuple[str, ...] = (

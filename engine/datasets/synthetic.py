@@ -107,15 +107,8 @@ from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from engine.datasets.base import (
-    CLASSES,
-    EMOTION_RANGE,
-    EMOTIONS,
-    MIDLEVEL,
-    SAMPLE_RATE,
-    SPLITS,
-    ClipRecord,
-)
+from engine.datasets.base import ClipRecord
+from engine.vocabulary import CLASSES, EMOTION_RANGE, EMOTIONS, MIDLEVEL, SAMPLE_RATE, SPLITS
 
 STEMS: tuple[str, ...] = ("melody", "chords", "bass", "drums")
 """Stem names, in the order in which they are summed into the mixture."""

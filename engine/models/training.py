@@ -21,7 +21,7 @@ EpochCallback = Callable[[int, int, float, float], None]
 
 
 SCHEDULES = ("constant", "onecycle")
-SELECTIONS = ("loss", "balanced_accuracy")
+SELECTIONS = ("loss", "balanced_accuracy", "pearson_r")
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,18 @@ class TrainConfig:
         time_shift: augment every image input ``(N, 1, H, W)`` of a training batch by a random circular
             shift along time (the last axis), one shift per batch: music has no fixed phase within an
             excerpt, and the model sees each clip at many offsets.
+        transpose: augment every chromagram input ``(N, 1, 12, T)`` of a training batch by rolling
+            its 12 pitch classes circularly by a random number of semitones, one per batch: a
+            song's emotion does not depend on its key, and a few dozen training songs cover few keys.
+            Other inputs (spectrograms, vectors) pass unchanged.
         select: which epoch's weights are kept, and what early stopping watches: the lowest validation
             ``"loss"``, or (classifiers, integer targets) the highest validation
             ``"balanced_accuracy"`` (mean recall over classes, ties to the earlier epoch). On a small
             validation set a classifier's loss is often lowest at an uninformative first epoch, before
             it grows confident, so loss selection can keep a model that predicts one class.
+            Regressors may select on the highest mean validation ``"pearson_r"`` over targets: on a
+            few validation songs the loss of a barely trained, near-constant first epoch is often
+            the lowest, so loss selection keeps a model that has learned nothing.
     """
 
     epochs: int = 30
@@ -53,6 +60,7 @@ class TrainConfig:
     schedule: str = "constant"
     time_shift: bool = False
     select: str = "loss"
+    transpose: bool = False
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -103,6 +111,18 @@ def _balanced_accuracy_on(model: nn.Module, inputs: list[torch.Tensor], targets:
                                for s in range(0, targets.shape[0], batch_size)])
     recalls = [float((decisions[targets == c] == c).float().mean()) for c in torch.unique(targets)]
     return sum(recalls) / max(len(recalls), 1)
+
+
+def _pearson_r_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor, batch_size: int) -> float:
+    """Mean Pearson r over the target columns of ``(N, n_outputs)`` predictions; a constant column counts 0."""
+    model.eval()
+    with torch.no_grad():
+        predicted = torch.cat([model(*[x[s : s + batch_size] for x in inputs]) for s in range(0, targets.shape[0], batch_size)])
+    p = predicted.double() - predicted.double().mean(dim=0)
+    a = targets.double() - targets.double().mean(dim=0)
+    denominator = torch.sqrt((p * p).sum(dim=0) * (a * a).sum(dim=0))
+    r = torch.where(denominator > 0, (p * a).sum(dim=0) / denominator.clamp_min(1e-300), torch.zeros_like(denominator))
+    return float(r.mean())
 
 
 def fit(
@@ -158,6 +178,8 @@ def fit(
             batch = [x[index] for x in x_train]
             if config.time_shift:
                 batch = [_shift_in_time(x, generator) for x in batch]
+            if config.transpose:
+                batch = [_transpose_chroma(x, generator) for x in batch]
             optimiser.zero_grad(set_to_none=True)
             loss = loss_fn(model(*batch), y_train[index])
             loss.backward()
@@ -172,6 +194,9 @@ def fit(
         if config.select == "balanced_accuracy":
             record["val_balanced_accuracy"] = _balanced_accuracy_on(model, x_val, y_val, config.batch_size * 4)
             criterion = -record["val_balanced_accuracy"]
+        elif config.select == "pearson_r":
+            record["val_pearson_r"] = _pearson_r_on(model, x_val, y_val, config.batch_size * 4)
+            criterion = -record["val_pearson_r"]
         else:
             criterion = val_loss
         history.append(record)
@@ -197,6 +222,14 @@ def _shift_in_time(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return x
     offset = int(torch.randint(0, x.shape[-1], (1,), generator=generator))
     return torch.roll(x, shifts=offset, dims=-1)
+
+
+def _transpose_chroma(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Roll a chromagram batch ``(B, C, 12, T)`` by one random number of semitones; other inputs pass."""
+    if x.ndim != 4 or x.shape[-2] != 12:
+        return x
+    semitones = int(torch.randint(0, 12, (1,), generator=generator))
+    return torch.roll(x, shifts=semitones, dims=-2)
 
 
 def predict(model: nn.Module, inputs: Sequence[np.ndarray], *, batch_size: int = 32, device: str = "cpu") -> np.ndarray:

@@ -73,7 +73,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from engine.datasets.base import MIDLEVEL, SAMPLE_RATE
+from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.music.essentia_quiet import essentia_standard
 from engine.music.harmony import (
     NO_CHORD,

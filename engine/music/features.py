@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.datasets.base import MIDLEVEL, SAMPLE_RATE
+from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.music.descriptors import estimate_midlevel
 from engine.music.harmony import KEY_RELATIVE_NAMES, THESIS_HARMONY_NAMES, analyse_harmony, key_relative_features, thesis_harmony_features
 

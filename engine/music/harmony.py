@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.audio.chroma import PITCH_CLASSES
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 from engine.music.essentia_quiet import essentia_standard
 
 NO_CHORD = "N"

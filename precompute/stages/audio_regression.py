@@ -11,8 +11,10 @@ chromagram+spectrogram      cnn                     late fusion: two backbones, 
 mean_chroma_12              mlp                     Dense/BatchNorm/Dropout MLP on (12,)
 ==========================  ======================  =========================================
 
-Targets are scaled as in the thesis (emotions x 0.1; descriptors already in [0, 1]) for training;
-predictions and MSE are reported on the label scale (emotions 1 to 7.83, descriptors 0 to 1).
+Targets are scaled for training as the section's ``targets`` key says: ``"thesis"`` (emotions x 0.1,
+descriptors as they are, in [0, 1]) or ``"standardised"`` (each target column to zero mean and unit
+SD over the training clips, so every scale weighs the same in the loss and the head starts at the
+mean). Predictions and MSE are reported on the label scale (emotions 1 to 7.83, descriptors 0 to 1).
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from engine.datasets.base import EMOTION_SCALE, EMOTIONS, MIDLEVEL
+from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
 from engine.models.training import fit, predict, seed_everything
 from precompute.context import RunContext
 from precompute.database import Rows
+from precompute.profile import TARGET_SCALINGS
 from precompute.progress import bar
 from precompute.stages import Unit
 from precompute.stages.common import experiment_row, metric_rows, prediction_rows, train_config, training_rows
@@ -113,9 +116,9 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     features = ctx.features()
     head, representations = _input(input_name)
     labels = ctx.targets(kind)
-    scale = EMOTION_SCALE if kind == "emotions" else 1.0
     usable = ~np.isnan(labels).any(axis=1)
     index = {split: np.intersect1d(ctx.split_index(split), np.flatnonzero(usable)) for split in ("train", "val", "test")}
+    offset, scale = target_scaling(section, labels[index["train"]], kind=kind)
     inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
 
     seed_everything(seed)
@@ -134,18 +137,18 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     result = fit(
         model,
         train_inputs=split_inputs("train"),
-        train_targets=labels[index["train"]] * scale,
+        train_targets=((labels[index["train"]] - offset) * scale).astype(np.float32),
         val_inputs=split_inputs("val"),
-        val_targets=labels[index["val"]] * scale,
+        val_targets=((labels[index["val"]] - offset) * scale).astype(np.float32),
         loss_fn=nn.MSELoss(),
         config=config,
         on_epoch=on_epoch,
     )
     progress.close()
-    predicted = predict(result.model, split_inputs("test"), device=ctx.device) / scale
+    predicted = predict(result.model, split_inputs("test"), device=ctx.device) / scale + offset
     actual = labels[index["test"]]
     test_ids = [features.clip_ids[i] for i in index["test"]]
-    extra = {"clip_features": _predicted_descriptors(main, result.model, input_name, seed, ctx, index["train"])} if kind == "midlevel" else {}
+    extra = {"clip_features": _predicted_descriptors(main, result.model, input_name, seed, ctx, index["train"], offset=offset, scale=scale)} if kind == "midlevel" else {}
     return {
         **extra,
         **training_rows(
@@ -157,8 +160,24 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     }
 
 
+def target_scaling(section: dict[str, Any], train_labels: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(offset, scale)``, each ``(n_targets,)``: the model learns ``(label - offset) * scale``.
+
+    ``train_labels`` is ``(N_train, n_targets)`` on the label scale; ``kind`` is ``"emotions"`` or
+    ``"midlevel"``. See the module docstring for the two scalings.
+    """
+    name = str(section.get("targets", "thesis"))
+    n = train_labels.shape[1]
+    if name == "thesis":
+        return np.zeros(n), np.full(n, EMOTION_SCALE if kind == "emotions" else 1.0)
+    if name == "standardised":
+        return train_labels.mean(axis=0), 1.0 / (train_labels.std(axis=0) + 1e-6)
+    raise ValueError(f"targets must be one of {TARGET_SCALINGS}, got {name!r}")
+
+
 def _predicted_descriptors(
-    main: RunContext, model: torch.nn.Module, input_name: str, seed: int, trained_on: RunContext, train_index: np.ndarray
+    main: RunContext, model: torch.nn.Module, input_name: str, seed: int, trained_on: RunContext, train_index: np.ndarray,
+    *, offset: np.ndarray, scale: np.ndarray,
 ) -> pd.DataFrame:
     """Descriptors predicted for every usable clip of the main dataset, as ``clip_features`` rows."""
     _, representations = _input(input_name)
@@ -167,7 +186,7 @@ def _predicted_descriptors(
     inputs = [_model_input(main_arrays[name], train_index, reference=train) for name, train in zip(representations, train_arrays)]
     everyone = np.arange(len(main.features().clip_ids))
     # Rounded to 1e-4 (ample on a 0-1 scale): float noise on a collapsed output must not look like signal.
-    predicted = np.round(np.clip(predict(model, [f(everyone) for f in inputs], device=main.device), 0.0, 1.0), 4)
+    predicted = np.round(np.clip(predict(model, [f(everyone) for f in inputs], device=main.device) / scale + offset, 0.0, 1.0), 4)
     return pd.DataFrame(
         {
             "dataset": main.dataset.name,

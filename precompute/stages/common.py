@@ -106,7 +106,7 @@ def train_config(
     section: Mapping[str, Any], *, seed: int, device: str, epochs: int, batch_size: int, learning_rate: float
 ) -> TrainConfig:
     """The optimisation settings of a profile section (``epochs``, ``batch_size``, ``learning_rate``,
-    ``weight_decay``, ``patience``, ``schedule``, ``time_shift``, ``select``); the keyword values are
+    ``weight_decay``, ``patience``, ``schedule``, ``time_shift``, ``transpose``, ``select``); the keyword values are
     the stage's defaults for the first three."""
     return TrainConfig(
         epochs=int(section.get("epochs", epochs)),
@@ -119,4 +119,5 @@ def train_config(
         schedule=str(section.get("schedule", "constant")),
         time_shift=bool(section.get("time_shift", False)),
         select=str(section.get("select", "loss")),
+        transpose=bool(section.get("transpose", False)),
     )

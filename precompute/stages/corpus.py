@@ -13,7 +13,7 @@ import pandas as pd
 
 from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_SIZE
-from engine.datasets.base import SAMPLE_RATE
+from engine.vocabulary import SAMPLE_RATE
 from engine.music.features import MUSIC_FEATURES
 from precompute.context import RunContext
 from precompute.database import Rows, encode_array

@@ -10,7 +10,7 @@ Feature sets (the first three as in the thesis):
 
 Descriptor sources: ``annotated`` (the dataset's labels; the synthetic corpus knows them exactly),
 ``estimated`` (signal-based estimators, :mod:`engine.music.descriptors`; any dataset) and
-``predicted`` (this run's A2Mid spectrogram CNN, seed k feeding Mid2E seed k, as in the thesis).
+``predicted`` (this run's A2Mid CNN, the thesis's on the spectrogram, seed k feeding Mid2E seed k, as in the thesis).
 Explanations: standardised ridge coefficients (targets x terms) and SHAP values of every head over
 its input features, in rating units, with their base values.
 """
@@ -25,7 +25,7 @@ import pandas as pd
 from torch import nn
 
 from engine.audio.chroma import PITCH_CLASSES
-from engine.datasets.base import EMOTION_SCALE, EMOTIONS, MIDLEVEL
+from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from engine.explain.shap_values import explain_tabular
 from engine.models.linear import interaction_names, make_ridge, standardised_coefficients
 from engine.models.metrics import regression_metrics

@@ -35,7 +35,7 @@ from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image
 from engine.audio.representations import VIT_HOP, VIT_N_FFT, VIT_SIZE
 from engine.audio.sonify import sonify_spectrum
 from engine.audio.stft import stft
-from engine.datasets.base import CLASSES, SAMPLE_RATE
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.explain.attribution import make_attributor
 from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
 from engine.explain.faithfulness import faithfulness, random_orders, tile_orders
