@@ -13,9 +13,9 @@ warm-up call. Rows:
   (``torch.autograd.grad``; no parameter gradients are computed);
 - ``forward+backward (params)``: ``logit.backward()`` filling every parameter's ``.grad``
   (a training step's passes, no optimizer step);
-- ``AttnLRP float32`` / ``AttnLRP float64``: :class:`engine.explain.lrp.AttnLRP` (epsilon rule,
+- ``AttnLRP float32`` / ``AttnLRP float64``: :class:`engine.explain.vit_lrp.AttnLRP` (epsilon rule,
   AttnLRP attention rules), including the weight copies to the computation dtype;
-- ``Chefer2021``: :class:`engine.explain.lrp.Chefer2021` (float32).
+- ``Chefer2021``: :class:`engine.explain.vit_lrp.Chefer2021` (float32).
 
 The ratio columns divide each median by the three reference rows.
 """
@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import timm
 import torch
 
-from engine.explain.lrp import AttnLRP, Chefer2021
+from engine.explain.vit_lrp import AttnLRP, Chefer2021
 from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 

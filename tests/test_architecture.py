@@ -2,7 +2,8 @@
 
 - ``engine`` is a library: it never imports the orchestrator, the dashboard, Streamlit or DuckDB.
 - Inside ``engine``, packages import only downwards: :mod:`engine.vocabulary` is the ground floor,
-  audio tools sit on it, datasets and music analysis on audio, explanations on models and audio.
+  audio tools and the synthesizer sit on it, music analysis on audio, dataset adapters on audio,
+  music and the synthesizer, explanations on models and audio.
 - The dashboard only reads: it never imports the orchestrator's stages or pipeline.
 """
 
@@ -22,7 +23,8 @@ ENGINE_LAYERS = {
     "audio": {"vocabulary"},
     "models": {"vocabulary"},
     "music": {"vocabulary", "audio"},
-    "datasets": {"vocabulary", "audio", "music"},
+    "synth": {"vocabulary"},
+    "datasets": {"vocabulary", "audio", "music", "synth"},
     "explain": {"vocabulary", "audio", "stats", "models", "music"},
 }
 

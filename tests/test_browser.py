@@ -296,10 +296,37 @@ def test_confusion_browser_deep_link_with_a_live_gain(server, page):
     page.locator("audio").nth(1).evaluate("e => e.pause()")
 
 
+# Every drawn Plotly title (chart and axes) with the box of its chart's SVG, in page pixels.
+TITLE_BOXES = """
+() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot => {
+  const svg = plot.querySelector('.main-svg');
+  if (!svg || !plot.checkVisibility()) return [];
+  const frame = svg.getBoundingClientRect();
+  return [...plot.querySelectorAll('.gtitle, .g-xtitle text, .g-ytitle text, .g-x2title text, .g-y2title text')]
+    .filter(t => t.textContent.trim())
+    .map(t => { const b = t.getBoundingClientRect();
+                return {text: t.textContent, left: b.left - frame.left, top: b.top - frame.top,
+                        right: frame.right - b.right, bottom: frame.bottom - b.bottom}; });
+})
+"""
+
+
+def assert_titles_inside_their_charts(page, where: str) -> None:
+    """No chart or axis title runs past its chart's edge, where the browser would clip it."""
+    boxes = page.evaluate(TITLE_BOXES)
+    assert boxes, f"{where}: no titles drawn"
+    clipped = [b for b in boxes if min(b["left"], b["top"], b["right"], b["bottom"]) < -1]
+    assert not clipped, f"{where}: titles cut at the chart's edge: {clipped}"
+
+
 def test_feature_sets_and_midlevel_pages_draw_their_charts(server, page, screenshots):
     open_page(page, f"{server}/feature_sets", wait_for="mean over the emotion scales", charts=1)
+    wait_until_idle(page)
+    assert_titles_inside_their_charts(page, "feature sets")
     screenshot(page, screenshots, "feature_sets")
     open_page(page, f"{server}/midlevel", wait_for="Standardised coefficients", charts=2)
+    wait_until_idle(page)
+    assert_titles_inside_their_charts(page, "mid-level explanations")
     screenshot(page, screenshots, "midlevel_explanations")
 
 

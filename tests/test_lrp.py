@@ -1,4 +1,5 @@
-"""LRP for timm ViTs (engine/explain/lrp.py): functional forward, conservation, rules, attributors."""
+"""LRP for timm ViTs: functional forward (engine/explain/vit_replay.py), rules and conservation
+(lrp_rules.py), the LRP pass and its attributors (vit_lrp.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 import timm
 import torch
 
-from engine.explain.lrp import AttnLRP, Chefer2021, LRPResult, _HalfGradMatmul, _Pass, lrp, vit_forward
+from engine.explain.lrp_rules import _HalfGradMatmul
+from engine.explain.vit_lrp import AttnLRP, Chefer2021, LRPResult, lrp
 from engine.explain.vit_relevance import capture_attention
+from engine.explain.vit_replay import _Pass, vit_forward
 
 TARGETS = torch.tensor([0, 1])
 

@@ -8,13 +8,7 @@ from scipy.stats import spearmanr
 
 from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
-from engine.music.descriptors import (
-    RAW_MEASURES,
-    diatonic_fit,
-    estimate_midlevel,
-    raw_measures,
-    squash_measures,
-)
+from engine.music.descriptors import RAW_MEASURES, estimate_midlevel, raw_measures, squash_measures
 from engine.music.harmony import (
     CHORD_FLAG_NAMES,
     INTERVAL_CLASS_NAMES,
@@ -31,6 +25,7 @@ from engine.music.harmony import (
     sharp_spelling,
     thesis_harmony_features,
 )
+from engine.music.melody import diatonic_fit
 
 SR = SAMPLE_RATE
 BAR_SECONDS = 2.0

@@ -33,12 +33,12 @@ from typing import Callable
 
 from torch import nn
 
-from engine.explain import cnn_lrp, lrp, vit_relevance
+from engine.explain import cnn_lrp, vit_lrp, vit_relevance
 from engine.explain.vit_relevance import Attributor
 
 ATTRIBUTION_METHODS: dict[str, Callable[[nn.Module], Attributor]] = {
-    "chefer2021": lrp.Chefer2021,
-    "attnlrp": lrp.AttnLRP,
+    "chefer2021": vit_lrp.Chefer2021,
+    "attnlrp": vit_lrp.AttnLRP,
     "grad_rollout": vit_relevance.GradientRollout,
     "rollout": vit_relevance.AttentionRollout,
     "gradient_x_input": vit_relevance.GradientTimesInput,

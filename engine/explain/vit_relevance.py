@@ -2,7 +2,7 @@
 
 Every attributor is built around a model and answers ``attribute(inputs, target=...)`` with one
 map per image over the input pixels (captum's convention); :mod:`engine.explain.attribution`
-names them all, including the LRP methods of :mod:`engine.explain.lrp`::
+names them all, including the LRP methods of :mod:`engine.explain.vit_lrp`::
 
     relevance = make_attributor("grad_rollout", model).attribute(images, target=predicted)  # (B, H, W)
 
