@@ -208,7 +208,10 @@ def _mean_r(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
     a = actual - actual.mean(axis=-2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (p * a).sum(axis=-2) / np.sqrt((p * p).sum(axis=-2) * (a * a).sum(axis=-2))
-    return np.nanmean(np.where(np.isfinite(r), r, np.nan), axis=-1)
+    finite = np.isfinite(r)
+    count = finite.sum(axis=-1)
+    # a resample whose clips are all alike has no defined r: NaN, without numpy's empty-mean warning
+    return np.where(count > 0, np.where(finite, r, 0.0).sum(axis=-1) / np.maximum(count, 1), np.nan)
 
 
 def paired_r_difference(
