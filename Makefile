@@ -31,6 +31,7 @@ browser-deps:
 	  $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core; }
 
 test: setup browser-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 benchmark: setup

@@ -32,9 +32,9 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import timm
 import torch
+from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from engine.explain.vit_lrp import AttnLRP, Chefer2021
-from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

@@ -76,8 +76,8 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from importlib import metadata
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -279,18 +279,19 @@ def in_page_interactions(page, base: str, plan: dict, repeats: int, quiet_ms: fl
     for i in range(repeats):
         cell = cells[i % len(cells)]
         radio = page.locator('[data-testid="stRadio"]').filter(has_text="Cell (true-predicted)").first
-        times["cell click"].append(interact(page, lambda pg: radio.get_by_text(cell, exact=True).click(), "cell click", quiet_ms))
+        times["cell click"].append(interact(page, lambda pg, radio=radio, cell=cell: radio.get_by_text(cell, exact=True).click(),
+                                             "cell click", quiet_ms))
     visit(page, confusion_url(base, cell0, clip0, method0, 2.0), quiet_ms)
     clips = plan["cells"][cell0]
     for i in range(repeats):
         clip = clips[(i + 1) % len(clips)]
-        times["clip change"].append(interact(page, lambda pg: choose_option(pg, "Clip", clip), "clip change", quiet_ms))
+        times["clip change"].append(interact(page, lambda pg, clip=clip: choose_option(pg, "Clip", clip), "clip change", quiet_ms))
         method = plan["methods"][(i + 1) % len(plan["methods"])]
-        times["method change"].append(interact(page, lambda pg: choose_option(pg, "Attribution method", method),
+        times["method change"].append(interact(page, lambda pg, method=method: choose_option(pg, "Attribution method", method),
                                                "method change", quiet_ms))
         key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
-        times["p change"].append(interact(page, lambda pg: press_slider(pg, "Gain exponent", key), "p change", quiet_ms))
-        times["opacity move"].append(interact(page, lambda pg: press_slider(pg, "Relevance opacity", key), "opacity move",
+        times["p change"].append(interact(page, lambda pg, key=key: press_slider(pg, "Gain exponent", key), "p change", quiet_ms))
+        times["opacity move"].append(interact(page, lambda pg, key=key: press_slider(pg, "Relevance opacity", key), "opacity move",
                                               quiet_ms))
     return times
 

@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import numpy as np
 import torch
+from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from engine.audio.representations import vit_spectrogram_input
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
@@ -31,7 +32,6 @@ from engine.explain.faithfulness import DEFAULT_FRACTIONS, faithfulness, tile_or
 from engine.explain.perceptual import classify
 from engine.explain.removal import noisy_linear_imputation, tile_masks
 from engine.models.cnn import CNNClassifier
-from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

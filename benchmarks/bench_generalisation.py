@@ -30,12 +30,12 @@ import torch
 from torch import nn
 
 from engine.audio.perceptual_images import IMAGES, REPRESENTATION_OF
-from engine.vocabulary import CLASSES
 from engine.explain.perceptual import classify
 from engine.models.metrics import classification_metrics
 from engine.models.perceptual import create_perceptual_model
 from engine.models.training import balanced_class_weights, fit, seed_everything
 from engine.stats import bootstrap
+from engine.vocabulary import CLASSES
 from precompute.pipeline import DATA_DIR, _dataset_context
 from precompute.profile import load_profile
 from precompute.stages.common import train_config
@@ -108,7 +108,7 @@ def main() -> None:
         on_test = balanced_accuracy(classify(result.model, x_test[test]).argmax(axis=1), y_test[test])
         decisions = classify(result.model, x_extra).argmax(axis=1)
 
-        def statistic(chosen: np.ndarray) -> float:
+        def statistic(chosen: np.ndarray, decisions: np.ndarray = decisions) -> float:
             rows = np.concatenate([by_song[int(i)] for i in chosen])
             return balanced_accuracy(decisions[rows], y_extra[rows])
 

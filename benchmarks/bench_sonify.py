@@ -23,6 +23,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 from dashboard import listening
 from engine.audio.io import decode_audio, encode_audio
@@ -30,7 +31,6 @@ from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.audio.sonify import sonify, sonify_spectrum
 from engine.audio.stft import stft
 from engine.vocabulary import SAMPLE_RATE
-from timing import median_seconds  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

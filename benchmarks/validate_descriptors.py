@@ -35,9 +35,9 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 import numpy as np
 from scipy.stats import spearmanr
 
-from engine.vocabulary import MIDLEVEL
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 from engine.music.descriptors import RAW_MEASURES, raw_measures, squash_measures
+from engine.vocabulary import MIDLEVEL
 
 RHO_THRESHOLD = 0.6
 REQUIRED_PASSES = 5

@@ -13,8 +13,8 @@ import hashlib
 import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,8 +23,8 @@ import numpy as np
 from engine.audio.io import AudioLoadError, fit_length
 from engine.audio.representations import compute_representation
 from engine.datasets.base import ClipRecord, Dataset
-from engine.vocabulary import EMOTIONS, MIDLEVEL, SAMPLE_RATE
 from engine.music.features import MUSIC_FEATURES, music_features
+from engine.vocabulary import EMOTIONS, MIDLEVEL, SAMPLE_RATE
 from precompute.database import ResultsWriter
 from precompute.profile import Profile
 from precompute.progress import bar, say

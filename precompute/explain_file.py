@@ -12,10 +12,10 @@ from PIL import Image
 
 from engine.audio.io import fit_length, load_audio
 from engine.audio.sonify import normalise_relevance
-from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.explain.perceptual import PerceptualExplanation, explain_waveform
 from engine.models.perceptual import input_image_of
 from engine.models.store import model_from_bytes
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.database import open_results
 
 

@@ -11,14 +11,14 @@ import pandas as pd
 import torch
 
 from engine.models.training import resolve_device
+from engine.music.features import MUSIC_FEATURES
 from precompute import provenance
 from precompute.context import RunContext, dataset_fingerprint
-from precompute.datasets import open_dataset
 from precompute.database import ResultsWriter, building_path, discard, read_config_hash, swap_in, write_lock
+from precompute.datasets import open_dataset
 from precompute.profile import Profile, load_profile
 from precompute.progress import bar, say
 from precompute.stages import Unit, audio_regression, corpus, mid2e, perceptual
-from engine.music.features import MUSIC_FEATURES
 
 DATA_DIR = provenance.REPOSITORY / "data"
 

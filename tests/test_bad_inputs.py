@@ -214,7 +214,7 @@ GOOD: dict[str, Good] = {
     **{
         f"{channels} channel(s) at 48 kHz": Good(
             lambda d, channels=channels: write(d / f"ch_{channels}.wav", tone(1.0, sr=48_000, channels=channels), 48_000),
-            SR, f"1 s tone in every channel, 48 kHz",
+            SR, "1 s tone in every channel, 48 kHz",
         )
         for channels in (1, 2, 6)
     },

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import AudioLoadError, load_audio
-from engine.vocabulary import EMOTIONS
 from engine.datasets.soundtracks import DatasetError, SoundtracksConfig, SoundtracksDataset
+from engine.vocabulary import EMOTIONS
 
 
 def write_soundtracks(root: Path, n: int = 12) -> None:
@@ -95,8 +95,8 @@ def write_mtg(root: Path) -> None:
 
 
 def test_mtg_midlevel_adapter_scales_ratings_and_excludes_soundtracks(tmp_path):
-    from engine.vocabulary import MIDLEVEL
     from engine.datasets.mtg_midlevel import ANNOTATION_COLUMNS, MTGMidlevelConfig, MTGMidlevelDataset
+    from engine.vocabulary import MIDLEVEL
 
     assert set(ANNOTATION_COLUMNS) == set(MIDLEVEL)
     write_mtg(tmp_path)

@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import AudioLoadError
-from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.datasets.folder import FolderConfig, FolderDataset
 from engine.datasets.kaggle_mec import KaggleMECConfig, KaggleMECDataset
 from engine.datasets.soundtracks import DatasetError
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.datasets import KNOWN, open_dataset
 
 

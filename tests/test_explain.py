@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from engine.explain.attribution import make_attributor, methods_for
 from engine.explain.faithfulness import area_under_curve, patch_scores
 from engine.explain.sanity import randomisation_check, randomised_copy, rank_similarity
 from engine.explain.shap_values import explain_tabular
 from engine.explain.stems import relevance_by_stem
-from engine.explain.attribution import make_attributor, methods_for
 from engine.explain.vit_relevance import capture_attention
 from engine.models.linear import make_ridge
 from engine.models.mlp import MLPRegressor
@@ -133,9 +133,10 @@ def test_linear_shap_equals_coefficient_times_centred_feature():
 
 
 def test_relevance_by_stem_shares_each_bin_by_stem_energy():
-    drums = np.zeros((4, 4)); drums[:, :2] = 1.0
-    melody = np.zeros((4, 4)); melody[:, 2:] = 1.0
-    relevance = np.zeros((4, 4)); relevance[:, 0] = 1.0
+    drums, melody, relevance = np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4))
+    drums[:, :2] = 1.0
+    melody[:, 2:] = 1.0
+    relevance[:, 0] = 1.0
     shares = relevance_by_stem(relevance, {"drums": drums, "melody": melody})
     assert shares["drums"] == pytest.approx((1.0, 0.5)) and shares["melody"] == pytest.approx((0.0, 0.5))
     melody[:, 0] = 1.0  # equal energy in column 0: its relevance is split evenly

@@ -15,9 +15,9 @@ import pytest
 import soundfile as sf
 
 from engine.audio.io import AudioLoadError
-from engine.vocabulary import EMOTIONS, MIDLEVEL
 from engine.datasets.mtg_midlevel import ANNOTATION_COLUMNS, MTGMidlevelConfig, MTGMidlevelDataset
 from engine.datasets.soundtracks import DatasetError, SoundtracksConfig, SoundtracksDataset
+from engine.vocabulary import EMOTIONS, MIDLEVEL
 
 RATINGS = "mean_ratings_set1.csv"
 TRACKLIST = "set1_tracklist.csv"

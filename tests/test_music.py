@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 from engine.music.descriptors import RAW_MEASURES, estimate_midlevel, raw_measures, squash_measures
 from engine.music.harmony import (
@@ -26,6 +25,7 @@ from engine.music.harmony import (
     thesis_harmony_features,
 )
 from engine.music.melody import diatonic_fit
+from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 
 SR = SAMPLE_RATE
 BAR_SECONDS = 2.0

@@ -9,11 +9,11 @@ import librosa
 import numpy as np
 import pytest
 
-from engine.vocabulary import CLASSES, EMOTION_RANGE, EMOTIONS, MIDLEVEL, SPLITS
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 from engine.synth.emotions import EMOTION_WEIGHTS, emotion_ratings
 from engine.synth.render import STEMS, RenderedClip, render_factors
 from engine.synth.score import DRUM_PITCHES, ChordEvent, NoteEvent
+from engine.vocabulary import CLASSES, EMOTION_RANGE, EMOTIONS, MIDLEVEL, SPLITS
 
 SR = 22_050
 SMALL = SyntheticConfig(n_songs=6, clips_per_song=2, clip_seconds=2.0)

@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import verdicts, figures, listening, widgets
+from dashboard import figures, listening, verdicts, widgets
 from engine.vocabulary import CLASSES
 
 METHOD_HELP = (

@@ -43,9 +43,9 @@ import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
 from engine.datasets.base import ClipRecord
-from engine.vocabulary import CLASSES, SAMPLE_RATE, SPLITS
 from engine.datasets.soundtracks import DatasetError
 from engine.datasets.splits import group_split
+from engine.vocabulary import CLASSES, SAMPLE_RATE, SPLITS
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
 """File extensions (lower case) collected from class sub-folders."""

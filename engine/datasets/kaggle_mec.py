@@ -41,8 +41,8 @@ import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
 from engine.datasets.base import ClipRecord
-from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.datasets.soundtracks import DatasetError
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 
 CSV_FILES = {"train": "Train.csv", "test": "Test.csv"}
 """The label file of each published part, keyed by the lower-case part name."""

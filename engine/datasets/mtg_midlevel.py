@@ -40,9 +40,9 @@ import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
 from engine.datasets.base import ClipRecord
-from engine.vocabulary import SAMPLE_RATE
 from engine.datasets.soundtracks import DatasetError, parse_number, read_table
 from engine.datasets.splits import group_split
+from engine.vocabulary import SAMPLE_RATE
 
 METADATA_FILE = "metadata.csv"
 ANNOTATIONS_FILE = "annotations.csv"

@@ -45,8 +45,8 @@ import numpy as np
 
 from engine.audio.io import AudioLoadError, load_audio
 from engine.datasets.base import ClipRecord
-from engine.vocabulary import EMOTIONS, SAMPLE_RATE
 from engine.datasets.splits import group_split, random_split
+from engine.vocabulary import EMOTIONS, SAMPLE_RATE
 
 RATINGS_FILE = "mean_ratings_set1.csv"
 TRACKLIST_FILE = "set1_tracklist.csv"

@@ -17,8 +17,8 @@ from engine.audio.perceptual_images import image_input, to_display
 from engine.audio.representations import VIT_HOP, VIT_N_FFT, vit_spectrogram_input
 from engine.audio.sonify import sonify_spectrum
 from engine.audio.stft import stft
-from engine.vocabulary import CLASSES
 from engine.explain.attribution import make_attributor
+from engine.vocabulary import CLASSES
 
 
 @dataclass(frozen=True)

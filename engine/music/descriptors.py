@@ -76,7 +76,6 @@ from typing import Mapping
 
 import numpy as np
 
-from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.music.essentia_quiet import essentia_standard
 from engine.music.harmony import (
     NO_CHORD,
@@ -89,6 +88,7 @@ from engine.music.harmony import (
 from engine.music.melody import melody_measures, scale_mask
 from engine.music.rhythm import envelope_dip, pulse_concentration, syncopation, track_beats
 from engine.music.spectral import Spectrogram, mel_flux, normalised, spectral_flux
+from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 
 # ------------------------------------------------------------------------------------------------
 # Squashing and the measure table

@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 from engine.music.descriptors import estimate_midlevel
-from engine.music.harmony import KEY_RELATIVE_NAMES, THESIS_HARMONY_NAMES, analyse_harmony, key_relative_features, thesis_harmony_features
+from engine.music.harmony import (
+    KEY_RELATIVE_NAMES,
+    THESIS_HARMONY_NAMES,
+    analyse_harmony,
+    key_relative_features,
+    thesis_harmony_features,
+)
+from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 
 MUSIC_FEATURES: dict[str, tuple[str, ...]] = {
     "estimated_midlevel": MIDLEVEL,

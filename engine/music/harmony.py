@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.audio.chroma import PITCH_CLASSES
-from engine.vocabulary import SAMPLE_RATE
 from engine.music.essentia_quiet import essentia_standard
+from engine.vocabulary import SAMPLE_RATE
 
 NO_CHORD = "N"
 """Chord label of frames without pitched content (silence); it never counts as a chord."""

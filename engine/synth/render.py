@@ -31,16 +31,16 @@ from engine.synth.common import (
     _TABLE_MASK,
     _TABLE_SIZE,
     _TIMING,
-    _Theme,
     _draw_theme,
     _rng,
     _seed_key,
+    _Theme,
     _wavetable,
     complete_factors,
 )
 from engine.synth.score import (
-    DRUM_PITCHES,
     _DRUM_SHOT_SECONDS,
+    DRUM_PITCHES,
     ChordEvent,
     NoteEvent,
     ScoreEvent,

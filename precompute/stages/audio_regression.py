@@ -27,11 +27,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
 from engine.models.training import fit, predict, seed_everything
+from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from precompute.context import RunContext
 from precompute.database import Rows
 from precompute.profile import TARGET_SCALINGS

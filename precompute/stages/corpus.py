@@ -13,8 +13,8 @@ import pandas as pd
 
 from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_SIZE
-from engine.vocabulary import SAMPLE_RATE
 from engine.music.features import MUSIC_FEATURES
+from engine.vocabulary import SAMPLE_RATE
 from precompute.context import RunContext
 from precompute.database import Rows, encode_array
 from precompute.progress import bar

@@ -25,13 +25,13 @@ import pandas as pd
 from torch import nn
 
 from engine.audio.chroma import PITCH_CLASSES
-from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from engine.explain.shap_values import explain_tabular
 from engine.models.linear import interaction_names, make_ridge, standardised_coefficients
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
 from engine.models.training import TrainConfig, TrainResult, fit, predict, seed_everything
 from engine.music.features import MUSIC_FEATURES
+from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from precompute.context import RunContext
 from precompute.database import Rows
 from precompute.stages import Unit, audio_regression

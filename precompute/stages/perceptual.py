@@ -35,7 +35,6 @@ from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image
 from engine.audio.representations import VIT_HOP, VIT_N_FFT, VIT_SIZE
 from engine.audio.sonify import sonify_spectrum
 from engine.audio.stft import stft
-from engine.vocabulary import CLASSES, SAMPLE_RATE
 from engine.explain.attribution import make_attributor
 from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
 from engine.explain.faithfulness import faithfulness, random_orders, tile_orders
@@ -47,6 +46,7 @@ from engine.models.metrics import calibrate_threshold, classification_metrics
 from engine.models.perceptual import create_perceptual_model
 from engine.models.store import model_to_bytes
 from engine.models.training import balanced_class_weights, fit, seed_everything
+from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.context import RunContext
 from precompute.database import Rows, encode_array
 from precompute.progress import bar
