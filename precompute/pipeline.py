@@ -18,7 +18,7 @@ from precompute.database import ResultsWriter, building_path, discard, read_conf
 from precompute.datasets import open_dataset
 from precompute.profile import Profile, load_profile
 from precompute.progress import bar, say
-from precompute.stages import Unit, audio_regression, corpus, mid2e, perceptual
+from precompute.stages import Unit, audio_regression, corpus, mid2e, order_units, perceptual
 
 DATA_DIR = provenance.REPOSITORY / "data"
 
@@ -165,14 +165,14 @@ def _plan(ctx: RunContext, *, data_root: Path) -> list[Unit]:
         + mid2e.experiments(ctx)
         + perceptual.experiments(ctx)
     )
-    return [
+    return order_units([
         Unit("experiments", lambda: {"experiments": pd.DataFrame(experiment_rows)}),
         *corpus.units(ctx, reference_csv=reference if reference.is_file() else None),
         *audio_regression.units(ctx, "A2Mid"),
         *audio_regression.units(ctx, "A2E"),
         *mid2e.units(ctx),
         *perceptual.units(ctx),
-    ]
+    ])
 
 
 def _run_units(ctx: RunContext, units: list[Unit], *, run_id: int) -> None:

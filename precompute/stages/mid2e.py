@@ -127,10 +127,19 @@ def units(ctx: RunContext) -> list[Unit]:
             Unit(
                 f"{experiment_id(source, head, fs)}#seed{seed}",
                 lambda head=head, fs=fs, seed=seed, source=source: train_and_explain(ctx, source, head, fs, int(seed)),
+                needs=_needs(ctx, source, int(seed)),
             )
             for seed in seeds
         ]
     return out
+
+
+def _needs(ctx: RunContext, source: str, seed: int) -> tuple[str, ...]:
+    """``predicted`` descriptors are read back from the A2Mid unit of the same seed; other sources need nothing."""
+    if source != "predicted":
+        return ()
+    inputs = ctx.profile.section("a2mid").get("inputs", [])
+    return tuple(f"{audio_regression.experiment_id('A2Mid', name)}#seed{seed}" for name in inputs)
 
 
 def descriptors(ctx: RunContext, source: str, *, seed: int) -> np.ndarray:

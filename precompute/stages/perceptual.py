@@ -133,11 +133,13 @@ def units(ctx: RunContext) -> list[Unit]:
                     lambda backbone=backbone, confound=confound, seed=int(seed): train_and_explain(
                         ctx, backbone, seed, confound=confound),
                 ))
-        for confound in variants[1:]:  # after both models of every seed: the contrast reads their rows
+        for confound in variants[1:]:  # the contrast reads both models' rows of its seed
             for seed in section.get("seeds", [0]):
                 out.append(Unit(
                     f"{experiment_id(backbone, section)}#seed{seed}#contrast",
                     lambda backbone=backbone, confound=confound, seed=int(seed): contrast_unit(ctx, backbone, seed, confound),
+                    needs=(f"{experiment_id(backbone, section)}#seed{seed}",
+                           f"{experiment_id(backbone, section, confound=confound)}#seed{seed}"),
                 ))
     return out
 
