@@ -7,6 +7,7 @@ attribution methods and sonification gains. ``--profile NAME`` reads ``profiles/
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import tomllib
@@ -17,7 +18,24 @@ from typing import Any
 PROFILE_DIR = Path(__file__).parent / "profiles"
 SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"), "vit": ("loss", "balanced_accuracy"), "cnn": ("loss", "balanced_accuracy")}
 TARGET_SCALINGS = ("thesis", "standardised")  # precompute/stages/audio_regression.py
-KNOWN_SECTIONS = {"profile", "dataset", "runtime", "a2e", "a2mid", "mid2e", "vit", "cnn", "sonification"}
+_TRAINING = {"seeds", "epochs", "batch_size", "learning_rate", "weight_decay", "patience", "schedule", "time_shift", "select"}
+_AUDIO_REGRESSION = _TRAINING | {"inputs", "widths", "dropout", "mlp_hidden", "targets", "transpose"}
+_PERCEPTUAL = _TRAINING | {"methods", "explain_per_cell", "faithfulness_clips", "sanity_clips", "clean_confound", "image"}
+KNOWN_KEYS: dict[str, set[str]] = {
+    "profile": {"name", "description"},
+    # the union over the adapters (precompute/datasets.py): each adapter reads its own
+    "dataset": {"name", "root", "clip_seconds", "n_songs", "clips_per_song", "seed", "confound", "split", "fractions",
+                "split_seed", "exclude_sources", "val_fraction", "labels_csv"},
+    "a2e": _AUDIO_REGRESSION,
+    "a2mid": _AUDIO_REGRESSION | {"train_dataset"},
+    "mid2e": {"sources", "feature_sets", "heads", "interaction_sets", "seeds", "shap_background", "nn_hidden", "nn_dropout",
+              "nn_epochs", "nn_batch_size", "nn_learning_rate", "nn_patience"},
+    "vit": _PERCEPTUAL | {"architecture", "overrides", "weights"},
+    "cnn": _PERCEPTUAL | {"widths", "dropout"},
+    "sonification": {"gains"},
+}
+"""Every key each section may hold; anything else is refused when the profile is read."""
+KNOWN_SECTIONS = set(KNOWN_KEYS)
 PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
 
@@ -63,9 +81,16 @@ def load_profile(name_or_path: str) -> Profile:
         sections = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"{path}: not valid TOML ({error})") from error
-    unknown = set(sections) - KNOWN_SECTIONS
-    if unknown:
-        raise ProfileError(f"{path}: unknown section(s) {sorted(unknown)}; known: {sorted(KNOWN_SECTIONS)}")
+    for section, values in sections.items():
+        if section not in KNOWN_KEYS:
+            raise ProfileError(f"{path}: unknown section [{section}]{_did_you_mean(section, KNOWN_KEYS)}; "
+                               f"known: {sorted(KNOWN_KEYS)}")
+        if not isinstance(values, dict):
+            raise ProfileError(f"{path}: [{section}] must be a table of keys, got {values!r}")
+        for key in values:
+            if key not in KNOWN_KEYS[section]:
+                raise ProfileError(f"{path}: [{section}] unknown key {key!r}{_did_you_mean(key, KNOWN_KEYS[section])}; "
+                                   f"known: {', '.join(sorted(KNOWN_KEYS[section]))}")
     if "name" not in sections.get("dataset", {}):
         raise ProfileError(f"{path}: [dataset] needs a 'name'")
     _check_perceptual(path, sections)
@@ -85,6 +110,12 @@ def load_profile(name_or_path: str) -> Profile:
         if targets not in TARGET_SCALINGS:
             raise ProfileError(f"{path}: [{name}] targets must be one of {list(TARGET_SCALINGS)}, got {targets!r}")
     return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)
+
+
+def _did_you_mean(word: str, choices: set[str]) -> str:
+    """`` (did you mean 'epochs'?)`` for the nearest valid name, or nothing when none is close."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:

@@ -58,3 +58,34 @@ def test_a_malformed_profile_is_named(tmp_path):
     broken.write_text("[dataset\n")
     with pytest.raises(ProfileError, match="broken.toml: not valid TOML"):
         load_profile(str(broken))
+
+
+def test_a_misspelt_key_is_refused_with_the_nearest_valid_one(tmp_path):
+    profile = tmp_path / "typo.toml"
+    profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\nepoch = 5\n')
+    with pytest.raises(ProfileError, match=r"typo.toml: \[a2e\] unknown key 'epoch' \(did you mean 'epochs'\?\); known: "):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[cnn]\nexplain_per_cel = 3\n')
+    with pytest.raises(ProfileError, match=r"did you mean 'explain_per_cell'\?"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[sonifcation]\ngains = []\n')
+    with pytest.raises(ProfileError, match=r"unknown section \[sonifcation\] \(did you mean 'sonification'\?\)"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[mid2e]\nzzz = 1\n')  # nothing close: no suggestion
+    with pytest.raises(ProfileError, match=r"\[mid2e\] unknown key 'zzz'; known: "):
+        load_profile(str(profile))
+
+
+def test_every_known_key_is_read_somewhere():
+    """KNOWN_KEYS lists only keys the code reads (as a quoted key, or a config field such as
+    ``SyntheticConfig.n_songs``): a key dropped from the code must leave the list."""
+    import re
+    from pathlib import Path
+
+    from precompute.profile import KNOWN_KEYS
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [p for folder in ("precompute", "engine") for p in (root / folder).rglob("*.py") if p.name != "profile.py"]
+    words = {word for p in sources for word in re.findall(r"[a-z_0-9]+", p.read_text())}
+    unread = {f"[{section}] {key}" for section, keys in KNOWN_KEYS.items() for key in keys if key not in words}
+    assert not unread, sorted(unread)
