@@ -76,9 +76,11 @@ def decode_upload(name: str, data: bytes, *, clip_seconds: float, offset_s: floa
 
 
 def explain_upload(
-    y: np.ndarray, *, model_bytes: bytes, clip_seconds: float, method: str, power: float = 2.0
+    y: np.ndarray, *, model_bytes: bytes, clip_seconds: float, method: str, power: float = 2.0,
+    options: dict | None = None,
 ) -> UploadExplanation:
-    """Prediction, relevance of ``method`` and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
+    """Prediction, relevance of ``method`` (with its ``options``, as the run that stored the model used
+    them) and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
     # torch and timm load here, on the first upload, not when the page is opened (seconds on a small CPU).
     from engine.explain.perceptual import explain_waveform
     from engine.models.perceptual import input_image_of
@@ -86,7 +88,7 @@ def explain_upload(
 
     model, spec = model_from_bytes(model_bytes)
     explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power,
-                                   image=input_image_of(spec))
+                                   image=input_image_of(spec), method_options={method: options or {}})
     return UploadExplanation(
         explanation=explanation,
         original=encode_audio(y),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -30,6 +31,7 @@ class StoredModel:
     data: bytes
     clip_seconds: float
     methods: tuple[str, ...]
+    method_options: dict[str, dict[str, Any]]
     power: float
     floor: float
     smooth_frames: int
@@ -60,6 +62,7 @@ def stored_vit(db: Path) -> StoredModel:
         data=bytes(row[2]),
         clip_seconds=clip_seconds,
         methods=tuple(settings.get("methods", ["chefer2021"])),
+        method_options=dict(settings.get("method_options", {})),
         power=float(gains[0].get("power", 2.0)),
         floor=float(gains[0].get("floor", 0.0)),
         smooth_frames=int(gains[0].get("smooth_frames", 1)),
@@ -82,7 +85,8 @@ def explain_file(audio: Path, *, db: Path, out: Path, offset_s: float = 0.0) -> 
     y = fit_length(y, n_samples=int(round(stored.clip_seconds * SAMPLE_RATE)))
     model, spec = model_from_bytes(stored.data)
     result = explain_waveform(
-        model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, power=stored.power, floor=stored.floor,
+        model, y, clip_seconds=stored.clip_seconds, methods=stored.methods, method_options=stored.method_options,
+        power=stored.power, floor=stored.floor,
         smooth_frames=stored.smooth_frames, image=input_image_of(spec),
     )
     out.mkdir(parents=True, exist_ok=True)

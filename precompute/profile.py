@@ -20,7 +20,7 @@ SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"), "vit
 TARGET_SCALINGS = ("thesis", "standardised")  # precompute/stages/audio_regression.py
 _TRAINING = {"seeds", "epochs", "batch_size", "learning_rate", "weight_decay", "patience", "schedule", "time_shift", "select"}
 _AUDIO_REGRESSION = _TRAINING | {"inputs", "widths", "dropout", "mlp_hidden", "targets", "transpose"}
-_PERCEPTUAL = _TRAINING | {"methods", "explain_per_cell", "faithfulness_clips", "sanity_clips", "clean_confound", "image"}
+_PERCEPTUAL = _TRAINING | {"methods", "method_options", "explain_per_cell", "faithfulness_clips", "sanity_clips", "clean_confound", "image"}
 KNOWN_KEYS: dict[str, set[str]] = {
     "profile": {"name", "description"},
     # the union over the adapters (precompute/datasets.py): each adapter reads its own
@@ -121,7 +121,7 @@ def _did_you_mean(word: str, choices: set[str]) -> str:
 def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:
     """Refuse, before any training, attribution methods that do not fit a section's backbone."""
     from engine.audio.perceptual_images import IMAGES
-    from engine.explain.attribution import check_methods  # imports torch: only when a profile is read
+    from engine.explain.attribution import check_method_options, check_methods  # imports torch: only when a profile is read
 
     for backbone in PERCEPTUAL_SECTIONS:
         section = sections.get(backbone)
@@ -129,6 +129,11 @@ def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:
             continue
         try:
             check_methods(list(section.get("methods", [])), backbone=backbone, where=f"{path} [{backbone}] methods")
+            options = section.get("method_options", {})
+            if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+                raise ValueError(f"{path} [{backbone}] method_options must map a method to a table of options, "
+                                 f"e.g. {{ integrated_gradients = {{ steps = 32 }} }}")
+            check_method_options(options, where=f"{path} [{backbone}] method_options")
         except ValueError as error:
             raise ProfileError(str(error)) from None
         image = section.get("image", "linear")

@@ -362,3 +362,22 @@ def test_a_profile_with_two_a2mid_inputs_or_an_unknown_target_scaling_is_refused
     profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\ntargets = "minmax"\n')
     with pytest.raises(ProfileError, match=r"\[a2e\] targets must be one of"):
         load_profile(str(profile))
+
+
+def test_attribution_options_reach_the_method_and_unknown_ones_are_refused(tmp_path):
+    from engine.explain.attribution import options_of
+
+    model = CNNClassifier(input_height=16, widths=(2, 2, 2, 2, 2, 2, 2, 2, 2)).eval()
+    assert options_of("integrated_gradients") == ["batch_size", "steps"]
+    assert options_of("lrp_epsilon_plus_flat") == []  # the composite is fixed by the name
+    assert make_attributor("integrated_gradients", model, steps=3).steps == 3
+    with pytest.raises(ValueError, match=r"integrated_gradients takes the options \['batch_size', 'steps'\], not \['step'\]"):
+        make_attributor("integrated_gradients", model, step=3)
+    profile = tmp_path / "options.toml"
+    profile.write_text('[dataset]\nname = "synthetic"\n[cnn]\nmethods = ["integrated_gradients"]\n'
+                       'method_options = { integrated_gradients = { step = 3 } }\n')
+    with pytest.raises(ProfileError, match=r"options.toml \[cnn\] method_options: integrated_gradients takes the options"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[cnn]\nmethod_options = { integrated_gradient = { steps = 3 } }\n')
+    with pytest.raises(ProfileError, match=r"unknown attribution method 'integrated_gradient'"):
+        load_profile(str(profile))

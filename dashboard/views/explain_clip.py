@@ -45,7 +45,9 @@ except UploadError as error:
     st.stop()
 model = widgets.query(db, "model_bytes", chosen["experiment_id"], seed=int(chosen["seed"]))
 with st.spinner("Classifying and explaining…"):
-    result = explain_upload(y, model_bytes=model, clip_seconds=clip_seconds, method=method, power=float(power))
+    options = json.loads(chosen["settings"]).get("method_options", {}).get(method, {})
+    result = explain_upload(y, model_bytes=model, clip_seconds=clip_seconds, method=method, power=float(power),
+                            options=options)
 explanation = result.explanation
 
 columns = st.columns(len(CLASSES) + 1)

@@ -2,6 +2,7 @@
 
     attributor = make_attributor("attnlrp", model)
     relevance = attributor.attribute(images, target=predicted)   # (B, H, W) float32
+    make_attributor("integrated_gradients", model, steps=32)     # a method's options by keyword
 
 ==========================  ==========================================================  ======
 name                        method                                                      signed
@@ -23,13 +24,16 @@ name                        method                                              
 
 Each method names the backbones it fits (:data:`BACKBONES_OF`): the attention methods need a ViT,
 the zennit composites a CNN; gradients and the random map fit any model. A profile that asks for a
-method its backbone cannot take is refused before any training (:func:`check_methods`).
+method its backbone cannot take is refused before any training (:func:`check_methods`), and so
+are options a method does not take (:func:`check_method_options`; a profile sets them with
+``method_options = { integrated_gradients = { steps = 32 } }``).
 """
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from torch import nn
 
@@ -80,14 +84,39 @@ def check_methods(methods: list[str], *, backbone: str, where: str = "methods") 
             )
 
 
-def make_attributor(method: str, model: nn.Module) -> Attributor:
-    """Attributor for ``method`` (a key of ``ATTRIBUTION_METHODS``) around ``model``.
+def options_of(method: str) -> list[str]:
+    """The keyword options ``method`` takes (e.g. ``["batch_size", "steps"]`` for integrated gradients)."""
+    factory = ATTRIBUTION_METHODS[method]
+    fixed = set(factory.keywords) if isinstance(factory, partial) else set()
+    target = factory.func if isinstance(factory, partial) else factory
+    parameters = inspect.signature(target).parameters.values()
+    return sorted(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in fixed)
+
+
+def check_method_options(options: Mapping[str, Mapping[str, Any]], *, where: str = "method_options") -> None:
+    """Refuse options for an unknown method, or an option a method does not take, in one line.
 
     Raises:
-        ValueError: unknown method; the message lists the known ones.
+        ValueError: the first offending method or option, naming ``where`` and the choices.
+    """
+    for method, values in options.items():
+        if method not in ATTRIBUTION_METHODS:
+            raise ValueError(f"{where}: unknown attribution method {method!r}; known: {sorted(ATTRIBUTION_METHODS)}")
+        unknown = sorted(set(values) - set(options_of(method)))
+        if unknown:
+            raise ValueError(f"{where}: {method} takes the options {options_of(method)}, not {unknown}")
+
+
+def make_attributor(method: str, model: nn.Module, **options: Any) -> Attributor:
+    """Attributor for ``method`` (a key of ``ATTRIBUTION_METHODS``) around ``model``, with the
+    method's keyword ``options`` (:func:`options_of`), e.g. ``steps=32`` for integrated gradients.
+
+    Raises:
+        ValueError: unknown method, or an option it does not take; the message lists the choices.
     """
     try:
         factory = ATTRIBUTION_METHODS[method]
     except KeyError:
         raise ValueError(f"unknown attribution method {method!r}; known: {sorted(ATTRIBUTION_METHODS)}") from None
-    return factory(model)
+    check_method_options({method: options}, where=f"make_attributor({method!r})")
+    return factory(model, **options)

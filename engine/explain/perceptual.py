@@ -7,7 +7,7 @@ dashboard's upload page, so that all three give the same answer for the same cli
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -67,19 +67,24 @@ def explain_waveform(
     smooth_frames: int = 1,
     device: str = "cpu",
     image: str = "linear",
+    method_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> PerceptualExplanation:
     """Classify ``y`` ``(n_samples,)``, attribute the predicted class with each method and sonify each
     map and its complement (gain ``A(R) = floor + (1 - floor) R^power``, see :mod:`engine.audio.sonify`).
 
     ``image`` names the model's input (:mod:`engine.audio.perceptual_images`; a stored model's spec
-    says which); maps are returned on the display grid whatever it is.
+    says which); maps are returned on the display grid whatever it is. ``method_options`` gives a
+    method's keyword options (``{"integrated_gradients": {"steps": 32}}``), as the run that stored the
+    model used them.
     """
     model_input = image_input(y, clip_seconds=clip_seconds, image=image)
     probabilities = classify(model, model_input[None], device=device)[0]
     predicted = int(np.argmax(probabilities))
     tensor = torch.from_numpy(model_input)[None, None].to(device)
     relevance = {
-        m: to_display(make_attributor(m, model).attribute(tensor, target=predicted)[0], image=image) for m in methods
+        m: to_display(make_attributor(m, model, **(method_options or {}).get(m, {})).attribute(tensor, target=predicted)[0],
+                      image=image)
+        for m in methods
     }
     spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP)
     sound = {

@@ -286,7 +286,8 @@ def _explanations(
     measured = set(spread_over_groups([by_id[c].group for c in test_ids], n=int(section.get("faithfulness_clips", 0))))
     explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=int(section.get("explain_per_cell", 5)),
                                             groups=[by_id[c].group for c in test_ids]))
-    attributors = {m: make_attributor(m, model) for m in methods}
+    options = section.get("method_options", {})
+    attributors = {m: make_attributor(m, model, **options.get(m, {})) for m in methods}
     has_stems = hasattr(ctx.dataset, "render")
     n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
     maps, faithful, stems, causal, sounds, curves = [], [], [], [], [], []
@@ -358,7 +359,7 @@ def _explanations(
         "faithfulness": pd.DataFrame(faithful),
         "faithfulness_curves": _mean_curves(curves, eid, seed),
         "sanity_checks": _sanity_rows(model, eid, seed, images[test[sanity_positions]], predicted[sanity_positions],
-                                      [test_ids[p] for p in sanity_positions], methods, device=ctx.device),
+                                      [test_ids[p] for p in sanity_positions], methods, device=ctx.device, options=options),
         "relevance_by_stem": stem_frame,
         "stem_reliance": causal_frame,
         "attribution_agreement": agreement_rows(stem_frame, causal_frame, eid=eid, seed=seed),
@@ -403,16 +404,16 @@ def _mean_curves(curves: list[dict[str, Any]], eid: str, seed: int) -> pd.DataFr
 
 def _sanity_rows(
     model: nn.Module, eid: str, seed: int, images: np.ndarray, targets: np.ndarray, clip_ids: list[str], methods: list[str],
-    *, device: str,
+    *, device: str, options: dict[str, dict[str, Any]],
 ) -> pd.DataFrame:
-    """Model-randomisation check (Adebayo et al. 2018) for every method on the given clips."""
+    """Model-randomisation check (Adebayo et al. 2018) for every method (with its ``options``) on the given clips."""
     if len(clip_ids) == 0:
         return pd.DataFrame()
     batch = torch.from_numpy(images)[:, None].to(device)
     rows = []
     for method in methods:
         similarity = randomisation_check(
-            lambda m, x, t, method=method: make_attributor(method, m).attribute(x, target=t)[0],
+            lambda m, x, t, method=method: make_attributor(method, m, **options.get(method, {})).attribute(x, target=t)[0],
             model, batch, targets.tolist(), seed=seed,
         )
         for scope, values in similarity.items():
