@@ -258,14 +258,15 @@ def interact(page, action, what: str, quiet_ms: float) -> float:
 
 
 def choose_option(page, label: str, option: str) -> None:
-    """Open the selectbox labelled ``label`` and click ``option``."""
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.locator('[data-baseweb="select"]').click()
+    """Open the selectbox labelled ``label`` (a combobox) and click ``option``."""
+    page.get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
 
 
 def press_slider(page, label: str, key: str) -> None:
-    """Move the slider labelled ``label`` one step with a key press (ArrowLeft or ArrowRight)."""
-    page.locator('[data-testid="stSlider"]').filter(has_text=label).first.get_by_role("slider").press(key)
+    """Move the slider whose label starts with ``label`` one step with a key press (ArrowLeft or ArrowRight).
+    Its range input is visually hidden (the thumb is drawn), so it is found by its label, not its role."""
+    page.locator(f'input[type="range"][aria-label^="{label}"]').press(key)
 
 
 def in_page_interactions(page, base: str, plan: dict, repeats: int, quiet_ms: float) -> dict[str, list[float]]:

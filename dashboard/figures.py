@@ -268,6 +268,12 @@ def top_relevance_mask(relevance: np.ndarray, *, percent: float, signed: bool, r
     return np.where(chosen, np.sign(relevance) if signed else 1.0, np.nan).astype(np.float32)
 
 
+def _compact(values: np.ndarray) -> np.ndarray:
+    """float32 for a figure's arrays: Plotly ships arrays as typed binary, so this halves what a page
+    sends to the browser, and a map drawn in colour needs no more precision."""
+    return np.asarray(values, dtype=np.float32)
+
+
 def relevance_overlay(
     image: np.ndarray, relevance: np.ndarray, *, max_hz: float, seconds: float, title: str, signed: bool, opacity: float,
     top_percent: float | None = 10, height: int = 380, show_scale: bool = True,
@@ -284,11 +290,12 @@ def relevance_overlay(
     x, y = np.linspace(0, seconds, w), np.linspace(0, max_hz, h)
     rx, ry = np.linspace(0, seconds, relevance.shape[1]), np.linspace(0, max_hz, relevance.shape[0])
     a = float(np.clip(opacity, 0.0, 1.0))
+    image, relevance = _compact(image), _compact(relevance)
     fig = go.Figure()
     fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False,
                     hovertemplate="%{x:.2f} s, %{y:.0f} Hz: level %{z:.2f}<extra></extra>")
     if top_percent is not None:
-        mask = top_relevance_mask(relevance, percent=float(top_percent), signed=signed, region=REGION)
+        mask = top_relevance_mask(relevance, percent=float(top_percent), signed=signed, region=REGION).astype(np.float32)
         colours = [[0.0, f"rgba(31,119,180,{a:.3f})"], [0.5, "rgba(255,255,255,0.000)"], [1.0, f"rgba(214,39,40,{a:.3f})"]]
         fig.add_heatmap(z=mask, x=rx, y=ry, colorscale=colours, zmin=-1, zmax=1, showscale=False,
                         customdata=relevance, hoverongaps=False,
@@ -326,13 +333,14 @@ def relevance_grid(
     fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.12)
     h, w = image.shape
     x, y = np.linspace(0, seconds, w), np.linspace(0, max_hz, h)
+    image = _compact(image)
     colours = [[0.0, "rgba(31,119,180,0.85)"], [0.5, "rgba(255,255,255,0.000)"], [1.0, "rgba(214,39,40,0.85)"]]
     for i, name in enumerate(names):
         relevance, signed = maps[name]
         row, col = i // columns + 1, i % columns + 1
         fig.add_heatmap(z=image, x=x, y=y, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip",
                         row=row, col=col)
-        mask = top_relevance_mask(relevance, percent=top_percent, signed=signed, region=REGION)
+        mask = top_relevance_mask(relevance, percent=top_percent, signed=signed, region=REGION).astype(np.float32)
         fig.add_heatmap(z=mask, x=np.linspace(0, seconds, relevance.shape[1]), y=np.linspace(0, max_hz, relevance.shape[0]),
                         colorscale=colours, zmin=-1, zmax=1, showscale=False, hoverongaps=False,
                         hovertemplate=f"{name}: %{{x:.2f}} s, %{{y:.0f}} Hz<extra></extra>", row=row, col=col)

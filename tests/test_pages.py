@@ -509,6 +509,10 @@ def test_confusion_browser_highlights_the_top_percent_and_compares_every_method(
     app.radio(key="show").set_value("whole map").run()
     assert_clean(app)
     assert np.isfinite(plotly_array(overlay()["data"][1]["z"])).all()  # every pixel, alpha by |R|
+    # the grid of every method is drawn only when asked for (it would slow every rerun otherwise)
+    assert not any("per method" in json.dumps(s["layout"].get("title", "")) for s in chart_specs(app))
+    app.toggle(key="every_method").set_value(True).run()
+    assert_clean(app)
     grid = next(s for s in chart_specs(app) if "per method" in json.dumps(s["layout"]["title"]))
     titles = [a["text"] for a in grid["layout"]["annotations"]]
     assert "random (chance reference)" in titles and len(titles) == len(app.selectbox(key="method").options)

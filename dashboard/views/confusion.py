@@ -127,7 +127,9 @@ def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float
     widgets.chart(figures.relevance_overlay, image, values, max_hz=max_hz, seconds=seconds, signed=signed, opacity=opacity,
                   top_percent=top, name=f"{clip} {method} overlay",
                   title=f"Relevance for '{predicted}' ({method}){'' if top is None else f', top {top:g} % of regions'}")
-    with st.expander("Every method on this clip, side by side"):
+    # A toggle, not an expander: an expander's content is sent to the browser even when closed, and
+    # seven maps over seven spectrograms would slow every rerun of the page.
+    if st.toggle("Every method on this clip, side by side", key="every_method"):
         maps = {m: widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=m) for m in methods}
         maps = {m: v for m, v in maps.items() if v is not None}
         st.caption("The same clip and class for every stored method. The random map is the chance reference: a "
