@@ -35,7 +35,6 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "sonification": {"gains"},
 }
 """Every key each section may hold; anything else is refused when the profile is read."""
-KNOWN_SECTIONS = set(KNOWN_KEYS)
 PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
 

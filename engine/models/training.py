@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.models.metrics import pearson_r
+
 EpochCallback = Callable[[int, int, float, float], None]
 """Called after each epoch with ``(epoch, max_epochs, train_loss, val_loss)``."""
 
@@ -103,26 +105,25 @@ def _loss_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor
     return total / max(count, 1)
 
 
-def _balanced_accuracy_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor, batch_size: int) -> float:
-    """Mean recall over the classes present in ``targets`` of the model's argmax decisions."""
+def _outputs_on(model: nn.Module, inputs: list[torch.Tensor], n: int, batch_size: int) -> torch.Tensor:
+    """The model's outputs ``(n, n_outputs)`` in eval mode, batch by batch."""
     model.eval()
     with torch.no_grad():
-        decisions = torch.cat([model(*[x[s : s + batch_size] for x in inputs]).argmax(dim=1)
-                               for s in range(0, targets.shape[0], batch_size)])
+        return torch.cat([model(*[x[s : s + batch_size] for x in inputs]) for s in range(0, n, batch_size)])
+
+
+def _balanced_accuracy_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor, batch_size: int) -> float:
+    """Mean recall over the classes present in ``targets`` of the model's argmax decisions."""
+    decisions = _outputs_on(model, inputs, targets.shape[0], batch_size).argmax(dim=1)
     recalls = [float((decisions[targets == c] == c).float().mean()) for c in torch.unique(targets)]
     return sum(recalls) / max(len(recalls), 1)
 
 
 def _pearson_r_on(model: nn.Module, inputs: list[torch.Tensor], targets: torch.Tensor, batch_size: int) -> float:
     """Mean Pearson r over the target columns of ``(N, n_outputs)`` predictions; a constant column counts 0."""
-    model.eval()
-    with torch.no_grad():
-        predicted = torch.cat([model(*[x[s : s + batch_size] for x in inputs]) for s in range(0, targets.shape[0], batch_size)])
-    p = predicted.double() - predicted.double().mean(dim=0)
-    a = targets.double() - targets.double().mean(dim=0)
-    denominator = torch.sqrt((p * p).sum(dim=0) * (a * a).sum(dim=0))
-    r = torch.where(denominator > 0, (p * a).sum(dim=0) / denominator.clamp_min(1e-300), torch.zeros_like(denominator))
-    return float(r.mean())
+    predicted = _outputs_on(model, inputs, targets.shape[0], batch_size).double().cpu().numpy()
+    r = pearson_r(targets.double().cpu().numpy(), predicted)
+    return float(np.nan_to_num(r, nan=0.0).mean())
 
 
 def fit(
