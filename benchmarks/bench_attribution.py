@@ -38,6 +38,7 @@ from engine.explain.vit_lrp import AttnLRP, Chefer2021
 
 
 def main() -> None:
+    """Time each attribution and reference pass on one input and print the medians with their ratios."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architecture", default="vit_base_patch16_224", help="timm ViT name")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per row (after one warm-up)")

@@ -265,14 +265,18 @@ def choose_option(page, label: str, option: str) -> None:
 
 def press_slider(page, label: str, key: str) -> None:
     """Move the slider whose label starts with ``label`` one step with a key press (ArrowLeft or ArrowRight).
-    Its range input is visually hidden (the thumb is drawn), so it is found by its label, not its role."""
+
+    Its range input is visually hidden (the thumb is drawn), so it is found by its label, not its role.
+    """
     page.locator(f'input[type="range"][aria-label^="{label}"]').press(key)
 
 
 def in_page_interactions(page, base: str, plan: dict, repeats: int, quiet_ms: float) -> dict[str, list[float]]:
-    """Each in-page interaction of the confusion browser, ``repeats`` times, from its default view:
-    a cell click (the cell radio), a clip change and a method change (selectboxes), a p change and an
-    opacity move (one slider step each, alternating direction)."""
+    """Time each in-page interaction of the confusion browser, ``repeats`` times, from its default view.
+
+    The interactions are a cell click (the cell radio), a clip change and a method change
+    (selectboxes), a p change and an opacity move (one slider step each, alternating direction).
+    """
     cell0, clip0, method0 = plan["default"]
     visit(page, confusion_url(base, cell0, clip0, method0, 2.0), quiet_ms)
     times: dict[str, list[float]] = {name: [] for name in INTERACTIONS}
@@ -298,6 +302,7 @@ def in_page_interactions(page, base: str, plan: dict, repeats: int, quiet_ms: fl
 
 
 def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1 (the operating system picks it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -349,12 +354,22 @@ def rss_mb(pid: int) -> tuple[float, int]:
 
 
 def settled_rss_mb(pid: int) -> tuple[float, int]:
+    """Return :func:`rss_mb` of ``pid`` after a second's pause for its last work to finish."""
     time.sleep(1.0)  # let the last session's work and garbage collection finish
     return rss_mb(pid)
 
 
 # server ------------------------------------------------------------------------------------------
 def start_server(db: Path, port: int) -> tuple[subprocess.Popen, list[str], str]:
+    """Start a headless Streamlit server of the dashboard on ``db`` and wait (up to 90 s) until it answers.
+
+    Its output goes to a log file under ``$TMPDIR``.
+
+    Returns
+    -------
+    tuple[subprocess.Popen, list[str], str]
+        The server process, its command line and its URL.
+    """
     command = [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1"]
     env = {**os.environ, "MER_DB": str(db)}
@@ -375,6 +390,7 @@ def start_server(db: Path, port: int) -> tuple[subprocess.Popen, list[str], str]
 
 
 def stop_server(process: subprocess.Popen) -> None:
+    """Terminate the server if it still runs (kill it after 20 s)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -386,13 +402,18 @@ def stop_server(process: subprocess.Popen) -> None:
 
 # browser -----------------------------------------------------------------------------------------
 class Failure(RuntimeError):
+    """A page did not render as it should: it showed an exception or did not settle in time."""
+
     pass
 
 
 @dataclass
 class Render:
-    """One render, in ms since navigation start: settled (``end``), DOMContentLoaded, first script run
-    started, last script run reported finished (``None`` where the browser did not see it)."""
+    """One render's times, in ms since navigation start.
+
+    Settled (``end``), DOMContentLoaded, first script run started, last script run reported finished
+    (``None`` where the browser did not see it).
+    """
 
     end: float
     loaded: float | None
@@ -401,6 +422,7 @@ class Render:
 
 
 def ends(renders: list[Render]) -> list[float]:
+    """Return the settled time (``end``) of each render."""
     return [r.end for r in renders]
 
 
@@ -429,6 +451,7 @@ def wait_rendered(page, quiet_ms: float, url: str) -> Render:
 
 
 def visit(page, url: str, quiet_ms: float, *, reload: bool = False) -> Render:
+    """Open ``url`` (or reload the page) and time its render with :func:`wait_rendered`."""
     if reload:
         page.reload(wait_until="commit")
     else:
@@ -437,6 +460,7 @@ def visit(page, url: str, quiet_ms: float, *, reload: bool = False) -> Render:
 
 
 def new_page(browser):
+    """Open a browser context with a 1400 x 1000 viewport and a page in it; return both."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     return context, context.new_page()
 
@@ -452,8 +476,15 @@ VIEW_FILES = {"home": "overview", **{name: name for name in PAGES if name != "ho
 
 
 def server_runs(db: Path, repeats: int) -> dict[str, list[float]]:
-    """Milliseconds per script run of each page under AppTest (no browser): the first run, then
-    ``repeats`` warm reruns. Raises :class:`Failure` when a page shows an exception."""
+    """Time each page's script runs under AppTest (no browser), in milliseconds per run.
+
+    The first run, then ``repeats`` warm reruns.
+
+    Raises
+    ------
+    Failure
+        A page shows an exception.
+    """
     from streamlit.testing.v1 import AppTest
 
     # AppTest runs pages outside a server session: Streamlit warns about that on every run.
@@ -489,11 +520,12 @@ def server_runs(db: Path, repeats: int) -> dict[str, list[float]]:
 
 # confusion-browser deep links ------------------------------------------------------------------
 def confusion_plan(db: Path) -> dict:
-    """The ViT model's cells, explained clips per cell (most confident first), default clip and methods."""
+    """Return the ViT model's cells, explained clips per cell (most confident first), default clip and methods."""
     from dashboard import queries
     from engine.vocabulary import CLASSES
+    from results.store import connect_read_only
 
-    con = queries.connect(db)
+    con = connect_read_only(db)
     vit, _, seed = queries.default_vit(con)
     decisions = queries.classifications(con, vit, seed=seed)
     explained = set(queries.explained_clips(con, vit, seed=seed))
@@ -516,11 +548,13 @@ def confusion_plan(db: Path) -> dict:
 
 
 def confusion_url(base: str, cell: str, clip: str, method: str, p: float) -> str:
+    """Return the confusion browser's deep link to a cell, clip, method and gain exponent ``p``."""
     query = urllib.parse.urlencode({"cell": cell, "clip": clip, "method": method, "p": f"{p:g}"})
     return f"{base}/confusion?{query}"
 
 
 def browse_combinations(plan: dict, count: int) -> list[tuple[str, str, str, float]]:
+    """Return ``count`` deep links' ``(cell, clip, method, p)``: clips round-robin, methods and p values in turn."""
     clips, methods = plan["clips"], plan["methods"]
     combos = []
     for turn in range(max(1, -(-count // (len(clips) * len(methods)))) * len(methods)):
@@ -531,14 +565,17 @@ def browse_combinations(plan: dict, count: int) -> list[tuple[str, str, str, flo
 
 # report ------------------------------------------------------------------------------------------
 def verdict(ok: bool) -> str:
+    """Return ``PASS`` or ``MISS``."""
     return "PASS" if ok else "MISS"
 
 
 def summary_row(name: str, times: list[float]) -> str:
+    """Format a report row: name, count, median, 95th percentile and maximum of ``times`` (ms)."""
     return f"{name:<34}{len(times):>4}{percentile(times, 50):>10.0f}{percentile(times, 95):>10.0f}{max(times):>10.0f}"
 
 
 def main() -> None:
+    """Measure the dashboard (script runs, render and interaction times, memory) and print the report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", type=Path, default=REPOSITORY / "data" / "demo.duckdb", help="results database (MER_DB)")
     parser.add_argument("--repeats", type=int, default=10, help="warm reloads per page and timed interactions of each kind")

@@ -35,6 +35,7 @@ from engine.models.cnn import CNNClassifier
 
 
 def main() -> None:
+    """Time each map, removal-curve, imputation and causal-reliance row and print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--widths", default="8,8,16,16,32,32,48,64,64", help="CNN channel counts (the demo's)")
     parser.add_argument("--repeats", type=int, default=5)

@@ -18,6 +18,7 @@ Features of the extra corpus are cached under data/cache like any run's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -39,7 +40,7 @@ from engine.vocabulary import CLASSES
 from precompute.pipeline import DATA_DIR, _dataset_context
 from precompute.profile import load_profile
 from precompute.stages.common import train_config
-from precompute.stages.perceptual import image_of, model_spec
+from precompute.stages.perceptual import model_spec
 
 
 def balanced_accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -48,6 +49,7 @@ def balanced_accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 
 def main() -> None:
+    """Train the section's recipe per seed and print its balanced accuracy on both test sets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--section", default="cnn", choices=("cnn", "vit"))
@@ -62,18 +64,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     profile = load_profile(args.profile)
-    section = dict(profile.section(args.section))
+    section = profile.perceptual().get(args.section)
+    if section is None:
+        raise SystemExit(f"{profile.path}: no [{args.section}] section")
     if args.image:
-        section["image"] = args.image
-    image = image_of(section)
+        section = dataclasses.replace(section, image=args.image)
+    image = section.image
     representation = REPRESENTATION_OF[image]
-    dataset = profile.section("dataset")
-    if dataset.get("name") != "synthetic":
-        raise SystemExit(f"{profile.path}: [dataset] is {dataset.get('name')!r}; this check needs the synthetic corpus")
-    confound = args.confound if args.confound is not None else float(section.get("clean_confound", 0.0))
+    dataset = profile.dataset
+    if dataset.name != "synthetic":
+        raise SystemExit(f"{profile.path}: [dataset] is {dataset.name!r}; this check needs the synthetic corpus")
+    confound = args.confound if args.confound is not None else (section.clean_confound or 0.0)
 
     def context(**options):
-        return _dataset_context(profile, {**dataset, **options}, representations={representation}, writer=None,
+        return _dataset_context(profile, dataclasses.replace(dataset, **options), representations={representation}, writer=None,
                                 data_root=DATA_DIR, device="cpu", show_progress=False, jobs=args.threads)
 
     trained_on, judged_on = context(confound=confound), context()

@@ -25,6 +25,7 @@ TARGET_MS = 100.0
 
 
 def main() -> None:
+    """Time the harmony analysis and the estimators per clip and print whether the target is met."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)

@@ -28,6 +28,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
+    """Run the profile into a temporary database (or read ``--from-db``) and print its time and memory."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--data-root", type=Path)

@@ -1,4 +1,4 @@
-"""Sonification speed: how many times faster than real time is one 10 s clip re-synthesised?
+"""Sonification speed: how many times faster than real time one 10 s clip is re-synthesised.
 
     python benchmarks/bench_sonify.py [--seconds 10] [--repeats 20] [--db data/demo.duckdb]
 
@@ -28,12 +28,14 @@ from timing import median_seconds  # benchmarks/timing.py (the script's folder i
 from dashboard import listening
 from engine.audio.io import decode_audio, encode_audio
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
-from engine.audio.sonify import sonify, sonify_spectrum
+from engine.audio.sonify import sonify
 from engine.audio.stft import stft
 from engine.vocabulary import SAMPLE_RATE
+from results.store import connect_read_only
 
 
 def main() -> None:
+    """Time each sonification path and print its real-time factor (and, with ``--db``, the live path's fidelity)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--repeats", type=int, default=20)
@@ -47,10 +49,8 @@ def main() -> None:
     clip = listening.clip_spectrum(stored)
     cases = {
         "sonify (STFT + gain + iSTFT)": lambda: sonify(y, relevance, n_fft=VIT_N_FFT, hop_length=VIT_HOP),
-        "sonify from stored STFT": lambda: sonify_spectrum(spectrum, relevance, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP),
-        "  ... with 5-frame smoothing": lambda: sonify_spectrum(
-            spectrum, relevance, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP, smooth_frames=5
-        ),
+        "sonify from stored STFT": lambda: sonify(y, relevance, S=spectrum, n_fft=VIT_N_FFT, hop_length=VIT_HOP),
+        "  ... with 5-frame smoothing": lambda: sonify(y, relevance, S=spectrum, n_fft=VIT_N_FFT, hop_length=VIT_HOP, smooth_frames=5),
         "dashboard: decode OGG + STFT": lambda: listening.clip_spectrum(stored),
         "dashboard: new p, both players": lambda: [listening.resonify(clip, relevance, power=1.5, complement=c)
                                                    for c in (False, True)],
@@ -75,13 +75,14 @@ def live_fidelity(db: Path) -> None:
     """Print how far the live p = 2 sonifications are from the precomputed ones (see the docstring)."""
     from dashboard import queries
 
-    con = queries.connect(db)
+    con = connect_read_only(db)
     model = queries.default_vit(con)
     if model is None:
         print(f"{db}: no ViT model, no fidelity figure")
         return
     experiment, dataset, seed = model
-    gain = listening.stored_gain(queries.experiment_settings(con, experiment), power=2.0)
+    stored = queries.stored_model(con, experiment)
+    gain = stored.plain_gain(power=2.0) if stored is not None else None
     if gain is None:
         print(f"{db}: p = 2 was not precomputed, no fidelity figure")
         return

@@ -55,6 +55,7 @@ def time_renders(corpus: SyntheticCorpus, clip_ids: list[str]) -> list[float]:
 
 
 def main() -> None:
+    """Time the renderer on one core and print seconds per clip, the real-time factor and the verdict."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=40, help="clips rendered per repeat")
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length in seconds")

@@ -75,6 +75,7 @@ def rank_correlation(estimates: list[float], truths: list[float]) -> float:
 
 
 def main() -> None:
+    """Estimate every clip's descriptors and print each one's rank correlation with the truth and the verdict."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=7, help="corpus seed (3 was used to tune)")
     parser.add_argument("--songs", type=int, default=40, help="songs in the corpus")

@@ -42,8 +42,10 @@ class UploadExplanation:
 def check_upload(name: str, size_bytes: int) -> None:
     """Reject a file by type or size before decoding it.
 
-    Raises:
-        UploadError: extension not in ``ALLOWED_TYPES``, empty file, or larger than ``MAX_UPLOAD_MB``.
+    Raises
+    ------
+    UploadError
+        Extension not in ``ALLOWED_TYPES``, empty file, or larger than ``MAX_UPLOAD_MB``.
     """
     extension = Path(name).suffix.lower().lstrip(".")
     if extension not in ALLOWED_TYPES:
@@ -57,8 +59,10 @@ def check_upload(name: str, size_bytes: int) -> None:
 def decode_upload(name: str, data: bytes, *, clip_seconds: float, offset_s: float = 0.0) -> np.ndarray:
     """``clip_seconds`` of mono 22,050 Hz audio from ``offset_s`` of an uploaded file, shape ``(n,)``.
 
-    Raises:
-        UploadError: rejected by :func:`check_upload`, undecodable, or nothing left after ``offset_s``.
+    Raises
+    ------
+    UploadError
+        Rejected by :func:`check_upload`, undecodable, or nothing left after ``offset_s``.
     """
     check_upload(name, len(data))
     with tempfile.TemporaryDirectory() as folder:
@@ -79,15 +83,19 @@ def explain_upload(
     y: np.ndarray, *, model_bytes: bytes, clip_seconds: float, method: str, power: float = 2.0,
     options: dict | None = None,
 ) -> UploadExplanation:
-    """Prediction, relevance of ``method`` (with its ``options``, as the run that stored the model used
-    them) and sonification (gain ``R^power``) of a decoded clip ``(n,)``."""
+    """Explain a decoded clip ``(n,)`` with a stored model.
+
+    Returns the prediction, the relevance of ``method`` (with its ``options``, as the run that stored
+    the model used them) and the sonification (gain ``R^power``).
+    """
     # torch and timm load here, on the first upload, not when the page is opened (seconds on a small CPU).
+    from engine.audio.sonify import Gain
     from engine.explain.perceptual import explain_waveform
     from engine.models.perceptual import input_image_of
     from engine.models.store import model_from_bytes
 
     model, spec = model_from_bytes(model_bytes)
-    explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), power=power,
+    explanation = explain_waveform(model, y, clip_seconds=clip_seconds, methods=(method,), gain=Gain(power=power),
                                    image=input_image_of(spec), method_options={method: options or {}})
     return UploadExplanation(
         explanation=explanation,

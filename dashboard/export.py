@@ -16,7 +16,7 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 
 
 def file_stem(name: str) -> str:
-    """A safe file name stem: ``"A2E: r per target"`` → ``"a2e_r_per_target"``."""
+    """Return a safe file name stem: ``"A2E: r per target"`` → ``"a2e_r_per_target"``."""
     stem = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     return stem or "export"
 
@@ -32,7 +32,10 @@ def table_csv(frame: pd.DataFrame) -> bytes:
 
 
 def table_latex(frame: pd.DataFrame, *, caption: str, digits: int = 3) -> str:
-    """A ``booktabs`` LaTeX table of ``frame`` with its caption; text is escaped, floats get ``digits`` decimals."""
+    """Return a ``booktabs`` LaTeX table of ``frame`` with its caption.
+
+    Text is escaped, floats get ``digits`` decimals.
+    """
     return frame.to_latex(
         index=has_named_index(frame),
         escape=True,
@@ -55,8 +58,10 @@ def image_export_available() -> bool:
 def figure_image(figure: go.Figure, *, format: str, width: int = 1000, height: int | None = None) -> bytes:
     """``figure`` as PNG (2× scale) or SVG bytes.
 
-    Raises:
-        ValueError: ``format`` is not one of :data:`FIGURE_FORMATS`.
+    Raises
+    ------
+    ValueError
+        ``format`` is not one of :data:`FIGURE_FORMATS`.
     """
     if format not in FIGURE_FORMATS:
         raise ValueError(f"figure format must be one of {FIGURE_FORMATS}, got {format!r}")

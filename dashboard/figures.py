@@ -25,9 +25,14 @@ def finish(fig: go.Figure) -> go.Figure:
 def metric_bars(summary: pd.DataFrame, *, metric_label: str, reference: pd.DataFrame | None = None) -> go.Figure:
     """Horizontal bars of mean +/- SD over seeds per experiment; thesis figures beside them in grey.
 
-    Args:
-        summary: rows with ``experiment_id``, ``mean``, ``sd``, ``seeds``.
-        reference: optional rows with ``experiment_id``, ``mean``, ``sd`` (the thesis's numbers).
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        Rows with ``experiment_id``, ``mean``, ``sd``, ``seeds``.
+    metric_label : str
+        Title of the value axis.
+    reference : pd.DataFrame or None
+        Optional rows with ``experiment_id``, ``mean``, ``sd`` (the thesis's numbers).
     """
     fig = go.Figure()
     labels = summary["experiment_id"].tolist()
@@ -63,8 +68,11 @@ def metric_bars(summary: pd.DataFrame, *, metric_label: str, reference: pd.DataF
 
 
 def per_target_bars(frame: pd.DataFrame, *, metric_label: str, reference: pd.DataFrame | None = None) -> go.Figure:
-    """Grouped bars: one group per target, one bar per experiment (mean +/- SD over seeds); the thesis's
-    per-target figures (``reference``: ``experiment_id``, ``target``, ``mean``, ``sd``) as hatched grey bars."""
+    """Draw grouped bars: one group per target, one bar per experiment (mean +/- SD over seeds).
+
+    The thesis's per-target figures (``reference``: ``experiment_id``, ``target``, ``mean``, ``sd``)
+    are drawn as hatched grey bars.
+    """
     fig = go.Figure()
     for experiment_id, rows in frame.groupby("experiment_id", sort=False):
         fig.add_bar(
@@ -80,8 +88,10 @@ def per_target_bars(frame: pd.DataFrame, *, metric_label: str, reference: pd.Dat
 
 
 def cost_bars(cost: pd.DataFrame, *, metric_label: str) -> go.Figure:
-    """Mid2E (bottleneck) models as bars of mean +/- SD, coloured by descriptor source, against a
-    dashed line at the best direct A2E model (see ``queries.explainability_cost``)."""
+    """Draw Mid2E (bottleneck) models as bars of mean +/- SD, coloured by descriptor source.
+
+    A dashed line marks the best direct A2E model (see ``queries.explainability_cost``).
+    """
     fig = go.Figure()
     for source, rows in cost.groupby("input", sort=False):
         fig.add_bar(y=rows["experiment_id"], x=rows["mean"], error_x=dict(type="data", array=rows["sd"], visible=True),
@@ -122,12 +132,19 @@ def matrix_heatmap(matrix: pd.DataFrame, *, title: str = "", colorbar_title: str
 
 
 def interaction_heatmap(coefficients: pd.DataFrame, *, target: str, order: Sequence[str] = ()) -> go.Figure:
-    """Symmetric descriptors × descriptors matrix of one emotion's ridge coefficients: main effects on the
-    diagonal, the interaction term ``a x b`` in cells (a, b) and (b, a); symmetric colour scale.
+    """Draw a symmetric descriptors × descriptors matrix of one emotion's ridge coefficients.
 
-    Args:
-        coefficients: rows with ``feature`` (``"a"`` or ``"a x b"``) and ``value`` (standardised β).
-        order: descriptor order of the axes (others follow in order of appearance).
+    Main effects are on the diagonal, the interaction term ``a x b`` in cells (a, b) and (b, a);
+    symmetric colour scale.
+
+    Parameters
+    ----------
+    coefficients : pd.DataFrame
+        Rows with ``feature`` (``"a"`` or ``"a x b"``) and ``value`` (standardised β).
+    target : str
+        The emotion the coefficients belong to (named in the figure's title).
+    order : Sequence[str]
+        Descriptor order of the axes (others follow in order of appearance).
     """
     names: list[str] = [name for name in order if any(name in f.split(" x ") for f in coefficients["feature"])]
     for feature in coefficients["feature"]:
@@ -206,7 +223,7 @@ def shap_beeswarm(frame: pd.DataFrame, *, target: str) -> go.Figure:
 def spectrogram_figure(
     image: np.ndarray, *, max_hz: float, seconds: float, title: str, relevance: bool = False, signed: bool = False
 ) -> go.Figure:
-    """A ``(H, W)`` image (rows = frequency, low first) on axes in seconds and Hz.
+    """Draw a ``(H, W)`` image (rows = frequency, low first) on axes in seconds and Hz.
 
     ``relevance`` maps use a white-to-red scale over [0, 1]; ``signed`` ones a diverging blue-white-red
     scale over [-1, 1] (blue: evidence against the explained class).
@@ -252,8 +269,10 @@ def pooled_relevance(relevance: np.ndarray, *, size: int) -> np.ndarray:
 
 
 def top_relevance_mask(relevance: np.ndarray, *, percent: float, signed: bool, region: int = 1) -> np.ndarray:
-    """The ``percent`` % of pixels with the largest |R| (per-map percentile scale), as a float map:
-    ``+1`` (evidence for the explained class), ``-1`` (against; signed maps only), NaN elsewhere.
+    """Mark the ``percent`` % of pixels with the largest |R| (per-map percentile scale).
+
+    The result is a float map: ``+1`` (evidence for the explained class), ``-1`` (against; signed
+    maps only), NaN elsewhere.
 
     With ``region > 1`` the ranking is of ``region`` x ``region`` regions by their summed relevance
     (net evidence for a signed map), each region painted whole. Ties at the cut are all kept, so a
@@ -269,8 +288,11 @@ def top_relevance_mask(relevance: np.ndarray, *, percent: float, signed: bool, r
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
-    """float32 for a figure's arrays: Plotly ships arrays as typed binary, so this halves what a page
-    sends to the browser, and a map drawn in colour needs no more precision."""
+    """Return a figure's array as float32.
+
+    Plotly ships arrays as typed binary, so this halves what a page sends to the browser, and a map
+    drawn in colour needs no more precision.
+    """
     return np.asarray(values, dtype=np.float32)
 
 
@@ -278,7 +300,7 @@ def relevance_overlay(
     image: np.ndarray, relevance: np.ndarray, *, max_hz: float, seconds: float, title: str, signed: bool, opacity: float,
     top_percent: float | None = 10, height: int = 380, show_scale: bool = True,
 ) -> go.Figure:
-    """The spectrogram ``(H, W)`` in grey with a relevance map ``(h, w)`` laid over it.
+    """Draw the spectrogram ``(H, W)`` in grey with a relevance map ``(h, w)`` laid over it.
 
     With ``top_percent`` (the default, 10) only the map's most relevant 8 x 8 regions are painted, at
     ``opacity``: red where they are evidence for the explained class, blue (signed maps) where they
@@ -395,9 +417,11 @@ def descriptor_scatter(frame: pd.DataFrame, *, estimate: str, names: Sequence[st
 
 
 def perturbation_curves(curves: pd.DataFrame, *, removal: str, curve: str) -> go.Figure:
-    """Probability of the explained class against the share of tiles removed (``curve``: ``morf``
-    most relevant first, ``lerf`` least relevant first): one line per method and the random tile
-    order as a dashed grey reference."""
+    """Draw the probability of the explained class against the share of tiles removed.
+
+    ``curve`` is ``morf`` (most relevant first) or ``lerf`` (least relevant first); one line per
+    method, and the random tile order as a dashed grey reference.
+    """
     rows = curves[(curves["removal"] == removal) & (curves["curve"] == curve)]
     fig = go.Figure()
     for method, part in rows[rows["method"] != "random order"].groupby("method"):

@@ -2,13 +2,12 @@
 
 Pure functions (no Streamlit). The stored original clip is decoded and its STFT taken once (the
 dashboard caches it); each move of the p slider then costs one gain mask and one inverse STFT, the
-same :func:`engine.audio.sonify.sonify_spectrum` the precompute engine uses.
+same :func:`engine.audio.sonify.sonify` the precompute engine uses (given the stored STFT as ``S``).
 """
 
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,7 @@ import soundfile as sf
 
 from engine.audio.io import decode_audio
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
-from engine.audio.sonify import sonify_spectrum
+from engine.audio.sonify import sonify
 from engine.audio.stft import stft
 
 
@@ -24,10 +23,14 @@ from engine.audio.stft import stft
 class ClipSpectrum:
     """A decoded clip and its complex STFT on the ViT's grid.
 
-    Attributes:
-        waveform: ``(n_samples,)`` float32, the loudness reference.
-        spectrum: ``(VIT_N_FFT // 2 + 1, n_frames)`` complex64.
-        sample_rate: Hz.
+    Attributes
+    ----------
+    waveform : np.ndarray
+        ``(n_samples,)`` float32, the loudness reference.
+    spectrum : np.ndarray
+        ``(VIT_N_FFT // 2 + 1, n_frames)`` complex64.
+    sample_rate : int
+        Hz.
     """
 
     waveform: np.ndarray
@@ -48,19 +51,8 @@ def resonify(clip: ClipSpectrum, relevance: np.ndarray, *, power: float, complem
     output is loudness-matched (RMS) to the original, as the stored sonifications are. WAV, not OGG:
     encoding a 10 s clip as WAV is instant, and the page stays responsive while the slider moves.
     """
-    audio = sonify_spectrum(clip.spectrum, relevance, reference=clip.waveform, n_fft=VIT_N_FFT, hop_length=VIT_HOP,
-                            power=float(power), complement=complement)
+    audio = sonify(clip.waveform, relevance, S=clip.spectrum, n_fft=VIT_N_FFT, hop_length=VIT_HOP,
+                   power=float(power), complement=complement)
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1.0, 1.0), clip.sample_rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
-
-
-def stored_gain(settings_json: str, *, power: float) -> str | None:
-    """The name of a precomputed gain equal to ``R**power`` (floor 0, no smoothing) in a model's stored
-    settings (JSON with ``sonification.gains``), or ``None`` when that gain was not precomputed."""
-    gains = json.loads(settings_json or "{}").get("sonification", {}).get("gains", [])
-    for gain in gains:
-        plain = float(gain.get("floor", 0.0)) == 0.0 and int(gain.get("smooth_frames", 1)) == 1
-        if plain and abs(float(gain["power"]) - power) < 1e-9:
-            return str(gain["name"])
-    return None

@@ -6,8 +6,6 @@ returns a DataFrame, an array or bytes. The schema is documented in ``data/SCHEM
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -16,30 +14,18 @@ import pandas as pd
 
 from dashboard.verdicts import compare_with_best
 from engine.stats import mean_ci
+from results import settings
+from results.codecs import decode_array
+from results.schema import PERCEPTUAL_ROUTE
+from results.settings import PerceptualModel, model_bytes
+from results.store import schema_version
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-DATA_DIR = REPOSITORY / "data"
-PERCEPTUAL_ROUTE = "Perceptual"  # the route of every spectrogram-image classifier (ViT or CNN)
+__all__ = ["model_bytes", "schema_version"]  # read through results.*, offered to the pages with the other queries
 
-
-# databases ------------------------------------------------------------------------------------
-def available_databases(data_dir: Path = DATA_DIR) -> list[Path]:
-    """Finished results databases in ``data_dir``, newest first (side files being built excluded)."""
-    files = [p for p in Path(data_dir).glob("*.duckdb") if p.is_file()]
-    return sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)
-
-
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """Read-only connection; raises ``duckdb.Error`` for a file that is not a results database."""
-    return duckdb.connect(str(path), read_only=True)
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> pd.DataFrame:
     return con.cursor().execute(sql, parameters or []).df()
-
-
-def _array(data: bytes, height: int, width: int) -> np.ndarray:
-    return np.frombuffer(bytes(data), dtype="<f2").reshape(height, width).astype(np.float32)
 
 
 # overview -------------------------------------------------------------------------------------
@@ -145,8 +131,11 @@ def model_flags(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def comparison_with_best(con: duckdb.DuckDBPyConnection, *, route: str) -> pd.DataFrame:
-    """Every experiment of a regression route against the route's best by mean r, on the same test
-    clips, with a paired bootstrap CI (see ``dashboard.verdicts.compare_with_best``)."""
+    """Compare every experiment of a regression route with the route's best by mean r.
+
+    The comparison is on the same test clips, with a paired bootstrap CI (see
+    ``dashboard.verdicts.compare_with_best``).
+    """
     summary = metric_summary(con, metric="pearson_r")
     summary = summary[summary["route"] == route]
     rows = _df(
@@ -171,7 +160,7 @@ def per_target_metrics(con: duckdb.DuckDBPyConnection, *, metric: str, route: st
 
 
 def explainability_cost(con: duckdb.DuckDBPyConnection, *, metric: str = "pearson_r", target: str = "all") -> pd.DataFrame:
-    """What the interpretable bottleneck costs: every Mid2E model against the best direct A2E model.
+    """Measure what the interpretable bottleneck costs: every Mid2E model against the best direct A2E model.
 
     One row per Mid2E experiment with ``input`` (which descriptors), ``feature_set``, ``head``,
     ``mean``/``sd`` over seeds of ``metric`` on ``target``, the direct model's ``direct_mean`` and
@@ -193,7 +182,7 @@ def explainability_cost(con: duckdb.DuckDBPyConnection, *, metric: str = "pearso
 
 
 def reference_figures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The thesis's reported figures, when the run had them (empty otherwise)."""
+    """Return the thesis's reported figures, when the run had them (empty otherwise)."""
     return _df(con, "SELECT * FROM reference_figures ORDER BY table_ref, route, input, head, feature_set, target")
 
 
@@ -220,8 +209,10 @@ def seeds(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[int]:
 
 
 def perceptual_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The perceptual experiments in the order the pages offer them: ViTs first (the thesis's model),
-    then the CNNs, each before its clean twins (``@confound``)."""
+    """Return the perceptual experiments in the order the pages offer them.
+
+    ViTs come first (the thesis's model), then the CNNs, each before its clean twins (``@confound``).
+    """
     frame = experiments(con)
     frame = frame[frame["route"] == PERCEPTUAL_ROUTE]
     rank = (~frame["head"].str.startswith("vit")).astype(int) * 2 + frame["experiment_id"].str.contains("@").astype(int)
@@ -229,8 +220,11 @@ def perceptual_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def default_vit(con: duckdb.DuckDBPyConnection) -> tuple[str, str, int] | None:
-    """The perceptual model the pages open on: ``(experiment_id, dataset, seed)`` of the first of
-    :func:`perceptual_models` and its lowest seed, or ``None`` when the database holds none."""
+    """Return the perceptual model the pages open on.
+
+    That is ``(experiment_id, dataset, seed)`` of the first of :func:`perceptual_models` and its
+    lowest seed, or ``None`` when the database holds none.
+    """
     vits = perceptual_models(con)
     if vits.empty:
         return None
@@ -289,19 +283,16 @@ def classifications(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed:
 def classification_metrics(
     con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, target: str = "happy_vs_sad"
 ) -> dict[str, float]:
-    """Test metrics of one perceptual model at one decision rule: ``happy_vs_sad`` (p = 0.5) or
-    ``happy_vs_sad@calibrated`` (the threshold chosen on validation clips)."""
+    """Return the test metrics of one perceptual model at one decision rule.
+
+    The rule is ``happy_vs_sad`` (p = 0.5) or ``happy_vs_sad@calibrated`` (the threshold chosen on
+    validation clips).
+    """
     frame = _df(
         con, "SELECT metric, value FROM metrics WHERE experiment_id = ? AND seed = ? AND split = 'test' AND target = ?",
         [experiment_id, seed, target],
     )
     return dict(zip(frame["metric"], frame["value"]))
-
-
-def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The schema version the database was written with (``None`` for a file without one)."""
-    row = con.cursor().execute("SELECT max(version) FROM schema_info").fetchone()
-    return None if row is None or row[0] is None else int(row[0])
 
 
 def relevance_methods(con: duckdb.DuckDBPyConnection, experiment_id: str) -> list[str]:
@@ -311,30 +302,29 @@ def relevance_methods(con: duckdb.DuckDBPyConnection, experiment_id: str) -> lis
     return [r[0] for r in rows.fetchall()]
 
 
-def experiment_settings(con: duckdb.DuckDBPyConnection, experiment_id: str) -> str:
-    """The experiment's settings as stored (JSON text; ``"{}"`` when absent)."""
-    row = con.cursor().execute("SELECT settings FROM experiments WHERE experiment_id = ?", [experiment_id]).fetchone()
-    return row[0] if row and row[0] else "{}"
+def stored_model(con: duckdb.DuckDBPyConnection, experiment_id: str) -> PerceptualModel | None:
+    """Return the stored perceptual model of an experiment (its lowest seed) with its settings, or ``None``."""
+    return next((m for m in settings.perceptual_models(con) if m.experiment_id == experiment_id), None)
 
 
 def image(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str, kind: str = "vit_spectrogram") -> tuple[np.ndarray, float, float] | None:
-    """A stored display image ``(H, W)`` with its top frequency (Hz) and duration (s), or ``None``."""
+    """Return a stored display image ``(H, W)`` with its top frequency (Hz) and duration (s), or ``None``."""
     row = con.cursor().execute(
         "SELECT data, height, width, max_hz, seconds FROM images WHERE dataset = ? AND clip_id = ? AND kind = ?",
         [dataset, clip_id, kind],
     ).fetchone()
-    return None if row is None else (_array(row[0], row[1], row[2]), float(row[3]), float(row[4]))
+    return None if row is None else (decode_array(row[0], height=row[1], width=row[2]), float(row[3]), float(row[4]))
 
 
 def relevance_map(
     con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str
 ) -> tuple[np.ndarray, bool] | None:
-    """A stored map ``(H, W)`` scaled to a maximum magnitude of 1, and whether it is signed; or ``None``."""
+    """Return a stored map ``(H, W)`` scaled to a maximum magnitude of 1, and whether it is signed; or ``None``."""
     row = con.cursor().execute(
         "SELECT data, height, width, signed FROM relevance_maps WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ?",
         [experiment_id, seed, clip_id, method],
     ).fetchone()
-    return None if row is None else (_array(row[0], row[1], row[2]), bool(row[3]))
+    return None if row is None else (decode_array(row[0], height=row[1], width=row[2]), bool(row[3]))
 
 
 def explained_clips(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> list[str]:
@@ -355,7 +345,10 @@ def original_audio(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str
 def sonified_audio(
     con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str, gain: str, variant: str = "sonified"
 ) -> bytes | None:
-    """Encoded audio of a sonification; ``variant`` is ``sonified`` (what the model used) or ``complement``."""
+    """Return the encoded audio of a sonification.
+
+    ``variant`` is ``sonified`` (what the model used) or ``complement``.
+    """
     row = con.cursor().execute(
         "SELECT data FROM sonifications WHERE experiment_id = ? AND seed = ? AND clip_id = ? AND method = ? AND gain = ? AND variant = ?",
         [experiment_id, seed, clip_id, method, gain, variant],
@@ -384,9 +377,12 @@ def stem_shares_by_cell(con: duckdb.DuckDBPyConnection, experiment_id: str, *, s
 
 
 def faithfulness_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Per method and removal rule: mean MoRF AUC (lower = more faithful), LeRF AUC (higher) and their
-    gap (LeRF - MoRF, higher), each with a 95 % bootstrap CI over the measured clips; ``random order``
-    is the chance reference. Sorted by the ROAD gap."""
+    """Summarise faithfulness per method and removal rule.
+
+    Mean MoRF AUC (lower = more faithful), LeRF AUC (higher) and their gap (LeRF - MoRF, higher),
+    each with a 95 % bootstrap CI over the measured clips; ``random order`` is the chance reference.
+    Sorted by the ROAD gap.
+    """
     frame = _df(
         con,
         "SELECT method, clip_id, metric, value FROM faithfulness WHERE experiment_id = ? AND seed = ? ORDER BY ALL",
@@ -422,9 +418,12 @@ def faithfulness_curves(con: duckdb.DuckDBPyConnection, experiment_id: str, *, s
 
 
 def attribution_agreement(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Causal evidence per method: ``causal_spearman`` (excess relevance per stem against the
-    probability drop when the stem is removed, over clips x stems) and ``drum_contrast`` (excess drum
-    relevance of this model minus the clean model's, same clips), each with its 95 % CI and n clips."""
+    """Return the causal evidence per method.
+
+    ``causal_spearman`` (excess relevance per stem against the probability drop when the stem is
+    removed, over clips x stems) and ``drum_contrast`` (excess drum relevance of this model minus the
+    clean model's, same clips), each with its 95 % CI and n clips.
+    """
     return _df(
         con,
         "SELECT method, measure, reference_experiment_id, value, low, high, n FROM attribution_agreement "
@@ -454,8 +453,11 @@ def reliance_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed
 
 
 def sanity_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
-    """Mean Spearman similarity between maps of the trained and of the randomised model, per method and
-    scope, with a 95 % bootstrap CI over the checked clips (``low``, ``high``) and their number."""
+    """Return the mean Spearman similarity between maps of the trained and of the randomised model.
+
+    Per method and scope, with a 95 % bootstrap CI over the checked clips (``low``, ``high``) and
+    their number.
+    """
     frame = _df(
         con,
         "SELECT method, randomised, clip_id, spearman FROM sanity_checks WHERE experiment_id = ? AND seed = ? ORDER BY ALL",
@@ -509,14 +511,20 @@ _COMPARISON_SQL = (
 
 
 def descriptor_comparison(con: duckdb.DuckDBPyConnection, *, dataset: str) -> pd.DataFrame:
-    """Per clip and descriptor: the annotated value (if any), the signal-based estimate, and the A2Mid
-    prediction averaged over seeds (if any), with the clip's split."""
+    """Compare annotated, estimated and predicted descriptors per clip and descriptor.
+
+    Each row holds the annotated value (if any), the signal-based estimate, and the A2Mid prediction
+    averaged over seeds (if any), with the clip's split.
+    """
     return _df(con, _COMPARISON_SQL, [dataset] * 4)
 
 
 def chord_counts(con: duckdb.DuckDBPyConnection, *, dataset: str, source: str = "thesis_harmony") -> pd.DataFrame:
-    """How many clips contain each chord flag (or key-relative degree). Key facts (root, mode, whether the
-    tonic is among the 3 most frequent chords) and interval classes are not chords and are left out."""
+    """Count the clips that contain each chord flag (or key-relative degree).
+
+    Key facts (root, mode, whether the tonic is among the 3 most frequent chords) and interval
+    classes are not chords and are left out.
+    """
     return _df(
         con,
         "SELECT name, sum(value) AS clips, avg(value) AS share FROM clip_features "
@@ -543,8 +551,10 @@ def clip_features(con: duckdb.DuckDBPyConnection, *, dataset: str, clip_id: str)
 
 
 def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -> pd.DataFrame:
-    """Spearman rank correlation with the annotated descriptors, per descriptor and split, of the
-    signal-based estimates and of the A2Mid predictions (seed-averaged)."""
+    """Return the Spearman rank correlation with the annotated descriptors, per descriptor and split.
+
+    Computed for the signal-based estimates and for the A2Mid predictions (seed-averaged).
+    """
     return _df(
         con,
         "WITH d AS (SELECT * FROM (" + _COMPARISON_SQL + ") WHERE annotated IS NOT NULL), "
@@ -558,21 +568,6 @@ def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -
     )
 
 
-def stored_models(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Stored perceptual models (ViT or CNN) with their experiment settings (JSON), the dataset they were
-    trained on and the clip length of the run."""
-    frame = _df(
-        con,
-        "SELECT m.experiment_id, m.seed, e.settings, e.dataset FROM models m JOIN experiments e USING (experiment_id) "
-        "WHERE e.route = 'Perceptual' "
-        "ORDER BY e.head NOT LIKE 'vit%', contains(m.experiment_id, '@'), m.experiment_id, m.seed",
-    )
-    config = con.cursor().execute("SELECT config FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1").fetchone()
-    clip_seconds = float(json.loads(config[0]).get("dataset", {}).get("clip_seconds", 10.0)) if config else 10.0
-    return frame.assign(clip_seconds=clip_seconds)
-
-
-def model_bytes(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> bytes | None:
-    """The stored weights of one model (``engine.models.store`` format), or ``None``."""
-    row = con.cursor().execute("SELECT data FROM models WHERE experiment_id = ? AND seed = ?", [experiment_id, seed]).fetchone()
-    return None if row is None else bytes(row[0])
+def stored_models(con: duckdb.DuckDBPyConnection) -> list[PerceptualModel]:
+    """Every stored perceptual model (ViT or CNN) with its settings and clip length, the pages' default first."""
+    return settings.perceptual_models(con)

@@ -59,8 +59,10 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
 
 
 def faithfulness_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """MoRF AUC and gap per removal rule as ``value [95 % CI]`` text per method, with the clips they
-    rest on (LeRF AUC is MoRF AUC plus the gap)."""
+    """Tabulate MoRF AUC and gap per removal rule as ``value [95 % CI]`` text per method.
+
+    The table also gives the clips they rest on (LeRF AUC is MoRF AUC plus the gap).
+    """
     if summary.empty:
         return summary
     out = pd.DataFrame({"method": summary["method"]})
@@ -76,8 +78,10 @@ def faithfulness_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def reliance_sentence(causal: pd.DataFrame) -> str:
-    """For one clip: "Without its drums, p(Happy) moves from 0.91 to 0.08." for the stem it relies on most,
-    with the other stems' moves after it."""
+    """Describe how one clip's probability moves without the stem it relies on most.
+
+    For example "Without its drums, p(Happy) moves from 0.91 to 0.08.", with the other stems' moves after it.
+    """
     frame = causal.assign(drop=causal["p_with"] - causal["p_without"]).sort_values("drop", ascending=False)
     target = str(frame["target_class"].iloc[0]).capitalize()
     top = frame.iloc[0]
@@ -103,7 +107,7 @@ def decision_table(at_half: dict[str, float], calibrated: dict[str, float], *, c
 
 
 def confusion_counts(metrics: dict[str, float], *, classes: list[str]) -> pd.DataFrame:
-    """The stored ``cm_<true>_<predicted>`` counts as a matrix (rows true, columns predicted)."""
+    """Return the stored ``cm_<true>_<predicted>`` counts as a matrix (rows true, columns predicted)."""
     return pd.DataFrame(
         [[int(metrics.get(f"cm_{a}_{p}", 0)) for p in classes] for a in classes],
         index=[f"true {a.capitalize()}" for a in classes], columns=[f"predicted {p.capitalize()}" for p in classes],
@@ -111,8 +115,11 @@ def confusion_counts(metrics: dict[str, float], *, classes: list[str]) -> pd.Dat
 
 
 def heat_styles(counts: pd.DataFrame) -> pd.DataFrame:
-    """CSS per cell of a count matrix: a blue background whose strength is the count's share of the
-    largest (a heatmap without matplotlib), white text on the dark cells."""
+    """Return CSS per cell of a count matrix.
+
+    Each cell gets a blue background whose strength is the count's share of the largest (a heatmap
+    without matplotlib), and white text on the dark cells.
+    """
     peak = max(float(counts.to_numpy().max(initial=0)), 1.0)
     def css(value: float) -> str:
         share = float(value) / peak
@@ -121,8 +128,11 @@ def heat_styles(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def interaction_hint(mid2e: pd.DataFrame, *, source: str, feature_set: str, head: str) -> str:
-    """Where the pairwise interaction terms can be seen from the current choice, naming only choices
-    that exist (``mid2e``: the Mid2E experiments with ``input``, ``feature_set`` and ``head``)."""
+    """Say where the pairwise interaction terms can be seen from the current choice.
+
+    Only choices that exist are named (``mid2e``: the Mid2E experiments with ``input``,
+    ``feature_set`` and ``head``).
+    """
     if head == "ridge_interactions":
         return ""
     with_pairs = mid2e[(mid2e["input"] == source) & (mid2e["head"] == "ridge_interactions")]
@@ -139,8 +149,11 @@ DETERMINISTIC_HEADS = ("ridge", "ridge_interactions")
 
 
 def seed_summary(values: pd.Series | np.ndarray, *, head: str = "", digits: int = 3) -> str:
-    """A mean over seeds as text: ``"0.514 [0.402, 0.626], 3 seeds"`` (Student-t 95 % CI),
-    ``"0.514 (deterministic)"`` for a closed-form head, ``"0.514 (1 seed)"`` when there is one."""
+    """Format a mean over seeds as text.
+
+    ``"0.514 [0.402, 0.626], 3 seeds"`` (Student-t 95 % CI), ``"0.514 (deterministic)"`` for a
+    closed-form head, ``"0.514 (1 seed)"`` when there is one.
+    """
     estimate = seed_ci(np.asarray(values, dtype=float))
     if not np.isfinite(estimate.value):
         return "—"
@@ -177,12 +190,21 @@ def cost_sentence(cost: pd.DataFrame, *, metric: str) -> str:
 
 
 def headline(per_seed: pd.DataFrame, *, route: str) -> dict[str, str] | None:
-    """The best model of ``route`` usable on new audio, and the route's ceiling if it has one.
+    """Find the best model of ``route`` usable on new audio, and the route's ceiling if it has one.
 
-    ``per_seed``: one row per experiment and seed with ``experiment_id``, ``route``, ``input``,
-    ``head``, ``value`` (higher is better). Returns ``{"experiment_id", "mean", "value", "ceiling"}``
-    (texts: the mean alone, the mean with its CI and n, and the ceiling, empty when none) or ``None``
-    when the route has no usable model.
+    Parameters
+    ----------
+    per_seed : pd.DataFrame
+        One row per experiment and seed with ``experiment_id``, ``route``, ``input``, ``head``,
+        ``value`` (higher is better).
+    route : str
+        The route whose models are judged.
+
+    Returns
+    -------
+    dict[str, str] or None
+        ``{"experiment_id", "mean", "value", "ceiling"}`` (texts: the mean alone, the mean with its
+        CI and n, and the ceiling, empty when none) or ``None`` when the route has no usable model.
     """
     rows = per_seed[per_seed["route"] == route]
     usable = rows[~rows["input"].isin(CEILING_INPUTS)]
@@ -219,11 +241,20 @@ def paired_r_difference(
 ) -> Estimate:
     """Mean r of model A minus that of model B on the same test clips, with a paired bootstrap 95 % CI.
 
-    Args:
-        predicted_a, predicted_b: ``(n_clips, n_targets)`` predictions (e.g. averaged over seeds).
-        actual: ``(n_clips, n_targets)`` labels.
+    Parameters
+    ----------
+    predicted_a, predicted_b : np.ndarray
+        ``(n_clips, n_targets)`` predictions (e.g. averaged over seeds).
+    actual : np.ndarray
+        ``(n_clips, n_targets)`` labels.
+    resamples : int
+        Number of bootstrap resamples.
+    seed : int
+        Seed of the resampling.
 
-    Returns:
+    Returns
+    -------
+    Estimate
         An estimate over clips; its CI containing 0 means the two are within noise.
     """
     a, b, y = (np.asarray(x, dtype=np.float64) for x in (predicted_a, predicted_b, actual))
@@ -241,11 +272,17 @@ def paired_r_difference(
 
 
 def compare_with_best(summary: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
-    """For every experiment of ``summary`` (one route; ``experiment_id``, ``mean``), its difference in
-    mean r from the best one on the same test clips (predictions averaged over seeds), with a paired
-    bootstrap CI and a verdict: ``best``, ``within noise`` or ``worse``.
+    """Compare every experiment of ``summary`` with the best one on the same test clips.
 
-    ``predictions``: the route's ``experiment_id, clip_id, target, predicted, actual`` rows (all seeds).
+    For every experiment, its difference in mean r from the best one (predictions averaged over
+    seeds), with a paired bootstrap CI and a verdict: ``best``, ``within noise`` or ``worse``.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        One route's experiments (``experiment_id``, ``mean``).
+    predictions : pd.DataFrame
+        The route's ``experiment_id, clip_id, target, predicted, actual`` rows (all seeds).
     """
     if summary.empty or predictions.empty:
         return pd.DataFrame(columns=["experiment_id", "vs best", "verdict"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 import pandas as pd
@@ -12,7 +12,11 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from dashboard import export, figures, listening, queries
-from precompute.schema import SCHEMA_VERSION
+from results import store
+from results.schema import SCHEMA_VERSION
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 BUILD_HELP = """
 No results database yet. Build the demo one (synthetic corpus, a few minutes on a laptop CPU):
@@ -28,7 +32,7 @@ then reload this page. To use your own data, see the README ("Real data").
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _connection(path: str, modified: float) -> duckdb.DuckDBPyConnection:
     # ``modified`` is part of the cache key: a rebuilt (swapped-in) database gets a new connection.
-    return queries.connect(Path(path))
+    return store.connect_read_only(Path(path))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -36,14 +40,28 @@ def _cached(path: str, modified: float, name: str, args: tuple, kwargs: tuple) -
     return getattr(queries, name)(_connection(path, modified), *args, **dict(kwargs))
 
 
+def read(path: Path, query: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``query(connection, *args, **kwargs)`` on the results database at ``path``, cached on the file's modification time.
+
+    ``query`` is a function of :mod:`dashboard.queries` (pages pass the function, so its signature and
+    return type are checked and go-to-definition works); the cache keys on its name and arguments.
+    """
+    name = query.__name__
+    if getattr(queries, name, None) is not query:
+        raise ValueError(f"{name} is not a query of dashboard.queries")
+    return _cached(str(path), path.stat().st_mtime, name, args, tuple(sorted(kwargs.items())))
+
+
 def page(title: str) -> None:
-    """The page's title; call first on every page (the entry script sets the layout)."""
+    """Show the page's title; call first on every page (the entry script sets the layout)."""
     st.title(title)
 
 
 def redirect_to_page_parameter(pages: dict[str, list[Any]]) -> None:
-    """Honour ``?page=<url_path>`` (a deep link that names its page as a parameter): switch to that
-    page and keep the other parameters. Unknown names are ignored."""
+    """Honour ``?page=<url_path>``, a deep link that names its page as a parameter.
+
+    Switch to that page and keep the other parameters. Unknown names are ignored.
+    """
     wanted = st.query_params.get("page")
     if not wanted:
         return
@@ -55,7 +73,7 @@ def redirect_to_page_parameter(pages: dict[str, list[Any]]) -> None:
 
 
 def pinned_database() -> Path | None:
-    """The database a hosted deployment pins: ``$MER_DB``, else ``MER_DB`` in ``.streamlit/secrets.toml``."""
+    """Return the database a hosted deployment pins: ``$MER_DB``, else ``MER_DB`` in ``.streamlit/secrets.toml``."""
     if os.environ.get("MER_DB"):
         return Path(os.environ["MER_DB"])
     try:
@@ -68,7 +86,7 @@ def pinned_database() -> Path | None:
 def run_label(path: Path) -> str:
     """``demo · synthetic · finished 2026-11-25 14:03`` for a results database (its newest run)."""
     try:
-        runs = query(path, "runs")
+        runs = read(path, queries.runs)
     except duckdb.Error:
         return f"{path.stem} · unreadable"
     if runs.empty:
@@ -89,7 +107,7 @@ def run_selector() -> None:
     if pinned is not None:
         st.sidebar.caption(f"Results database: `{pinned.name}` (read-only)")
         return
-    found = {p.stem: p for p in queries.available_databases()}
+    found = {p.stem: p for p in store.available_databases()}
     if not found:
         return
     # Bound widgets keep their *label* in the URL, so the options are the plain file stems.
@@ -100,12 +118,15 @@ def run_selector() -> None:
 
 
 def database() -> Path | None:
-    """The results database every page reads: the pinned one (hosted mode), else the run chosen in the
-    sidebar, else the newest database in ``data/``."""
+    """Return the results database every page reads.
+
+    That is the pinned one (hosted mode), else the run chosen in the sidebar, else the newest
+    database in ``data/``.
+    """
     pinned = pinned_database()
     if pinned is not None:
         return pinned
-    found = queries.available_databases()
+    found = store.available_databases()
     chosen = st.session_state.get("run")
     for path in found:
         if path.stem == chosen:
@@ -114,7 +135,7 @@ def database() -> Path | None:
 
 
 def require_database() -> Path:
-    """The chosen database, or a message on how to build one (and the page stops there)."""
+    """Return the chosen database, or show a message on how to build one (and the page stops there)."""
     path = database()
     if path is None or not path.is_file():
         if path is not None:
@@ -122,7 +143,7 @@ def require_database() -> Path:
         st.info(BUILD_HELP)
         st.stop()
     try:
-        version = query(path, "schema_version")
+        version = read(path, queries.schema_version)
     except duckdb.Error as error:
         st.error(f"{path} is not a readable results database: {error}")
         st.stop()
@@ -133,30 +154,25 @@ def require_database() -> Path:
     return path
 
 
-def query(path: Path, name: str, *args: Any, **kwargs: Any) -> Any:
-    """Call ``dashboard.queries.<name>`` on ``path`` with caching keyed on the file's modification time."""
-    return _cached(str(path), path.stat().st_mtime, name, args, tuple(sorted(kwargs.items())))
-
-
 def vit_model(db: Path) -> tuple[str, str, int]:
     """Model and seed selectors for the perceptual models (ViT or CNN); returns ``(experiment_id, dataset, seed)``.
 
     Stops the page with a note when the database holds no perceptual model.
     """
-    vits = query(db, "perceptual_models")
+    vits = read(db, queries.perceptual_models)
     if vits.empty:
         st.info("This database holds no perceptual (ViT or CNN) model.")
         st.stop()
     left, right = st.columns([3, 1])
     experiment = left.selectbox("Model", vits["experiment_id"].tolist(), key="model", bind="query-params")
     dataset = str(vits[vits["experiment_id"] == experiment]["dataset"].iloc[0])
-    seed = right.selectbox("Seed", query(db, "seeds", experiment), key="seed", bind="query-params")
+    seed = right.selectbox("Seed", read(db, queries.seeds, experiment), key="seed", bind="query-params")
     return experiment, dataset, seed
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> listening.ClipSpectrum | None:
-    encoded = query(Path(path), "original_audio", dataset=dataset, clip_id=clip_id)
+    encoded = read(Path(path), queries.original_audio, dataset=dataset, clip_id=clip_id)
     return None if encoded is None else listening.clip_spectrum(encoded)
 
 
@@ -165,7 +181,7 @@ def _resonified(path: str, modified: float, experiment: str, seed: int, dataset:
                 power: float, complement: bool) -> bytes | None:
     db = Path(path)
     clip = _clip_spectrum(path, modified, dataset, clip_id)
-    stored = query(db, "relevance_map", experiment, seed=seed, clip_id=clip_id, method=method)
+    stored = read(db, queries.relevance_map, experiment, seed=seed, clip_id=clip_id, method=method)
     if clip is None or stored is None:
         return None
     return listening.resonify(clip, stored[0], power=power, complement=complement)
@@ -173,13 +189,16 @@ def _resonified(path: str, modified: float, experiment: str, seed: int, dataset:
 
 def resonified(db: Path, experiment: str, *, seed: int, dataset: str, clip_id: str, method: str, power: float,
                complement: bool = False) -> bytes | None:
-    """WAV of the clip re-sonified live with ``A(R) = R**power`` from its stored audio and relevance map
-    (``None`` when either is missing); cached per clip, method and power."""
+    """Return a WAV of the clip re-sonified live with ``A(R) = R**power``.
+
+    It is made from the clip's stored audio and relevance map (``None`` when either is missing);
+    cached per clip, method and power.
+    """
     return _resonified(str(db), db.stat().st_mtime, experiment, seed, dataset, clip_id, method, float(power), complement)
 
 
 def audio_player(label: str, data: bytes | None, *, format: str = "audio/ogg") -> None:
-    """A labelled audio player for encoded audio (OGG by default), or a note when it is missing."""
+    """Show a labelled audio player for encoded audio (OGG by default), or a note when it is missing."""
     st.caption(label)
     if data is None:
         st.write("— not stored —")
@@ -254,5 +273,5 @@ def top_percent(highlight: str) -> float | None:
     return float(parts[1]) if len(parts) == 3 and parts[0] == "top" else None
 
 
-__all__ = ["page", "run_selector", "database", "require_database", "query", "vit_model", "audio_player", "chart", "top_percent", "HIGHLIGHTS",
+__all__ = ["page", "run_selector", "database", "require_database", "read", "vit_model", "audio_player", "chart", "top_percent", "HIGHLIGHTS",
            "table", "figures"]

@@ -1,3 +1,4 @@
+"""``python -m precompute``: the command line (see :mod:`precompute.cli`)."""
 import sys
 
 from precompute.cli import main

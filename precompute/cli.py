@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command (``run``, ``explain``, ``summary``, ``compact``); return the process exit status."""
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
@@ -72,8 +73,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from engine.audio.io import AudioLoadError
-    from precompute.database import ResultsError
     from precompute.explain_file import ExplainError, explain_file
+    from results.store import ResultsError
 
     out = args.out or Path("data/explain") / args.audio.stem
     try:
@@ -87,8 +88,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from precompute.database import ResultsError
     from precompute.summary import SummaryError, summarise
+    from results.store import ResultsError
 
     try:
         print(summarise(args.db))
@@ -99,7 +100,8 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    from precompute.database import ResultsError, compact_copy
+    from precompute.database import compact_copy
+    from results.store import ResultsError
 
     try:
         size = compact_copy(args.db, args.out)

@@ -36,7 +36,8 @@ FEATURE_VERSION = 4  # bump when a representation's computation changes, to inva
 class Features:
     """Stacked model inputs of the usable clips.
 
-    Attributes:
+    Attributes
+    ----------
         clip_ids: usable clips, in record order, length ``N``.
         arrays: representation name to array ``(N, ...)`` (e.g. ``(N, 149, 313)``).
         skipped: clip id to the reason it was left out.
@@ -70,7 +71,7 @@ class RunContext:
     _features: Features | None = None
 
     def with_confound(self, confound: float) -> "RunContext":
-        """The context of this corpus re-planned at ``confound`` (built by the pipeline when a profile asks)."""
+        """Return the context of this corpus re-planned at ``confound`` (built by the pipeline when a profile asks)."""
         try:
             return self.confound_variants[float(confound)]
         except KeyError:
@@ -78,6 +79,7 @@ class RunContext:
 
     @property
     def records_by_id(self) -> dict[str, ClipRecord]:
+        """Every record of the dataset by clip id."""
         return {record.clip_id: record for record in self.records}
 
     def features(self) -> Features:

@@ -18,28 +18,18 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import duckdb
-import numpy as np
 import pandas as pd
 
-from precompute.schema import SCHEMA_VERSION, TABLES, create_statements
+from results.schema import SCHEMA_VERSION, TABLES, create_statements
+from results.store import ResultsError, open_results
 
 Rows = Mapping[str, pd.DataFrame]
 """Rows a unit produced, by table name."""
 
 
 def building_path(db_path: Path) -> Path:
-    """The side file a run writes before swapping it in."""
+    """Return the side file a run writes before swapping it in."""
     return db_path.with_name(db_path.name + ".building")
-
-
-def encode_array(array: np.ndarray) -> bytes:
-    """2-D array to float16 little-endian bytes (row-major), the schema's array encoding."""
-    return np.ascontiguousarray(array, dtype="<f2").tobytes()
-
-
-def decode_array(data: bytes, *, height: int, width: int) -> np.ndarray:
-    """Inverse of :func:`encode_array`; returns float32 ``(height, width)``."""
-    return np.frombuffer(data, dtype="<f2").reshape(height, width).astype(np.float32)
 
 
 class DatabaseLockedError(RuntimeError):
@@ -53,7 +43,8 @@ def write_lock(db_path: Path) -> Iterator[None]:
     The operating system releases the lock when the process ends, however it ends (even SIGKILL), so a
     killed run never blocks the next one. The lock file stays; it holds the owner's pid for messages.
 
-    Raises:
+    Raises
+    ------
         DatabaseLockedError: another process holds the lock.
     """
     lock_path = db_path.with_name(db_path.name + ".lock")
@@ -110,11 +101,13 @@ class ResultsWriter:
             self.con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
 
     def close(self) -> None:
+        """Checkpoint and close the database."""
         self.con.execute("CHECKPOINT")
         self.con.close()
 
     # runs -------------------------------------------------------------------------------------
     def latest_config_hash(self) -> str | None:
+        """Return the config hash of the newest run in this file (finished or not), or ``None``."""
         row = self.con.execute("SELECT config_hash FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
@@ -129,6 +122,7 @@ class ResultsWriter:
         git_revision: str,
         device: str,
     ) -> int:
+        """Record a new run as ``running``; return its id."""
         run_id = int(self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0])
         self.con.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running')",
@@ -146,10 +140,12 @@ class ResultsWriter:
         return int(count)
 
     def finish_run(self, run_id: int, *, status: str) -> None:
+        """Record how a run ended (``finished``, ``interrupted``, ``failed``) and when."""
         self.con.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", [_now(), status, run_id])
 
     # units ------------------------------------------------------------------------------------
     def done_units(self) -> set[str]:
+        """Return the names of the units whose rows are committed."""
         return {row[0] for row in self.con.execute("SELECT unit FROM work_units").fetchall()}
 
     def write_unit(self, unit: str, rows: Rows, *, run_id: int, seconds: float, peak_rss_mb: float) -> None:
@@ -184,29 +180,6 @@ def swap_in(building: Path, final: Path) -> None:
         wal.unlink()
 
 
-class ResultsError(Exception):
-    """A results database cannot be read; the message names the file and the reason."""
-
-
-def open_results(path: Path) -> duckdb.DuckDBPyConnection:
-    """Read-only connection to a finished results database written with this schema version.
-
-    Raises:
-        ResultsError: no such file, not a DuckDB database, or another schema version.
-    """
-    if not path.is_file():
-        raise ResultsError(f"{path}: no results database (build one: python -m precompute run --profile demo)")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-        version = con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
-    except duckdb.Error as error:
-        raise ResultsError(f"{path}: cannot open results database ({error})") from error
-    if version != SCHEMA_VERSION:
-        con.close()
-        raise ResultsError(f"{path}: written with schema version {version}, this code reads {SCHEMA_VERSION}; rebuild it with --fresh")
-    return con
-
-
 def compact_copy(source: Path, target: Path) -> int:
     """Write a read-only copy of a results database for hosting; returns its size in bytes.
 
@@ -214,7 +187,8 @@ def compact_copy(source: Path, target: Path) -> int:
     for resuming and which make up more than half of a built file (the demo: 92 MB → about 35 MB).
     The copy is for the dashboard only: resuming a run on it is refused by the missing keys.
 
-    Raises:
+    Raises
+    ------
         ResultsError: ``source`` is not a finished results database of this schema version, or
             ``target`` is ``source``.
     """

@@ -1,86 +1,69 @@
-"""Building a dataset adapter from a profile's ``[dataset]`` options (or ``[a2mid] train_dataset``)."""
+"""Building a dataset adapter from a profile's ``[dataset]`` section (or ``[a2mid] train_dataset``).
+
+Options the profile leaves out take the adapter's own defaults (its config class in ``engine/datasets``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from engine.datasets.base import ClipRecord, Dataset
+from precompute.profile import DatasetSection
 
 KNOWN = ("synthetic", "soundtracks", "mtg_midlevel", "kaggle_mec", "folder")
+# the options each adapter's config takes (from DatasetSection); others in the section are refused
+OPTIONS = {
+    "synthetic": ("n_songs", "clips_per_song", "clip_seconds", "seed", "confound"),
+    "soundtracks": ("split", "fractions", "split_seed"),
+    "mtg_midlevel": ("exclude_sources", "fractions", "split_seed"),
+    "kaggle_mec": ("val_fraction", "split_seed"),
+    "folder": ("labels_csv", "fractions", "split_seed"),
+}
+DEFAULT_ROOTS = {"soundtracks": "soundtracks-set1", "mtg_midlevel": "mtg-midlevel", "kaggle_mec": "kaggle-mec"}
 
 
-def open_dataset(options: Mapping[str, Any], *, data_root: Path) -> tuple[Dataset, list[ClipRecord], str]:
-    """The adapter named by ``options["name"]``, its records with splits, and a description of the split.
+def open_dataset(section: DatasetSection, *, data_root: Path) -> tuple[Dataset, list[ClipRecord], str]:
+    """Open the adapter named by ``section.name``; return it, its records with splits and a description of the split.
 
     Relative ``root`` paths are resolved against ``data_root``.
 
-    Raises:
-        ValueError: unknown dataset name.
+    Raises
+    ------
+        ValueError: unknown dataset name, an option the adapter does not take, or no root for ``folder``.
         engine.datasets.soundtracks.DatasetError: missing or malformed dataset files.
     """
-    options = dict(options)
-    name = options.pop("name")
-    if name != "synthetic":
-        options.pop("clip_seconds", None)  # only the generator takes it; others are cut to length
+    name = section.name
+    if name not in KNOWN:
+        raise ValueError(f"unknown dataset {name!r} (known: {', '.join(KNOWN)})")
+    given = {k: v for k, v in section.options().items() if k not in ("name", "root", "clip_seconds")}
+    foreign = sorted(set(given) - set(OPTIONS[name]))
+    if foreign:
+        raise ValueError(f"dataset {name!r} does not take {', '.join(foreign)} (it takes {', '.join(OPTIONS[name])})")
+    options: dict[str, Any] = {k: v for k, v in section.options().items() if k in OPTIONS[name]}
     if name == "synthetic":
         from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 
         dataset = SyntheticCorpus(SyntheticConfig(**options))
         return dataset, dataset.records(), "group-aware by song (synthetic generator)"
+    if name == "folder" and section.root is None:
+        raise ValueError("dataset 'folder' needs a root option (the folder of audio, relative to the data root)")
+    root = Path(section.root if section.root is not None else DEFAULT_ROOTS[name])
+    options["root"] = root if root.is_absolute() else data_root / root
     if name == "soundtracks":
         from engine.datasets.soundtracks import SoundtracksConfig, SoundtracksDataset
 
-        dataset = SoundtracksDataset(
-            SoundtracksConfig(
-                root=_root(options, data_root, "soundtracks-set1"),
-                split=str(options.get("split", "group")),
-                fractions=tuple(options.get("fractions", (0.7, 0.1, 0.2))),
-                split_seed=int(options.get("split_seed", 0)),
-            )
-        )
-        return dataset, dataset.records(), dataset.split_name
-    if name == "mtg_midlevel":
+        dataset = SoundtracksDataset(SoundtracksConfig(**options))
+    elif name == "mtg_midlevel":
         from engine.datasets.mtg_midlevel import MTGMidlevelConfig, MTGMidlevelDataset
 
-        dataset = MTGMidlevelDataset(
-            MTGMidlevelConfig(
-                root=_root(options, data_root, "mtg-midlevel"),
-                exclude_sources=tuple(options.get("exclude_sources", ())),
-                fractions=tuple(options.get("fractions", (0.8, 0.1, 0.1))),
-                split_seed=int(options.get("split_seed", 0)),
-            )
-        )
-        return dataset, dataset.records(), dataset.split_name
-    if name == "kaggle_mec":
+        dataset = MTGMidlevelDataset(MTGMidlevelConfig(**options))
+    elif name == "kaggle_mec":
         from engine.datasets.kaggle_mec import KaggleMECConfig, KaggleMECDataset
 
-        dataset = KaggleMECDataset(
-            KaggleMECConfig(
-                root=_root(options, data_root, "kaggle-mec"),
-                val_fraction=float(options.get("val_fraction", 0.1)),
-                split_seed=int(options.get("split_seed", 0)),
-            )
-        )
-        return dataset, dataset.records(), dataset.split_name
-    if name == "folder":
+        dataset = KaggleMECDataset(KaggleMECConfig(**options))
+    else:
         from engine.datasets.folder import FolderConfig, FolderDataset
 
-        if "root" not in options:
-            raise ValueError("dataset 'folder' needs a root option (the folder of audio, relative to the data root)")
-        labels_csv = options.get("labels_csv")
-        dataset = FolderDataset(
-            FolderConfig(
-                root=_root(options, data_root, ""),
-                labels_csv=str(labels_csv) if labels_csv else None,
-                fractions=tuple(float(f) for f in options.get("fractions", (0.7, 0.1, 0.2))),
-                split_seed=int(options.get("split_seed", 0)),
-            )
-        )
-        return dataset, dataset.records(), dataset.split_name
-    raise ValueError(f"unknown dataset {name!r} (known: {', '.join(KNOWN)})")
-
-
-def _root(options: Mapping[str, Any], data_root: Path, default: str) -> Path:
-    root = Path(options.get("root", default))
-    return root if root.is_absolute() else data_root / root
+        dataset = FolderDataset(FolderConfig(**options))
+    return dataset, dataset.records(), dataset.split_name

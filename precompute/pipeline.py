@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import time
@@ -16,16 +17,10 @@ from precompute import provenance
 from precompute.context import RunContext, dataset_fingerprint
 from precompute.database import ResultsWriter, building_path, discard, read_config_hash, swap_in, write_lock
 from precompute.datasets import open_dataset
-from precompute.profile import Profile, load_profile
+from precompute.profile import DatasetSection, Profile, load_profile
 from precompute.progress import bar, say
 from precompute.stages import Unit, audio_regression, corpus, mid2e, order_units, perceptual
-
-DATA_DIR = provenance.REPOSITORY / "data"
-
-
-def default_db(profile_name: str) -> Path:
-    """Where a profile's results go unless ``--db`` says otherwise: ``data/<profile>.duckdb``."""
-    return DATA_DIR / f"{profile_name}.duckdb"
+from results.store import DATA_DIR, default_database
 
 
 def run(
@@ -42,12 +37,13 @@ def run(
 
     ``jobs`` processes extract features in parallel (0: one per CPU core, at most 8).
 
-    Raises:
+    Raises
+    ------
         KeyboardInterrupt: the run was interrupted; finished units are kept for the next run.
         precompute.database.DatabaseLockedError: another run is writing the same database.
     """
     profile = load_profile(profile_name)
-    final = Path(db) if db else default_db(profile.name)
+    final = Path(db) if db else default_database(profile.name)
     with write_lock(final):
         return _run_locked(profile, final=final, data_root=Path(data_root), fresh=fresh, device=device,
                            show_progress=show_progress, jobs=jobs)
@@ -75,8 +71,8 @@ def _run_locked(
     device = resolve_device(device)
     run_id = writer.start_run(
         profile=profile.name,
-        dataset=profile.dataset,
-        config=profile.sections,
+        dataset=profile.dataset.name,
+        config=profile.resolved(),
         config_hash=config_hash,
         versions=provenance.library_versions(),
         git_revision=provenance.git_revision(),
@@ -102,46 +98,44 @@ def _run_locked(
 def _context(
     profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool, jobs: int
 ) -> RunContext:
-    """The main dataset's context and, when ``[a2mid]`` trains elsewhere, that dataset's context."""
-    sections = profile.sections
+    """Build the main dataset's context and, when ``[a2mid]`` trains elsewhere, that dataset's context."""
     main = _dataset_context(
-        profile, profile.section("dataset"), representations=needed_representations(sections),
+        profile, profile.dataset, representations=needed_representations(profile),
         writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
     )
-    train_options = profile.section("a2mid").get("train_dataset")
-    if train_options:
+    if profile.a2mid is not None and profile.a2mid.train_dataset is not None:
         main.a2mid_train = _dataset_context(
-            profile, {"clip_seconds": main.clip_seconds, **train_options},
-            representations=audio_regression.representations_for(profile.section("a2mid")),
+            profile, profile.a2mid.train_dataset, representations=audio_regression.representations_for(profile.a2mid),
             writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
         )
     if main.dataset.name == "synthetic":
-        confounds = {float(sections[b]["clean_confound"]) for b in perceptual.SECTIONS if "clean_confound" in sections.get(b, {})}
+        confounds = {s.clean_confound for s in profile.perceptual().values() if s.clean_confound is not None}
         for confound in sorted(confounds):
             main.confound_variants[confound] = _dataset_context(
-                profile, {**profile.section("dataset"), "confound": confound}, representations=perceptual.representations_for(sections),
+                profile, dataclasses.replace(profile.dataset, confound=confound), representations=perceptual.representations_for(profile),
                 writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
             )
     return main
 
 
-def needed_representations(sections: dict) -> set[str]:
+def needed_representations(profile: Profile) -> set[str]:
     """Every per-clip array the main dataset needs: model inputs, display images, music features."""
-    needed = {"vit_spectrogram"} | perceptual.representations_for(sections)  # the display image, and the models' inputs
-    for name in ("a2e", "a2mid"):
-        needed |= audio_regression.representations_for(sections.get(name, {}))
-    if sections.get("mid2e"):
+    needed = {"vit_spectrogram"} | perceptual.representations_for(profile)  # the display image, and the models' inputs
+    for section in (profile.a2e, profile.a2mid):
+        if section is not None:
+            needed |= audio_regression.representations_for(section)
+    if profile.mid2e is not None:
         needed |= {"mean_chroma", *MUSIC_FEATURES}
     return needed
 
 
 def _dataset_context(
-    profile: Profile, options: dict, *, representations: set[str], writer: ResultsWriter, data_root: Path,
+    profile: Profile, section: DatasetSection, *, representations: set[str], writer: ResultsWriter, data_root: Path,
     device: str, show_progress: bool, jobs: int,
 ) -> RunContext:
-    dataset, records, split_name = open_dataset(options, data_root=data_root)
-    clip_seconds = float(options.get("clip_seconds", 10.0))
-    fingerprint = dataset_fingerprint(options, data_root=str(data_root.resolve()), clip_seconds=clip_seconds)
+    dataset, records, split_name = open_dataset(section, data_root=data_root)
+    clip_seconds = section.clip_seconds
+    fingerprint = dataset_fingerprint(section.options(), data_root=str(data_root.resolve()), clip_seconds=clip_seconds)
     return RunContext(
         profile=profile,
         dataset=dataset,

@@ -1,41 +1,33 @@
-"""Profiles: named configuration files (TOML) under ``precompute/profiles/``.
+"""Profiles: named configuration files (TOML) under ``precompute/profiles/``, read into typed sections.
 
 A profile names the dataset and, per experiment family, the model sizes, seeds, epochs,
 attribution methods and sonification gains. ``--profile NAME`` reads ``profiles/NAME.toml``;
-``--profile path/to/file.toml`` reads any file. See ``profiles/demo.toml`` for every key.
+``--profile path/to/file.toml`` reads any file. ``profiles/demo.toml`` explains every key.
+
+Each section is one frozen dataclass below, and its defaults are written there and nowhere else.
+An unknown section or key, or a value of the wrong type, is refused with one line naming the file,
+the section and the key (with the nearest valid key when one is close). A profile may leave out any
+experiment family (``[a2e]``, ``[a2mid]``, ``[mid2e]``, ``[vit]``, ``[cnn]``): that family is not run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from results.settings import NamedGain
+
 PROFILE_DIR = Path(__file__).parent / "profiles"
-SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"), "vit": ("loss", "balanced_accuracy"), "cnn": ("loss", "balanced_accuracy")}
+THESIS_WIDTHS = (64, 64, 128, 128, 256, 256, 384, 512, 256)  # engine.models.cnn.THESIS_WIDTHS (not imported: no torch here)
 TARGET_SCALINGS = ("thesis", "standardised")  # precompute/stages/audio_regression.py
-_TRAINING = {"seeds", "epochs", "batch_size", "learning_rate", "weight_decay", "patience", "schedule", "time_shift", "select"}
-_AUDIO_REGRESSION = _TRAINING | {"inputs", "widths", "dropout", "mlp_hidden", "targets", "transpose"}
-_PERCEPTUAL = _TRAINING | {"methods", "method_options", "explain_per_cell", "faithfulness_clips", "sanity_clips", "clean_confound", "image"}
-KNOWN_KEYS: dict[str, set[str]] = {
-    "profile": {"name", "description"},
-    # the union over the adapters (precompute/datasets.py): each adapter reads its own
-    "dataset": {"name", "root", "clip_seconds", "n_songs", "clips_per_song", "seed", "confound", "split", "fractions",
-                "split_seed", "exclude_sources", "val_fraction", "labels_csv"},
-    "a2e": _AUDIO_REGRESSION,
-    "a2mid": _AUDIO_REGRESSION | {"train_dataset"},
-    "mid2e": {"sources", "feature_sets", "heads", "interaction_sets", "seeds", "shap_background", "nn_hidden", "nn_dropout",
-              "nn_epochs", "nn_batch_size", "nn_learning_rate", "nn_patience"},
-    "vit": _PERCEPTUAL | {"architecture", "overrides", "weights"},
-    "cnn": _PERCEPTUAL | {"widths", "dropout"},
-    "sonification": {"gains"},
-}
-"""Every key each section may hold; anything else is refused when the profile is read."""
-PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
 
 
 class ProfileError(ValueError):
@@ -43,24 +35,184 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
+class ProfileInfo:
+    """``[profile]``: a name (the default results file is ``data/<name>.duckdb``) and one line on what it is for."""
+
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetSection:
+    """``[dataset]`` (and ``[a2mid] train_dataset``): which adapter reads which data.
+
+    ``name`` picks the adapter (:data:`precompute.datasets.KNOWN`); ``root`` is relative to the data
+    root unless absolute. The other keys are options of one adapter; left out (``None``), the
+    adapter's own default applies (see its config class in ``engine/datasets``).
+    """
+
+    name: str
+    root: str | None = None
+    clip_seconds: float = 10.0
+    # the synthetic generator (engine.datasets.synthetic.SyntheticConfig)
+    n_songs: int | None = None
+    clips_per_song: int | None = None
+    seed: int | None = None
+    confound: float | None = None
+    # splits of the real-data adapters
+    split: str | None = None
+    fractions: tuple[float, ...] | None = None
+    split_seed: int | None = None
+    exclude_sources: tuple[str, ...] | None = None
+    val_fraction: float | None = None
+    labels_csv: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """Return the keys the profile set (``None`` left out), as the adapter and the feature cache's key take them."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Training:
+    """Optimisation settings shared by every trained section (:class:`engine.models.training.TrainConfig`)."""
+
+    seeds: tuple[int, ...] = (0,)
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 10
+    schedule: str = "constant"
+    time_shift: bool = False
+    select: str = "loss"
+    transpose: bool = False
+
+
+@dataclass(frozen=True)
+class AudioRegressionSection(Training):
+    """``[a2e]``: CNN/MLP regressors from audio representations to the emotion ratings."""
+
+    inputs: tuple[str, ...] = ()
+    widths: tuple[int, ...] = THESIS_WIDTHS
+    dropout: float = 0.3
+    mlp_hidden: tuple[int, ...] = (64, 32)
+    targets: str = "thesis"
+
+
+@dataclass(frozen=True)
+class A2MidSection(AudioRegressionSection):
+    """``[a2mid]``: the same regressors to the mid-level descriptors, optionally trained on another dataset."""
+
+    train_dataset: DatasetSection | None = None
+
+
+@dataclass(frozen=True)
+class Mid2ESection:
+    """``[mid2e]``: linear and shallow heads from descriptor sets to the emotion ratings."""
+
+    sources: tuple[str, ...] = ("annotated",)
+    feature_sets: tuple[str, ...] = ()
+    heads: tuple[str, ...] = ()
+    interaction_sets: tuple[str, ...] | None = None  # None: every feature set
+    seeds: tuple[int, ...] = (0,)
+    shap_background: int = 100
+    nn_hidden: tuple[int, ...] = (32,)
+    nn_dropout: float = 0.3
+    nn_epochs: int = 300
+    nn_batch_size: int = 16
+    nn_learning_rate: float = 1e-3
+    nn_patience: int = 15
+
+
+@dataclass(frozen=True)
+class PerceptualSection(Training):
+    """``[vit]`` and ``[cnn]``: a Happy/Sad classifier on spectrogram images, with its explanations."""
+
+    epochs: int = 60
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    methods: tuple[str, ...] = ("gradient_x_input", "random")
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    explain_per_cell: int = 5
+    faithfulness_clips: int = 0
+    sanity_clips: int = 4
+    clean_confound: float | None = None
+    image: str = "linear"
+
+
+@dataclass(frozen=True)
+class VitSection(PerceptualSection):
+    """``[vit]``: a timm Vision Transformer; ``weights`` is ``""`` (random), ``"hub"`` or a local file."""
+
+    architecture: str = "vit_tiny_patch16_224"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    weights: str = ""
+
+
+@dataclass(frozen=True)
+class CnnSection(PerceptualSection):
+    """``[cnn]``: the VGG-style CNN classifier (:class:`engine.models.cnn.CNNClassifier`)."""
+
+    widths: tuple[int, ...] = (8, 8, 16, 16, 32, 32, 48, 64, 64)
+    dropout: float = 0.3
+
+
+@dataclass(frozen=True)
+class SonificationSection:
+    """``[sonification]``: the gains stored audio is rendered with (the first is the pages' default)."""
+
+    gains: tuple[NamedGain, ...] = (NamedGain(name="R^2", power=2.0),)
+
+
+SECTIONS: dict[str, type] = {
+    "profile": ProfileInfo,
+    "dataset": DatasetSection,
+    "a2e": AudioRegressionSection,
+    "a2mid": A2MidSection,
+    "mid2e": Mid2ESection,
+    "vit": VitSection,
+    "cnn": CnnSection,
+    "sonification": SonificationSection,
+}
+"""Every section a profile may hold, and the dataclass that reads it."""
+KNOWN_KEYS: dict[str, set[str]] = {name: {f.name for f in dataclasses.fields(cls)} for name, cls in SECTIONS.items()}
+"""Every key each section may hold; anything else is refused when the profile is read."""
+PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
+SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"), "vit": ("loss", "balanced_accuracy"),
+              "cnn": ("loss", "balanced_accuracy")}
+
+
+@dataclass(frozen=True)
 class Profile:
-    """A loaded profile: its name, source file and sections (plain dicts, as written in TOML)."""
+    """A loaded profile: its name and file, the sections as written, and each section typed.
+
+    A family the profile leaves out is ``None``; ``dataset`` and ``sonification`` are always there.
+    """
 
     name: str
     path: Path
-    sections: dict[str, Any]
+    written: dict[str, Any]
+    info: ProfileInfo
+    dataset: DatasetSection
+    a2e: AudioRegressionSection | None
+    a2mid: A2MidSection | None
+    mid2e: Mid2ESection | None
+    vit: VitSection | None
+    cnn: CnnSection | None
+    sonification: SonificationSection
 
-    def section(self, name: str) -> dict[str, Any]:
-        """One section, ``{}`` when the profile leaves that experiment family out."""
-        return dict(self.sections.get(name, {}))
+    def perceptual(self) -> dict[str, PerceptualSection]:
+        """Return the perceptual sections the profile has, by backbone (``"vit"``, ``"cnn"``)."""
+        return {name: section for name in PERCEPTUAL_SECTIONS if (section := getattr(self, name)) is not None}
 
-    @property
-    def dataset(self) -> str:
-        return str(self.sections["dataset"]["name"])
+    def resolved(self) -> dict[str, Any]:
+        """Every section the profile has, with every key (defaults filled in): what ``runs.config`` stores."""
+        return {name: dataclasses.asdict(getattr(self, "info" if name == "profile" else name)) for name in SECTIONS
+                if getattr(self, "info" if name == "profile" else name) is not None}
 
     def config_hash(self, *, data_root: str) -> str:
-        """Short hash of everything that determines the results (sections plus data location)."""
-        payload = json.dumps({"sections": self.sections, "data_root": data_root}, sort_keys=True)
+        """Short hash of everything that determines the results (the sections as written, plus the data location)."""
+        payload = json.dumps({"sections": self.written, "data_root": data_root}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -70,45 +222,97 @@ def available_profiles() -> list[str]:
 
 
 def load_profile(name_or_path: str) -> Profile:
-    """Load a shipped profile by name, or any profile file by path."""
+    """Load a shipped profile by name, or any profile file by path.
+
+    Raises
+    ------
+        ProfileError: no such file, invalid TOML, an unknown section or key, a value of the wrong type,
+            or a value outside its choices (named with the file, section and key).
+    """
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = PROFILE_DIR / f"{name_or_path}.toml"
     if not path.is_file():
         raise ProfileError(f"{path}: no such profile (shipped profiles: {', '.join(available_profiles())})")
     try:
-        sections = tomllib.loads(path.read_text())
+        written = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"{path}: not valid TOML ({error})") from error
-    for section, values in sections.items():
-        if section not in KNOWN_KEYS:
-            raise ProfileError(f"{path}: unknown section [{section}]{_did_you_mean(section, KNOWN_KEYS)}; "
-                               f"known: {sorted(KNOWN_KEYS)}")
-        if not isinstance(values, dict):
-            raise ProfileError(f"{path}: [{section}] must be a table of keys, got {values!r}")
-        for key in values:
-            if key not in KNOWN_KEYS[section]:
-                raise ProfileError(f"{path}: [{section}] unknown key {key!r}{_did_you_mean(key, KNOWN_KEYS[section])}; "
-                                   f"known: {', '.join(sorted(KNOWN_KEYS[section]))}")
-    if "name" not in sections.get("dataset", {}):
+    for section in written:
+        if section not in SECTIONS:
+            raise ProfileError(f"{path}: unknown section [{section}]{_did_you_mean(section, set(SECTIONS))}; "
+                               f"known: {sorted(SECTIONS)}")
+    if "name" not in written.get("dataset", {}):
         raise ProfileError(f"{path}: [dataset] needs a 'name'")
-    _check_perceptual(path, sections)
-    from engine.models.training import SCHEDULES  # imports torch, as the method check does
+    typed = {name: _read(cls, written[name], where=f"{path}: [{name}]") for name, cls in SECTIONS.items() if name in written}
+    a2mid = typed.get("a2mid")
+    if a2mid is not None and "train_dataset" in written["a2mid"]:
+        # the training dataset takes the main clip length unless it sets its own
+        train = {"clip_seconds": typed["dataset"].clip_seconds, **written["a2mid"]["train_dataset"]}
+        typed["a2mid"] = dataclasses.replace(a2mid, train_dataset=_read(DatasetSection, train, where=f"{path}: [a2mid] train_dataset"))
+    profile = Profile(
+        name=typed["profile"].name if "profile" in typed and typed["profile"].name else path.stem,
+        path=path,
+        written=written,
+        info=typed.get("profile", ProfileInfo()),
+        dataset=typed["dataset"],
+        a2e=typed.get("a2e"),
+        a2mid=typed.get("a2mid"),
+        mid2e=typed.get("mid2e"),
+        vit=typed.get("vit"),
+        cnn=typed.get("cnn"),
+        sonification=typed.get("sonification", SonificationSection()),
+    )
+    _check_choices(profile)
+    return profile
 
-    for name in ("a2e", "a2mid", *PERCEPTUAL_SECTIONS):
-        schedule = sections.get(name, {}).get("schedule", "constant")
-        if schedule not in SCHEDULES:
-            raise ProfileError(f"{path}: [{name}] schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
-        select = sections.get(name, {}).get("select", "loss")
-        if select not in SELECTIONS[name]:
-            raise ProfileError(f"{path}: [{name}] select must be one of {list(SELECTIONS[name])}, got {select!r}")
-    if len(sections.get("a2mid", {}).get("inputs", [])) > 1:
-        raise ProfileError(f"{path}: [a2mid] inputs takes one input (its descriptors feed Mid2E), got {sections['a2mid']['inputs']}")
-    for name in ("a2e", "a2mid"):
-        targets = sections.get(name, {}).get("targets", "thesis")
-        if targets not in TARGET_SCALINGS:
-            raise ProfileError(f"{path}: [{name}] targets must be one of {list(TARGET_SCALINGS)}, got {targets!r}")
-    return Profile(name=str(sections.get("profile", {}).get("name", path.stem)), path=path, sections=sections)
+
+def _read(cls: type, values: Any, *, where: str) -> Any:
+    """One section (a TOML table) as its dataclass: unknown keys and wrong types are refused."""
+    if not isinstance(values, dict):
+        raise ProfileError(f"{where} must be a table of keys, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ProfileError(f"{where} unknown key {key!r}{_did_you_mean(key, known)}; known: {', '.join(sorted(known))}")
+    hints = typing.get_type_hints(cls)
+    try:
+        return cls(**{key: _value(value, hints[key], where=f"{where} {key}") for key, value in values.items()})
+    except TypeError as error:  # a required key (``name``) is missing
+        raise ProfileError(f"{where} is incomplete ({error})") from None
+    except ValueError as error:  # a value outside its range (the section class checks it)
+        raise ProfileError(f"{where} {error}") from None
+
+
+def _value(value: Any, hint: Any, *, where: str) -> Any:
+    """``value`` as the type ``hint`` says (lists become tuples, ints become floats where a float is asked)."""
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _value(value, next(a for a in arguments if a is not type(None)), where=where)
+    if dataclasses.is_dataclass(hint):
+        return _read(hint, value, where=where + ":")
+    if origin is tuple and isinstance(value, list):
+        return tuple(_value(item, arguments[0], where=where) for item in value)
+    if origin is dict and isinstance(value, dict):
+        return dict(value)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, str, bool) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    if hint is Any:
+        return value
+    raise ProfileError(f"{where} must be {_describe(hint)}, got {value!r}")
+
+
+def _describe(hint: Any) -> str:
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        return f"a list of {_describe(arguments[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin is dict:
+        return "a table"
+    if dataclasses.is_dataclass(hint):
+        return "a table"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, str(hint))
 
 
 def _did_you_mean(word: str, choices: set[str]) -> str:
@@ -117,28 +321,46 @@ def _did_you_mean(word: str, choices: set[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _check_perceptual(path: Path, sections: dict[str, Any]) -> None:
-    """Refuse, before any training, attribution methods that do not fit a section's backbone."""
-    from engine.audio.perceptual_images import IMAGES
-    from engine.explain.attribution import check_method_options, check_methods  # imports torch: only when a profile is read
+def _check_choices(profile: Profile) -> None:
+    """Refuse, before any training, values outside their choices."""
+    from engine.models.training import SCHEDULES  # imports torch: only once a profile has been read
 
-    for backbone in PERCEPTUAL_SECTIONS:
-        section = sections.get(backbone)
-        if not section:
+    path = profile.path
+    for name in ("a2e", "a2mid", *PERCEPTUAL_SECTIONS):
+        section = getattr(profile, name)
+        if section is None:
             continue
+        if section.schedule not in SCHEDULES:
+            raise ProfileError(f"{path}: [{name}] schedule must be one of {list(SCHEDULES)}, got {section.schedule!r}")
+        if section.select not in SELECTIONS[name]:
+            raise ProfileError(f"{path}: [{name}] select must be one of {list(SELECTIONS[name])}, got {section.select!r}")
+    if profile.a2mid is not None and len(profile.a2mid.inputs) > 1:
+        raise ProfileError(f"{path}: [a2mid] inputs takes one input (its descriptors feed Mid2E), got {list(profile.a2mid.inputs)}")
+    for name in ("a2e", "a2mid"):
+        section = getattr(profile, name)
+        if section is not None and section.targets not in TARGET_SCALINGS:
+            raise ProfileError(f"{path}: [{name}] targets must be one of {list(TARGET_SCALINGS)}, got {section.targets!r}")
+    _check_perceptual(profile)
+
+
+def _check_perceptual(profile: Profile) -> None:
+    """Refuse attribution methods, options and images that do not fit a section's backbone."""
+    from engine.audio.perceptual_images import IMAGES
+    from engine.explain.attribution import check_method_options, check_methods  # imports torch
+
+    path = profile.path
+    for backbone, section in profile.perceptual().items():
         try:
-            check_methods(list(section.get("methods", [])), backbone=backbone, where=f"{path} [{backbone}] methods")
-            options = section.get("method_options", {})
-            if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+            check_methods(list(section.methods), backbone=backbone, where=f"{path} [{backbone}] methods")
+            options = section.method_options
+            if not all(isinstance(v, dict) for v in options.values()):
                 raise ValueError(f"{path} [{backbone}] method_options must map a method to a table of options, "
                                  f"e.g. {{ integrated_gradients = {{ steps = 32 }} }}")
             check_method_options(options, where=f"{path} [{backbone}] method_options")
         except ValueError as error:
             raise ProfileError(str(error)) from None
-        image = section.get("image", "linear")
-        if image not in IMAGES:
-            raise ProfileError(f"{path}: [{backbone}] image must be one of {list(IMAGES)}, got {image!r}")
-        if "clean_confound" in section:
-            confound = section["clean_confound"]
-            if not isinstance(confound, (int, float)) or not 0.0 <= float(confound) <= 1.0:
-                raise ProfileError(f"{path}: [{backbone}] clean_confound must be a number in [0, 1], got {confound!r}")
+        if section.image not in IMAGES:
+            raise ProfileError(f"{path}: [{backbone}] image must be one of {list(IMAGES)}, got {section.image!r}")
+        confound = section.clean_confound
+        if confound is not None and not 0.0 <= confound <= 1.0:
+            raise ProfileError(f"{path}: [{backbone}] clean_confound must be a number in [0, 1], got {confound!r}")

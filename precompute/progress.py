@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 
 def bar(*, total: int, desc: str, unit: str = "it", position: int = 0, leave: bool = True, enabled: bool = True) -> tqdm:
-    """A progress bar showing ``count/total``, rate and estimated time left."""
+    """Return a progress bar showing ``count/total``, rate and estimated time left."""
     return tqdm(
         total=total,
         desc=desc,

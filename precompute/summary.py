@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from precompute.database import open_results
+from results.store import open_results
 
 REGRESSION = """
 SELECT experiment_id, e.split_name, count(DISTINCT seed) AS seeds,
@@ -46,8 +46,11 @@ class SummaryError(Exception):
 
 
 def summarise(db: Path) -> str:
-    """Mean and SD over seeds of Pearson r and MSE (mean over targets) per experiment, and the
-    classifiers' test metrics, with the run that produced them."""
+    """Summarise a results database as text.
+
+    Mean and SD over seeds of Pearson r and MSE (mean over targets) per experiment, and the
+    classifiers' test metrics, with the run that produced them.
+    """
     con = open_results(db)
     try:
         run = con.execute(
@@ -118,5 +121,5 @@ def _flat_flag(recall: dict[str, float]) -> str:
 
 
 def _num(value: float | None, width: int) -> str:
-    """A metric to 3 decimals; ``n/a`` where it is undefined (e.g. r of a constant prediction)."""
+    """Format a metric to 3 decimals; ``n/a`` where it is undefined (e.g. r of a constant prediction)."""
     return f"{value:{width}.3f}" if value is not None else f"{'n/a':>{width}s}"

@@ -20,7 +20,7 @@ def tiny_db(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def shared_data() -> Path:
-    """The real data beside the project (../shared/data); tests using it skip when it is absent."""
+    """Return the real data beside the project (../shared/data); tests using it skip when it is absent."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not available at {SHARED_DATA}")
     return SHARED_DATA

@@ -4,7 +4,10 @@
 - Inside ``engine``, packages import only downwards: :mod:`engine.vocabulary` is the ground floor,
   audio tools and the synthesizer sit on it, music analysis on audio, dataset adapters on audio,
   music and the synthesizer, explanations on models and audio.
-- The dashboard only reads: it never imports the orchestrator's stages or pipeline.
+- ``results`` is the contract between writer and reader: it may use the engine, never the
+  orchestrator, the dashboard or Streamlit.
+- The dashboard only reads: it never imports the orchestrator (its stages, pipeline, profiles or writer),
+  and reads the schema, codecs and stored settings through ``results``.
 """
 
 from __future__ import annotations
@@ -67,6 +70,12 @@ def test_engine_imports_only_downwards_and_nothing_outside_the_library(path):
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "dashboard").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
-def test_the_dashboard_never_imports_the_orchestrators_stages(path):
+def test_the_dashboard_never_imports_the_orchestrator(path):
     for line, module in imported_modules(path):
-        assert not module.startswith(("precompute.stages", "precompute.pipeline")), f"{path.name}:{line} imports {module}"
+        assert module.split(".")[0] != "precompute", f"{path.name}:{line} imports {module}: read through results.*"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "results").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_results_contract_depends_on_the_engine_only(path):
+    for line, module in imported_modules(path):
+        assert module.split(".")[0] not in ("precompute", "dashboard", "streamlit"), f"{path.name}:{line} imports {module}"

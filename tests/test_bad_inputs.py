@@ -90,8 +90,11 @@ def mp3_in_wav(y: np.ndarray, sr: int) -> bytes:
 
 
 def damaged_ogg_setup_header() -> bytes:
-    """OGG Vorbis whose codebook header is damaged: FFmpeg cannot open the codec, and Essentia's
-    in-process AudioLoader then crashes (segfault) when it is destroyed."""
+    """Return OGG Vorbis whose codebook header is damaged.
+
+    FFmpeg cannot open the codec, and Essentia's in-process AudioLoader then crashes (segfault) when
+    it is destroyed.
+    """
     buffer = io.BytesIO()
     sf.write(buffer, np.zeros((2000, 2), np.float32), SR, format="OGG", subtype="VORBIS")
     content = bytearray(buffer.getvalue())
@@ -555,7 +558,7 @@ def dataset_run(tmp_path_factory) -> DatasetRun:
     result = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, timeout=600)
     seconds = time.perf_counter() - started
     # The run caches features under data/cache/ of the repository; this dataset's cache is litter there.
-    options = load_profile(str(profile)).section("dataset")
+    options = load_profile(str(profile)).dataset.options()
     fingerprint = dataset_fingerprint(options, data_root=str(DATA_DIR.resolve()), clip_seconds=2.0)
     shutil.rmtree(DATA_DIR / "cache" / f"folder-{fingerprint}", ignore_errors=True)
     return DatasetRun(root=root, db=db, result=result, seconds=seconds)

@@ -98,8 +98,10 @@ def assert_no_exception(page) -> None:
 
 
 def assert_not_blank(path: Path) -> None:
-    """A screenshot that shows a page: many distinct colours and a spread of brightness (a blank, a
-    one-colour or a skeleton-only page has a few dozen colours and almost no spread)."""
+    """Assert that a screenshot shows a page: many distinct colours and a spread of brightness.
+
+    A blank, a one-colour or a skeleton-only page has a few dozen colours and almost no spread.
+    """
     from PIL import Image
 
     with Image.open(path) as image:
@@ -150,9 +152,12 @@ def test_home_in_a_browser(server, page, screenshots):
 
 
 def click_matrix_cell(page, row: int, column: int) -> None:
-    """Click a count of the confusion matrix, the first dataframe on the page. It is drawn on a canvas:
-    the header row then "true Happy" and "true Sad", all of one height; the index column "actual"
-    (short labels, the narrowest) then "predicted Happy" and "predicted Sad" of about equal widths."""
+    """Click a count of the confusion matrix, the first dataframe on the page.
+
+    It is drawn on a canvas: the header row then "true Happy" and "true Sad", all of one height; the
+    index column "actual" (short labels, the narrowest) then "predicted Happy" and "predicted Sad" of
+    about equal widths.
+    """
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
@@ -164,8 +169,11 @@ def click_matrix_cell(page, row: int, column: int) -> None:
 
 
 def grid_cells(page, index: int, at_least: int) -> list[str]:
-    """The texts of the cells the ``index``-th dataframe's grid renders (its accessible table, row by row;
-    only the rows in view), waiting until there are ``at_least``: the grid redraws while the script runs."""
+    """Return the texts of the cells the ``index``-th dataframe's grid renders.
+
+    They come from its accessible table, row by row (only the rows in view), once there are
+    ``at_least``: the grid redraws while the script runs.
+    """
     return page.wait_for_function(
         """([index, atLeast]) => { const grid = document.querySelectorAll('[data-testid="stDataFrame"]')[index];
                    const cells = grid ? Array.from(grid.querySelectorAll('[role="gridcell"]')).map(c => c.textContent) : [];
@@ -173,9 +181,11 @@ def grid_cells(page, index: int, at_least: int) -> list[str]:
 
 
 def matrix_counts(page) -> dict[str, int]:
-    """The confusion matrix's counts as ``{"<true>-<predicted>": n}`` (the dataframe whose first cell is
-    "true Happy": 2 rows of the index column and two counts; found by content, since the grids of a
-    rerun do not all appear in page order)."""
+    """Return the confusion matrix's counts as ``{"<true>-<predicted>": n}``.
+
+    The matrix is the dataframe whose first cell is "true Happy" (2 rows of the index column and two
+    counts); it is found by content, since the grids of a rerun do not all appear in page order.
+    """
     texts = page.wait_for_function(
         """() => { for (const grid of document.querySelectorAll('[data-testid="stDataFrame"]')) {
                      const cells = Array.from(grid.querySelectorAll('[role="gridcell"]')).map(c => c.textContent);
@@ -186,8 +196,10 @@ def matrix_counts(page) -> dict[str, int]:
 
 
 def select_cell(page, cell: str) -> None:
-    """Click a matrix cell and wait until the page shows it: the URL (which drops the default cell),
-    the radio, its caption and the clip's heading."""
+    """Click a matrix cell and wait until the page shows it.
+
+    That is the URL (which drops the default cell), the radio, its caption and the clip's heading.
+    """
     actual, predicted = cell.split("-")
     row, column = ("happy", "sad").index(actual), ("happy", "sad").index(predicted)
     click_matrix_cell(page, row, column)
@@ -259,7 +271,7 @@ def test_confusion_browser_selects_a_cell_and_plays_its_sonification(server, pag
 
 
 def clip_table_ids(page) -> list[str]:
-    """The clip ids of the clip table's visible rows (the second dataframe: clip_id, confidence, map_stored)."""
+    """Return the clip ids of the clip table's visible rows (the second dataframe: clip_id, confidence, map_stored)."""
     return grid_cells(page, 1, 3)[::3]
 
 

@@ -1,9 +1,12 @@
-"""The dashboard's pure parts: exports, live re-sonification, the explainability-cost query, the
-interaction heatmap, and the compact copy for hosting."""
+"""The dashboard's pure parts.
+
+Exports, live re-sonification, the explainability-cost query, the interaction heatmap, and the
+compact copy for hosting.
+"""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 
 import duckdb
 import numpy as np
@@ -15,7 +18,8 @@ from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.audio.sonify import sonify
 from engine.vocabulary import SAMPLE_RATE
-from precompute.database import ResultsError, compact_copy
+from precompute.database import compact_copy
+from results.store import ResultsError, connect_read_only
 
 
 # exports ---------------------------------------------------------------------------------------
@@ -78,12 +82,14 @@ def test_live_resonification_equals_the_engine_on_the_same_audio():
 
 
 def test_stored_gain_is_found_only_for_a_plain_matching_power():
-    settings = json.dumps({"sonification": {"gains": [{"name": "R^2", "power": 2.0, "floor": 0.0, "smooth_frames": 1},
-                                                      {"name": "soft", "power": 1.0, "floor": 0.1, "smooth_frames": 1}]}})
-    assert listening.stored_gain(settings, power=2.0) == "R^2"
-    assert listening.stored_gain(settings, power=1.0) is None  # floored: not R^1
-    assert listening.stored_gain(settings, power=1.5) is None
-    assert listening.stored_gain("{}", power=2.0) is None
+    from results.settings import NamedGain, PerceptualModel
+
+    model = PerceptualModel("Perceptual/x/cnn", 0, "synthetic", "cnn", 10.0, ("random",), {},
+                            (NamedGain(name="R^2", power=2.0), NamedGain(name="soft", power=1.0, floor=0.1)))
+    assert model.plain_gain(power=2.0).name == "R^2"
+    assert model.plain_gain(power=1.0) is None  # floored: not R^1
+    assert model.plain_gain(power=1.5) is None
+    assert dataclasses.replace(model, gains=()).plain_gain(power=2.0) is None
 
 
 # figures and queries ---------------------------------------------------------------------------------
@@ -138,7 +144,7 @@ def test_explainability_cost_compares_every_bottleneck_with_the_best_direct_mode
 
 
 def test_default_vit_is_the_model_and_seed_the_perceptual_pages_open_on(tiny_db):
-    con = queries.connect(tiny_db)
+    con = connect_read_only(tiny_db)
     experiment, dataset, seed = queries.default_vit(con)
     vits = queries.perceptual_models(con)
     assert experiment == vits["experiment_id"].iloc[0] and dataset == vits["dataset"].iloc[0]
@@ -225,7 +231,7 @@ def test_paired_difference_separates_a_better_model_and_not_a_copy():
 
 
 def test_flags_name_models_worse_than_a_constant_and_one_class_classifiers(tiny_db):
-    con = queries.connect(tiny_db)
+    con = connect_read_only(tiny_db)
     flags = queries.model_flags(con)
     predictions = con.execute(
         "SELECT experiment_id, avg(mse) > avg(v) FROM (SELECT experiment_id, seed, target, avg((predicted - actual) ^ 2) AS mse, "
@@ -243,8 +249,11 @@ def test_flags_name_models_worse_than_a_constant_and_one_class_classifiers(tiny_
 
 
 def test_regions_show_where_speckled_relevance_concentrates():
-    """Scattered strong pixels inside one region outrank a single stronger pixel elsewhere once
-    relevance is summed per 8 x 8 region; the painted share stays the requested percentile."""
+    """Scattered strong pixels inside one region outrank a single stronger pixel elsewhere.
+
+    That holds once relevance is summed per 8 x 8 region; the painted share stays the requested
+    percentile.
+    """
     from dashboard.figures import pooled_relevance, top_relevance_mask
 
     relevance = np.zeros((224, 224))

@@ -9,16 +9,16 @@ import duckdb
 import pytest
 
 from dashboard import queries
+from results.store import connect_read_only
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 
 
-def is_named_query(node: ast.Call) -> bool:
-    """``widgets.query(db, "name", ...)`` (``query(...)`` inside widgets.py): a call of the query function
-    ``dashboard.queries.name``, not SQL."""
+def is_read(node: ast.Call) -> bool:
+    """``widgets.read(db, queries.name, ...)`` (``read(...)`` inside widgets.py): a cached call of a query function."""
     if isinstance(node.func, ast.Name):
-        return node.func.id == "query"
-    return isinstance(node.func, ast.Attribute) and node.func.attr == "query" and isinstance(node.func.value, ast.Name) \
+        return node.func.id == "read"
+    return isinstance(node.func, ast.Attribute) and node.func.attr == "read" and isinstance(node.func.value, ast.Name) \
         and node.func.value.id == "widgets"
 
 
@@ -30,7 +30,7 @@ def sql_arguments(tree: ast.AST):
             continue
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
-            if name in ("execute", "_df", "sql", "query") and node.args and not is_named_query(node):
+            if name in ("execute", "_df", "sql", "query") and node.args:
                 yield node.lineno, node.args[1] if name == "_df" and len(node.args) > 1 else node.args[0]
 
 
@@ -41,16 +41,28 @@ def test_every_sql_statement_is_a_constant_with_parameters(path):
 
 
 @pytest.mark.parametrize("path", sorted(DASHBOARD.rglob("*.py")), ids=lambda p: p.name)
-def test_every_named_query_is_a_constant_naming_a_query_function(path):
-    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call) and is_named_query(n)]
+def test_pages_read_through_query_functions_not_names(path):
+    """Every ``widgets.read`` passes a function of ``dashboard.queries`` itself (go-to-definition works, no string names)."""
+    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call) and is_read(n)]
     for call in calls:
-        name = call.args[1] if len(call.args) > 1 else None
-        assert isinstance(name, ast.Constant) and isinstance(name.value, str), f"{path.name}:{call.lineno}: query name must be a literal"
-        assert callable(getattr(queries, name.value, None)), f"{path.name}:{call.lineno}: no query function {name.value!r}"
+        query = call.args[1] if len(call.args) > 1 else None
+        assert isinstance(query, ast.Attribute) and isinstance(query.value, ast.Name) and query.value.id == "queries", \
+            f"{path.name}:{call.lineno}: widgets.read takes queries.<function>"
+        assert callable(getattr(queries, query.attr, None)), f"{path.name}:{call.lineno}: no query function {query.attr!r}"
+
+
+def test_read_refuses_a_function_from_outside_the_queries_module(tmp_path):
+    from dashboard import widgets
+
+    with pytest.raises(ValueError, match="is not a query of dashboard.queries"):
+        widgets.read(tmp_path / "x.duckdb", ast.parse)
 
 
 def constant_sql(node: ast.AST) -> bool:
-    """A string literal, a module constant (e.g. ``_COMPARISON_SQL``) or a ``+`` of those: never user values."""
+    """Tell whether ``node`` is a string literal, a module constant (e.g. ``_COMPARISON_SQL``) or a ``+`` of those.
+
+    Such an expression never carries user values.
+    """
     if isinstance(node, ast.Constant):
         return isinstance(node.value, str)
     if isinstance(node, ast.Name):
@@ -61,7 +73,7 @@ def constant_sql(node: ast.AST) -> bool:
 
 
 def test_the_dashboards_connection_cannot_write(tiny_db):
-    con = queries.connect(tiny_db)
+    con = connect_read_only(tiny_db)
     try:
         with pytest.raises(duckdb.Error, match="read-only"):
             con.execute("CREATE TABLE intruder (a INTEGER)")

@@ -1,5 +1,8 @@
-"""Evidence for explanations: causal stem reliance, bootstrap CIs, ROAD removal, zennit LRP on the CNN,
-methods against backbones, and the profile check that refuses a method its backbone cannot take."""
+"""Evidence for explanations.
+
+Causal stem reliance, bootstrap CIs, ROAD removal, zennit LRP on the CNN, methods against backbones,
+and the profile check that refuses a method its backbone cannot take.
+"""
 
 from __future__ import annotations
 
@@ -29,8 +32,11 @@ SMALL = (4, 4, 8, 8, 8, 8, 8, 8, 8)
 
 
 def test_stem_reliance_recovers_the_reliance_of_a_toy_model_that_only_hears_loud_stems():
-    """A model whose p(class 0) is the input's mean level: removing the loud stem costs a lot, the
-    silent one nothing, and a stem whose removal leaves the input unchanged has reliance exactly 0."""
+    """Stem reliance is recovered for a toy model whose p(class 0) is the input's mean level.
+
+    Removing the loud stem costs a lot, the silent one nothing, and a stem whose removal leaves the
+    input unchanged has reliance exactly 0.
+    """
     rng = np.random.default_rng(0)
     stems = {"loud": rng.normal(0, 0.3, 8000).astype(np.float32), "quiet": rng.normal(0, 0.003, 8000).astype(np.float32),
              "silent": np.zeros(8000, np.float32)}
@@ -104,9 +110,12 @@ def spectrogram_image(seed: int = 0) -> torch.Tensor:
 
 
 def test_road_imputation_keeps_the_input_statistics_where_the_floor_does_not():
-    """On a real spectrogram with 30 % of its tiles removed, ROAD keeps the image mean within 0.03 and
-    its SD within 15 % (the floor moves the mean by much more), reproduces a linear ramp inside
-    interior holes within 0.01, leaves known pixels untouched and stays in [0, 1]."""
+    """ROAD keeps a real spectrogram's statistics with 30 % of its tiles removed.
+
+    It keeps the image mean within 0.03 and its SD within 15 % (the floor moves the mean by much
+    more), reproduces a linear ramp inside interior holes within 0.01, leaves known pixels untouched
+    and stays in [0, 1].
+    """
     image = spectrogram_image()
     masks = tile_masks(np.random.default_rng(0).permutation(196), np.array([0.3]), height=224, width=224, patch=16)
     road = remove(image, masks, rule="road", seed=0)
@@ -165,8 +174,11 @@ def randomised_cnn(seed: int = 0) -> CNNClassifier:
 
 
 def bias_share(model: CNNClassifier, x: torch.Tensor, target: int) -> tuple[float, float]:
-    """``(log-odds margin, sum over every (effective) bias of bias x d margin / d bias)`` by autograd,
-    independently of zennit: BatchNorm's effective bias is ``beta - gamma mu / sqrt(var + eps)``."""
+    """Return ``(log-odds margin, sum over every (effective) bias of bias x d margin / d bias)``.
+
+    Computed by autograd, independently of zennit: BatchNorm's effective bias is
+    ``beta - gamma mu / sqrt(var + eps)``.
+    """
     outputs = []
 
     def keep(module, _inputs, output):
@@ -273,9 +285,11 @@ def test_a_profile_with_an_unknown_schedule_is_refused(tmp_path):
 
 
 def test_selection_by_balanced_accuracy_keeps_an_informative_epoch():
-    """With noisy validation labels, growing confidence raises the validation loss while the classes
-    separate: each criterion keeps the epoch that is best by its own measure, and the result reports
-    the kept epoch's validation loss either way."""
+    """With noisy validation labels, growing confidence raises the validation loss while the classes separate.
+
+    Each criterion keeps the epoch that is best by its own measure, and the result reports the kept
+    epoch's validation loss either way.
+    """
     from engine.models.training import TrainConfig, fit
 
     rng = np.random.default_rng(0)
@@ -303,9 +317,11 @@ def test_selection_by_balanced_accuracy_keeps_an_informative_epoch():
 
 
 def test_selection_by_pearson_r_keeps_the_epoch_that_ranks_validation_clips_best():
-    """Validation targets carry an offset no training target has, so the validation loss says little;
+    """Validation targets carry an offset no training target has, so the validation loss says little.
+
     r (free of offset and scale) still finds the epoch that ranks the clips best, and the kept epoch
-    is the one whose recorded validation r is the highest."""
+    is the one whose recorded validation r is the highest.
+    """
     from engine.models.training import TrainConfig, _pearson_r_on, fit
 
     rng = np.random.default_rng(1)

@@ -1,5 +1,8 @@
-"""LRP for timm ViTs: functional forward (engine/explain/vit_replay.py), rules and conservation
-(lrp_rules.py), the LRP pass and its attributors (vit_lrp.py)."""
+"""LRP for timm ViTs.
+
+Functional forward (engine/explain/vit_replay.py), rules and conservation (lrp_rules.py), the LRP
+pass and its attributors (vit_lrp.py).
+"""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def write_soundtracks(
     bom: bool = True,
     audio: bool = True,
 ) -> Path:
-    """The Soundtracks layout under ``root``, with placeholder audio for every excerpt 1..n."""
+    """Write the Soundtracks layout under ``root``, with placeholder audio for every excerpt 1..n."""
     default_ratings, default_tracks = soundtracks_rows(n)
     ratings = default_ratings if ratings is None else ratings
     tracks = default_tracks if tracks is None else tracks
@@ -72,7 +72,7 @@ def soundtracks(root: Path, **options) -> SoundtracksDataset:
 
 
 def set_cell(rows: list[list[str]], row: int, column: str, value: str) -> list[list[str]]:
-    """A copy of ``rows`` with one cell changed (``row`` 1 is the first data row, on line 2)."""
+    """Return a copy of ``rows`` with one cell changed (``row`` 1 is the first data row, on line 2)."""
     out = [list(r) for r in rows]
     out[row][out[0].index(column)] = value
     return out

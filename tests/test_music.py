@@ -36,7 +36,7 @@ MINOR_IN_A = [(9, True), (2, True), (4, False), (9, True)]  # Am Dm E  Am
 
 
 def piano_tone(midi: int, n_samples: int) -> np.ndarray:
-    """A struck tone with 4 harmonics (amplitudes 0.6**k) and a slow exponential decay."""
+    """Synthesise a struck tone with 4 harmonics (amplitudes 0.6**k) and a slow exponential decay."""
     t = np.arange(n_samples) / SR
     f0 = 440.0 * 2.0 ** ((midi - 69) / 12)
     tone = sum(0.6**k * np.sin(2 * np.pi * f0 * (k + 1) * t) for k in range(4))

@@ -21,6 +21,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.explain.attribution import ATTRIBUTION_METHODS
+from results import store
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 VIEWS = sorted((DASHBOARD / "views").glob("*.py"))
@@ -42,7 +43,8 @@ PAGES_WITH_TABLES = ["overview", "feature_sets", "descriptors", "confusion", "at
 def open_app(db: Path | None, monkeypatch, view: str | None = None, **query: str) -> AppTest:
     """Run the entry script (Home) with ``$MER_DB`` set to ``db``, then switch to ``views/<view>.py``.
 
-    ``query`` parameters are in the URL when the page is opened (a deep link)."""
+    ``query`` parameters are in the URL when the page is opened (a deep link).
+    """
     if db is not None:
         monkeypatch.setenv("MER_DB", str(db))
     app = AppTest.from_file(str(DASHBOARD / "Home.py"), default_timeout=90)
@@ -72,7 +74,7 @@ def assert_clean(app: AppTest) -> None:
 
 
 def frame_with(app: AppTest, *columns: str) -> pd.DataFrame:
-    """The first table shown whose columns (or index names) include all of ``columns``."""
+    """Return the first table shown whose columns (or index names) include all of ``columns``."""
     for element in app.dataframe:
         frame = element.value
         names = {str(c) for c in frame.columns} | {str(n) for n in frame.index.names}
@@ -86,8 +88,11 @@ def downloads(app: AppTest) -> list[str]:
 
 
 def bound(widget) -> str:
-    """The query parameter a widget is bound to (the browser writes its value there; AppTest only reads
-    the URL, so the other direction is checked by the deep-link tests and in tests/test_browser.py)."""
+    """Return the query parameter a widget is bound to.
+
+    The browser writes its value there; AppTest only reads the URL, so the other direction is checked
+    by the deep-link tests and in tests/test_browser.py.
+    """
     return widget.proto.query_param_key
 
 
@@ -142,13 +147,12 @@ def test_hosted_mode_pins_the_database_given_in_secrets(tiny_db, monkeypatch):
 
 
 def test_run_selector_chooses_a_database_and_keeps_it_in_the_url(tiny_db, tmp_path, monkeypatch):
-    from dashboard import queries
 
     first, second = tmp_path / "alpha.duckdb", tmp_path / "beta.duckdb"
     shutil.copy(tiny_db, first)
     shutil.copy(tiny_db, second)
     monkeypatch.delenv("MER_DB", raising=False)
-    monkeypatch.setattr(queries, "available_databases", lambda *args, **kwargs: [first, second])
+    monkeypatch.setattr(store, "available_databases", lambda *args, **kwargs: [first, second])
     app = AppTest.from_file(str(DASHBOARD / "Home.py"), default_timeout=90).run()
     assert_clean(app)
     run = app.sidebar.selectbox(key="run")
@@ -335,19 +339,19 @@ def test_descriptor_page_compares_estimates_with_annotations(tiny_db, monkeypatc
 
 
 def confusion_counts(app: AppTest) -> dict[str, int]:
-    """The confusion matrix shown, as ``{"<true>-<predicted>": count}``."""
+    """Return the confusion matrix shown, as ``{"<true>-<predicted>": count}``."""
     matrix = app.dataframe(key="matrix").value
     return {f"{row.split()[1].lower()}-{column.split()[1].lower()}": int(matrix.loc[row, column])
             for row in matrix.index for column in matrix.columns}
 
 
 def matrix_selection(app: AppTest) -> list:
-    """The cells the confusion matrix shows as selected: ``[[row, column label]]``."""
+    """Return the cells the confusion matrix shows as selected: ``[[row, column label]]``."""
     return json.loads(app.dataframe(key="matrix").proto.selection_default)["selection"]["cells"]
 
 
 def clip_table(app: AppTest) -> tuple[pd.DataFrame, str]:
-    """The clip table of the chosen cell and the clip id of the row it shows as selected."""
+    """Return the clip table of the chosen cell and the clip id of the row it shows as selected."""
     clip = app.selectbox(key="clip").value
     table = app.dataframe(key=f"clip_table-{app.radio(key='cell').value}-{clip}")
     rows = json.loads(table.proto.selection_default)["selection"]["rows"]
@@ -480,7 +484,7 @@ def test_confusion_browser_opacity_slider_changes_the_overlay(tiny_db, monkeypat
 
 
 def plotly_array(value) -> np.ndarray:
-    """A figure array as JSON carries it: a list, or Plotly's typed array ``{dtype, bdata, shape}``."""
+    """Decode a figure array as JSON carries it: a list, or Plotly's typed array ``{dtype, bdata, shape}``."""
     if isinstance(value, dict) and "bdata" in value:
         import base64
 
@@ -542,9 +546,11 @@ def test_confusion_browser_shows_both_decision_rules_and_a_heatmap(tiny_db, monk
 
 
 def test_a_matrix_click_is_not_dropped_after_a_choice(tiny_db, monkeypatch):
-    """The cell radio had both a default and a Session State value: Streamlit warned, and in a browser
-    the first matrix click after choosing a clip was ignored. Now the radio takes its value from
-    Session State only."""
+    """The cell radio takes its value from Session State only.
+
+    It had both a default and a Session State value: Streamlit warned, and in a browser the first
+    matrix click after choosing a clip was ignored.
+    """
     from streamlit.elements.lib import policies
 
     warned: list[str] = []

@@ -1,5 +1,8 @@
-"""The perceptual route's input images: a known tone lands on its row in both, and relevance on the
-log image reaches the display grid at the same frequency."""
+"""The perceptual route's input images.
+
+A known tone lands on its row in both, and relevance on the log image reaches the display grid at
+the same frequency.
+"""
 
 from __future__ import annotations
 
@@ -72,8 +75,11 @@ def test_unknown_image_is_refused_with_the_choices() -> None:
 
 
 def test_a_log_image_model_is_explained_on_the_display_grid() -> None:
-    """A CNN reading the log image: the explanation's image is the linear display image, its maps sit
-    on that grid, and its sonification has the clip's length."""
+    """A CNN reading the log image is explained on the linear display image.
+
+    The explanation's image is the linear display image, its maps sit on that grid, and its
+    sonification has the clip's length.
+    """
     import torch
 
     from engine.audio.representations import vit_spectrogram_input

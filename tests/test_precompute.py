@@ -16,8 +16,8 @@ from engine.datasets.synthetic import SyntheticCorpus
 from engine.explain.attribution import methods_for
 from precompute.database import building_path
 from precompute.pipeline import run
-from precompute.schema import TABLES
 from precompute.stages import audio_regression
+from results.schema import TABLES
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 

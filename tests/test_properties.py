@@ -122,7 +122,7 @@ def test_load_audio_of_a_damaged_file_raises_only_audio_load_error(scratch, seed
 
 
 def _assert_audio_or_one_clear_error(path: Path) -> np.ndarray | None:
-    """The decoded waveform, checked, or ``None`` after checking the one-line error."""
+    """Return the decoded waveform, checked, or ``None`` after checking the one-line error."""
     try:
         y = load_audio(path)
     except AudioLoadError as error:

@@ -32,8 +32,10 @@ def cnn_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def stored_reliance(db: Path, role: str) -> tuple[float, float, int]:
-    """Mean and SD over clips of the drop in p(predicted class) without the drums, and the clips (seed 0),
-    for the ``shortcut`` CNN or its ``clean`` twin."""
+    """Return the stored drop in p(predicted class) without the drums, for the ``shortcut`` CNN or its ``clean`` twin.
+
+    That is its mean and SD over clips, and the clips (seed 0).
+    """
     con = duckdb.connect(str(db), read_only=True)
     try:
         experiment_id = cnn_ids(con)[role]
@@ -48,7 +50,7 @@ def stored_reliance(db: Path, role: str) -> tuple[float, float, int]:
 
 
 def claim_disagreements(text: str, db: Path) -> list[str]:
-    """What in the README's drum sentence disagrees with ``db`` (figures to their two printed decimals)."""
+    """List what in the README's drum sentence disagrees with ``db`` (figures to their two printed decimals)."""
     match = CLAIM.search(" ".join(text.split()))
     if match is None:
         return ["the README has no drum-reliance sentence in the expected form"]

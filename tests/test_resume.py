@@ -1,5 +1,8 @@
-"""Reliability of the precompute engine: kill it at random moments, resume, and lose nothing;
-a reader keeps seeing the old database until the new one is complete; one writer per database."""
+"""Reliability of the precompute engine.
+
+Kill it at random moments, resume, and lose nothing; a reader keeps seeing the old database until
+the new one is complete; one writer per database.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, verdicts, widgets
+from dashboard import figures, queries, verdicts, widgets
 
 widgets.page("Attribution quality")
 db = widgets.require_database()
@@ -17,8 +17,8 @@ st.markdown(
     "map when tiles are removed?) and **sanity** (does the map depend on the model at all?)."
 )
 
-agreement = widgets.query(db, "attribution_agreement", experiment, seed=seed)
-reliance = widgets.query(db, "reliance_summary", experiment, seed=seed)
+agreement = widgets.read(db, queries.attribution_agreement, experiment, seed=seed)
+reliance = widgets.read(db, queries.reliance_summary, experiment, seed=seed)
 if not agreement.empty:
     st.header("Ground truth: does the map find what the model needs?")
     st.markdown(verdicts.attribution_verdict(agreement))
@@ -35,7 +35,7 @@ if not reliance.empty:
                       column_config={c: st.column_config.NumberColumn(format="%+.3f") for c in ("reliance", "reliance_sd")})
 
 st.header("Faithfulness: remove tiles, most and least relevant first")
-summary = widgets.query(db, "faithfulness_summary", experiment, seed=seed)
+summary = widgets.read(db, queries.faithfulness_summary, experiment, seed=seed)
 if summary.empty:
     st.info("No faithfulness figures are stored for this model.")
 else:
@@ -45,7 +45,7 @@ else:
                "**road** fills them by noisy linear imputation from their surroundings (Rong et al. 2022), which keeps it "
                "in. Means with 95 % bootstrap CIs over the measured clips; `random order` is chance.")
     widgets.table(verdicts.faithfulness_table(summary), name=f"faithfulness {experiment}")
-    curves = widgets.query(db, "faithfulness_curves", experiment, seed=seed)
+    curves = widgets.read(db, queries.faithfulness_curves, experiment, seed=seed)
     removal = st.radio("Removal rule", ["road", "floor"], horizontal=True, key="removal")
     left, right = st.columns(2)
     with left:
@@ -54,7 +54,7 @@ else:
         widgets.chart(figures.perturbation_curves, curves, removal=removal, curve="lerf", name=f"{removal} LeRF curves")
 
 st.header("Sanity: randomise the model, does the map change?")
-sanity = widgets.query(db, "sanity_summary", experiment, seed=seed)
+sanity = widgets.read(db, queries.sanity_summary, experiment, seed=seed)
 if sanity.empty:
     st.info("No sanity checks are stored for this model.")
 else:
@@ -70,7 +70,7 @@ else:
     widgets.table(table, name=f"sanity checks {experiment}",
                   column_config={c: st.column_config.NumberColumn(format="%.2f") for c in ("head", "top_half", "all")})
 
-stems = widgets.query(db, "stem_share_summary", experiment, seed=seed)
+stems = widgets.read(db, queries.stem_share_summary, experiment, seed=seed)
 if not stems.empty:
     st.header("Which instrument does each method point at?")
     st.caption("Synthetic corpus only. Each time-frequency bin is shared among the stems by their energy there. "

@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, listening, verdicts, widgets
+from dashboard import figures, queries, verdicts, widgets
 from engine.vocabulary import CLASSES
 
 METHOD_HELP = (
@@ -27,9 +27,9 @@ widgets.page("Confusion browser")
 db = widgets.require_database()
 experiment, dataset, seed = widgets.vit_model(db)
 
-decisions = widgets.query(db, "classifications", experiment, seed=seed)
-metrics = widgets.query(db, "classification_metrics", experiment, seed=seed)
-calibrated = widgets.query(db, "classification_metrics", experiment, seed=seed, target="happy_vs_sad@calibrated")
+decisions = widgets.read(db, queries.classifications, experiment, seed=seed)
+metrics = widgets.read(db, queries.classification_metrics, experiment, seed=seed)
+calibrated = widgets.read(db, queries.classification_metrics, experiment, seed=seed, target="happy_vs_sad@calibrated")
 top = st.columns(4)
 top[0].metric("Balanced accuracy", f"{metrics.get('macro_recall', float('nan')):.3f}",
               help="Mean recall over the classes at p = 0.5 (0.5 is chance whatever the class balance)")
@@ -44,7 +44,7 @@ matrix = counts.rename(index=lambda c: f"true {c.capitalize()}", columns=lambda 
 
 
 def select_cell_from_matrix() -> None:
-    """A click on a matrix cell selects that cell (and lets the clip list start afresh)."""
+    """Select the matrix cell just clicked (and let the clip list start afresh)."""
     chosen = st.session_state["matrix"]["selection"]["cells"]
     if chosen:
         row, column = chosen[0]
@@ -53,13 +53,14 @@ def select_cell_from_matrix() -> None:
 
 
 def select_clip_from_table(key: str, order: list[str]) -> None:
-    """A click on a row of the clip table selects that clip."""
+    """Select the clip of the clip table's row just clicked."""
     rows = st.session_state[key]["selection"]["rows"]
     if rows:
         st.session_state["clip"] = order[rows[0]]
 
 
 def cell_label(cell: str) -> str:
+    """Return a cell's label, e.g. ``"Happy → Sad (12, error)"``: its clip count and whether it is correct."""
     actual, predicted = cell.split("-")
     verdict = "correct" if actual == predicted else "error"
     return f"{actual.capitalize()} → {predicted.capitalize()} ({counts.loc[actual, predicted]}, {verdict})"
@@ -86,7 +87,7 @@ actual, predicted = cell.split("-")
 
 with right:
     in_cell = decisions[(decisions["actual"] == actual) & (decisions["predicted"] == predicted)]
-    explained = set(widgets.query(db, "explained_clips", experiment, seed=seed))
+    explained = set(widgets.read(db, queries.explained_clips, experiment, seed=seed))
     in_cell = in_cell.assign(map_stored=in_cell["clip_id"].isin(explained)).sort_values(["map_stored", "confidence"], ascending=False)
     if in_cell.empty:
         st.info("No test clip falls in this cell.")
@@ -111,12 +112,12 @@ with right:
                       height=220, selection_default={"selection": {"rows": [order.index(clip)]}},
                       column_config={"confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
     confidence = in_cell.set_index("clip_id")["confidence"]
-    methods = widgets.query(db, "relevance_methods", experiment)
+    methods = widgets.read(db, queries.relevance_methods, experiment)
     method = st.selectbox("Attribution method", methods, key="method", bind="query-params", help=METHOD_HELP)
 
 @st.fragment
 def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float) -> None:
-    """The overlay and its controls: a highlight or opacity change reruns only this part of the page."""
+    """Draw the overlay and its controls: a highlight or opacity change reruns only this part of the page."""
     show, fade = st.columns([3, 2])
     highlight = show.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="show", bind="query-params",
                            horizontal=True, help="The map's most relevant 8 × 8 regions by summed relevance (a percentile "
@@ -130,7 +131,7 @@ def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float
     # A toggle, not an expander: an expander's content is sent to the browser even when closed, and
     # seven maps over seven spectrograms would slow every rerun of the page.
     if st.toggle("Every method on this clip, side by side", key="every_method"):
-        maps = {m: widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=m) for m in methods}
+        maps = {m: widgets.read(db, queries.relevance_map, experiment, seed=seed, clip_id=clip, method=m) for m in methods}
         maps = {m: v for m, v in maps.items() if v is not None}
         st.caption("The same clip and class for every stored method. The random map is the chance reference: a "
                    "method whose highlight looks no more structured than it shows nothing beyond chance here.")
@@ -140,17 +141,18 @@ def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float
 
 @st.fragment
 def listening_view() -> None:
-    """The A/B/C players and the gain slider: a change of p reruns only this part of the page."""
+    """Draw the A/B/C players and the gain slider: a change of p reruns only this part of the page."""
     st.subheader("Listen: A/B")
     power = st.slider("Gain exponent p in A(R) = R^p", 0.5, 4.0, 2.0, 0.25, key="p", bind="query-params",
                       help="Higher p keeps only the most relevant bins; p = 2 is the thesis's gain. Other values are "
                            "re-sonified live from the stored clip and relevance map.")
-    gain = listening.stored_gain(widgets.query(db, "experiment_settings", experiment), power=power)
+    stored = widgets.read(db, queries.stored_model, experiment)
+    gain = stored.plain_gain(power=power) if stored is not None else None
     started = time.perf_counter()
     if gain is not None:
-        sources = {variant: (widgets.query(db, "sonified_audio", experiment, seed=seed, clip_id=clip, method=method, gain=gain,
+        sources = {variant: (widgets.read(db, queries.sonified_audio, experiment, seed=seed, clip_id=clip, method=method, gain=gain.name,
                                            variant=variant), "audio/ogg") for variant in ("sonified", "complement")}
-        how = f"precomputed ({gain})"
+        how = f"precomputed ({gain.name})"
     else:
         sources = {variant: (widgets.resonified(db, experiment, seed=seed, dataset=dataset, clip_id=clip, method=method,
                                                 power=power, complement=variant == "complement"), "audio/wav")
@@ -158,7 +160,7 @@ def listening_view() -> None:
         how = f"re-sonified live in {1000 * (time.perf_counter() - started):.0f} ms"
     players = st.columns(3)
     with players[0]:
-        widgets.audio_player("A · Original", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
+        widgets.audio_player("A · Original", widgets.read(db, queries.original_audio, dataset=dataset, clip_id=clip))
     with players[1]:
         widgets.audio_player(f"B · What the model used: STFT × R^{power:g}, original phase ({method}; {how})",
                              sources["sonified"][0], format=sources["sonified"][1])
@@ -168,8 +170,8 @@ def listening_view() -> None:
 
 
 st.subheader(f"{clip}: true {actual.capitalize()}, predicted {predicted.capitalize()} ({confidence[clip]:.1%})")
-stored = widgets.query(db, "image", dataset=dataset, clip_id=clip)
-relevance = widgets.query(db, "relevance_map", experiment, seed=seed, clip_id=clip, method=method)
+stored = widgets.read(db, queries.image, dataset=dataset, clip_id=clip)
+relevance = widgets.read(db, queries.relevance_map, experiment, seed=seed, clip_id=clip, method=method)
 if stored is not None:
     image, max_hz, seconds = stored
     if relevance is not None:
@@ -180,10 +182,10 @@ if stored is not None:
         st.info("No relevance map is stored for this clip: maps are kept for the most confident clips of each cell.")
 listening_view()
 
-causal = widgets.query(db, "stem_reliance", experiment, seed=seed, clip_id=clip)
+causal = widgets.read(db, queries.stem_reliance, experiment, seed=seed, clip_id=clip)
 if not causal.empty:
     st.markdown(verdicts.reliance_sentence(causal))
-shares = widgets.query(db, "stem_shares", experiment, seed=seed, clip_id=clip, method=method)
+shares = widgets.read(db, queries.stem_shares, experiment, seed=seed, clip_id=clip, method=method)
 if not shares.empty:
     st.subheader("Which instrument did the model look at?")
     left, right = st.columns(2)
@@ -191,7 +193,7 @@ if not shares.empty:
         st.caption("This clip: share of relevance on bins each stem dominates, against the share of bins it owns.")
         widgets.chart(figures.stem_share_bars, shares, name=f"{clip} {method} stem shares")
     with right:
-        by_cell = widgets.query(db, "stem_shares_by_cell", experiment, seed=seed, method=method)
+        by_cell = widgets.read(db, queries.stem_shares_by_cell, experiment, seed=seed, method=method)
         by_cell["cell"] = by_cell["actual"].str.capitalize() + " → " + by_cell["predicted"].str.capitalize()
         st.caption("All test clips, mean relevance share per stem by confusion-matrix cell.")
         widgets.table(by_cell.pivot(index="cell", columns="stem", values="relevance_share"), name=f"stem shares by cell {method}",
@@ -209,7 +211,7 @@ with st.expander("Every test metric of the model, at p = 0.5 and at the calibrat
                       css=verdicts.heat_styles(calibrated_counts))
 
 with st.expander("What is known about this clip"):
-    values = widgets.query(db, "clip_values", dataset=dataset, clip_id=clip)
+    values = widgets.read(db, queries.clip_values, dataset=dataset, clip_id=clip)
     facts = values.pivot(index="name", columns="kind", values="value").dropna(axis=0, how="all").dropna(axis=1, how="all")
     # a fact a clip does not have (e.g. no annotation of one kind) is left blank rather than shown as None
     widgets.table(facts, name=f"{clip} values", latex=False, style="{:.3f}", na_rep="")
@@ -218,5 +220,5 @@ with st.expander("Faithfulness of the attribution methods (removal tests)"):
     st.caption("16 × 16 tiles are removed most relevant first (MoRF: a faithful map makes the probability fall, low AUC) "
                "and least relevant first (LeRF: it should stay, high AUC), by silence (floor) or by imputation from the "
                "surroundings (road). Means with 95 % CIs over clips; random order is chance. See Attribution quality.")
-    widgets.table(verdicts.faithfulness_table(widgets.query(db, "faithfulness_summary", experiment, seed=seed)),
+    widgets.table(verdicts.faithfulness_table(widgets.read(db, queries.faithfulness_summary, experiment, seed=seed)),
                   name=f"faithfulness {experiment}")

@@ -1,27 +1,29 @@
-"""Descriptors and harmony: how well the signal-based and predicted descriptors track the truth,
-which chords and keys Essentia found, and everything known about one clip."""
+"""Descriptors and harmony: how well the signal-based and predicted descriptors track the truth.
+
+The page also shows which chords and keys Essentia found, and everything known about one clip.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, widgets
+from dashboard import figures, queries, widgets
 from engine.audio.chroma import PITCH_CLASSES
 from engine.vocabulary import MIDLEVEL
 
 widgets.page("Descriptors and harmony")
 db = widgets.require_database()
 
-sources = widgets.query(db, "feature_sources")
+sources = widgets.read(db, queries.feature_sources)
 if sources.empty:
     st.info("This database holds no per-clip music features (no Mid2E section in its profile).")
     st.stop()
 dataset = st.selectbox("Dataset", sorted(sources["dataset"].unique()), key="dataset", bind="query-params")
-comparison = widgets.query(db, "descriptor_comparison", dataset=dataset)
+comparison = widgets.read(db, queries.descriptor_comparison, dataset=dataset)
 
 st.subheader("Mid-level descriptors: estimated and predicted against annotated")
 if comparison["annotated"].notna().any():
-    agreement = widgets.query(db, "descriptor_rank_agreement", dataset=dataset)
+    agreement = widgets.read(db, queries.descriptor_rank_agreement, dataset=dataset)
     widgets.table(agreement.pivot(index="name", columns="split", values=["estimated_spearman", "predicted_spearman"]),
                   name=f"descriptor agreement {dataset}", style="{:.3f}")
     st.caption("Spearman rank correlation with the annotated descriptors. *Estimated*: signal-based estimators "
@@ -40,11 +42,11 @@ else:
 st.subheader("Harmony (Essentia HPCP, ChordsDetection, Key)")
 left, right = st.columns(2)
 with left:
-    chords = widgets.query(db, "chord_counts", dataset=dataset, source="thesis_harmony")
+    chords = widgets.read(db, queries.chord_counts, dataset=dataset, source="thesis_harmony")
     widgets.chart(figures.ranking_bars, chords.set_index("name")["share"], xaxis_title="share of clips containing the chord", top=24,
                   name="chord shares")
 with right:
-    degrees = widgets.query(db, "chord_counts", dataset=dataset, source="key_relative")
+    degrees = widgets.read(db, queries.chord_counts, dataset=dataset, source="key_relative")
     widgets.chart(figures.ranking_bars, degrees.set_index("name")["share"], xaxis_title="share of clips (chord degree relative to the key)",
                   top=24, name="chord degree shares")
 st.caption("Left: the thesis's absolute chord flags (C ... B major, Cm ... Bm minor). Right: the same chords as degrees "
@@ -52,16 +54,16 @@ st.caption("Left: the thesis's absolute chord flags (C ... B major, Cm ... Bm mi
 
 st.subheader("One clip")
 clips = sorted(comparison["clip_id"].unique())
-with_audio = set(widgets.query(db, "clips_with_audio", dataset=dataset))
+with_audio = set(widgets.read(db, queries.clips_with_audio, dataset=dataset))
 # open on a clip that can be heard (audio is stored for test clips only)
 clip = st.selectbox("Clip", clips, index=next((i for i, c in enumerate(clips) if c in with_audio), 0), key="clip",
                     bind="query-params", help=f"{len(with_audio & set(clips))} of {len(clips)} clips have stored audio (the test clips)")
-features = widgets.query(db, "clip_features", dataset=dataset, clip_id=clip)
+features = widgets.read(db, queries.clip_features, dataset=dataset, clip_id=clip)
 values = comparison[comparison["clip_id"] == clip].set_index("name")[["annotated", "estimated", "predicted"]]
 left, right = st.columns([2, 3])
 with left:
     widgets.table(values, name=f"{clip} descriptors", style="{:.3f}", latex=False)
-    widgets.audio_player("Listen (stored for test clips)", widgets.query(db, "original_audio", dataset=dataset, clip_id=clip))
+    widgets.audio_player("Listen (stored for test clips)", widgets.read(db, queries.original_audio, dataset=dataset, clip_id=clip))
 with right:
     harmony = features[(features["source"] == "thesis_harmony")].set_index("name")["value"]
     present = [n for n, v in harmony.items() if v > 0.5 and n not in ("key_root", "tonic_top3", "key_mode")]

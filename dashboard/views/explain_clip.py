@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
-from dashboard import widgets
+from dashboard import queries, widgets
 from dashboard.explain_upload import ALLOWED_TYPES, MAX_UPLOAD_MB, UploadError, decode_upload, explain_upload
 from engine.audio.representations import VIT_HOP, VIT_N_FFT
 from engine.vocabulary import CLASSES, SAMPLE_RATE
@@ -14,18 +12,17 @@ from engine.vocabulary import CLASSES, SAMPLE_RATE
 widgets.page("Explain your clip")
 db = widgets.require_database()
 
-models = widgets.query(db, "stored_models")
-if models.empty:
+models = widgets.read(db, queries.stored_models)
+if not models:
     st.info("This database holds no stored perceptual model.")
     st.stop()
-labels = [f"{row.experiment_id} (seed {row.seed})" for row in models.itertuples()]
+labels = [f"{m.experiment_id} (seed {m.seed})" for m in models]
 left, middle, right = st.columns([3, 2, 1])
-chosen = models.iloc[labels.index(left.selectbox("Model", labels, key="upload_model"))]
-methods = json.loads(chosen["settings"]).get("methods", ["chefer2021"])
-method = middle.selectbox("Attribution method", methods, key="upload_method")
+chosen = models[labels.index(left.selectbox("Model", labels, key="upload_model"))]
+method = middle.selectbox("Attribution method", chosen.methods, key="upload_method")
 power = right.slider("Gain exponent p", 0.5, 4.0, 2.0, 0.5, key="power", help="A(R) = R^p; the thesis uses p = 2")
-clip_seconds = float(chosen["clip_seconds"])
-if chosen["dataset"] == "synthetic":
+clip_seconds = chosen.clip_seconds
+if chosen.dataset == "synthetic":
     st.warning("This model was trained on the synthetic demo corpus (generated tones and drums). On real music its "
                "prediction and its map say little: build a profile on a real dataset to explain real music.")
 
@@ -43,11 +40,10 @@ try:
 except UploadError as error:
     st.error(str(error))
     st.stop()
-model = widgets.query(db, "model_bytes", chosen["experiment_id"], seed=int(chosen["seed"]))
+model = widgets.read(db, queries.model_bytes, chosen.experiment_id, seed=chosen.seed)
 with st.spinner("Classifying and explaining…"):
-    options = json.loads(chosen["settings"]).get("method_options", {}).get(method, {})
     result = explain_upload(y, model_bytes=model, clip_seconds=clip_seconds, method=method, power=float(power),
-                            options=options)
+                            options=chosen.method_options.get(method, {}))
 explanation = result.explanation
 
 columns = st.columns(len(CLASSES) + 1)

@@ -1,19 +1,21 @@
-"""Feature sets: every input, feature set and head side by side, per emotion, against the thesis, and
-what the interpretable mid-level bottleneck costs."""
+"""Feature sets: every input, feature set and head side by side, per emotion, against the thesis.
+
+The page also shows what the interpretable mid-level bottleneck costs.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, verdicts, widgets
+from dashboard import figures, queries, verdicts, widgets
 
 widgets.page("Feature sets")
 db = widgets.require_database()
 
 METRICS = {"pearson_r": "Pearson r (higher is better)", "mse": "MSE on the label scale (lower is better)"}
 ROUTES = {"A2E": "audio → emotion", "A2Mid": "audio → mid-level", "Mid2E": "mid-level → emotion"}
-summary_all = widgets.query(db, "metric_summary", metric="pearson_r")
+summary_all = widgets.read(db, queries.metric_summary, metric="pearson_r")
 routes = [r for r in ROUTES if r in set(summary_all["route"])]
 if not routes:
     st.info("This database holds no regression experiments.")
@@ -25,15 +27,15 @@ route = left.radio("Route", routes, horizontal=True, key="route", bind="query-pa
 metric = right.radio("Metric", list(METRICS), horizontal=True, key="metric", bind="query-params",
                      help=" · ".join(f"{m}: {label}" for m, label in METRICS.items()))
 
-summary = widgets.query(db, "metric_summary", metric=metric)
+summary = widgets.read(db, queries.metric_summary, metric=metric)
 summary = summary[summary["route"] == route]
-all_reference = widgets.query(db, "reference_figures")
+all_reference = widgets.read(db, queries.reference_figures)
 reference = all_reference[(all_reference["metric"] == metric) & (all_reference["route"] == route)] if not all_reference.empty else all_reference
 keys = ["route", "input", "head", "feature_set"]
 
 
 def matched_reference() -> pd.DataFrame:
-    """The thesis's figures for this route's experiments, matched on route, input, head and feature set.
+    """Return the thesis's figures for this route's experiments, matched on route, input, head and feature set.
 
     Mid2E experiments on other descriptors than the thesis's (it used A2Mid-*predicted* ones) are
     matched on head and feature set; ``thesis_input`` says which descriptors the thesis's figure is for.
@@ -41,7 +43,7 @@ def matched_reference() -> pd.DataFrame:
     columns = ["experiment_id", "target", "mean", "sd", "thesis_input"]
     if reference.empty:
         return pd.DataFrame(columns=columns)
-    experiments = widgets.query(db, "experiments")[["experiment_id", *keys]]
+    experiments = widgets.read(db, queries.experiments)[["experiment_id", *keys]]
     exact = experiments.merge(reference.assign(thesis_input=reference["input"]), on=keys)
     if route != "Mid2E":
         return exact[columns]
@@ -73,14 +75,14 @@ if tabs["By experiment"].open:
             st.caption("The thesis reports no figure for these exact experiments.")
 
         table = summary[["experiment_id", "input", "feature_set", "head", "mean", "sd", "seeds"]]
-        per_seed = widgets.query(db, "metric_per_seed", metric=metric)
+        per_seed = widgets.read(db, queries.metric_per_seed, metric=metric)
         per_seed = per_seed[per_seed["route"] == route]
         table = table.assign(**{"mean [95 % CI], n": [
             verdicts.seed_summary(per_seed.loc[per_seed["experiment_id"] == e, "value"], head=h)
             for e, h in zip(table["experiment_id"], table["head"])]})
         if metric == "pearson_r":
-            table = table.merge(widgets.query(db, "comparison_with_best", route=route), on="experiment_id", how="left")
-        flags = widgets.query(db, "model_flags")
+            table = table.merge(widgets.read(db, queries.comparison_with_best, route=route), on="experiment_id", how="left")
+        flags = widgets.read(db, queries.model_flags)
         table = table.merge(flags, on="experiment_id", how="left").fillna({"flag": ""})
         if not thesis_all.empty:
             table = table.merge(thesis_all[["experiment_id", "mean", "sd", "thesis_input"]].rename(
@@ -93,14 +95,14 @@ if tabs["By experiment"].open:
                         "includes 0. Differences between those models are not evidence.")
         st.caption("Click a column header to sort. *flag*: flat predictions, or worse than predicting each scale's test mean.")
         widgets.table(table, name=f"{route} {metric} by experiment", column_config={c: number for c in ("mean", "sd", "thesis mean", "thesis sd")})
-        split = widgets.query(db, "experiments")
+        split = widgets.read(db, queries.experiments)
         split = split[split["route"] == route]["split_name"].unique()
         st.caption("Split: " + "; ".join(split))
 
 if tabs["Per emotion scale"].open:
     with tabs["Per emotion scale"]:
         st.subheader(f"{route} ({ROUTES[route]}) per emotion scale, mean ± SD over seeds")
-        per_target = widgets.query(db, "per_target_metrics", metric=metric, route=route)
+        per_target = widgets.read(db, queries.per_target_metrics, metric=metric, route=route)
         chosen = st.multiselect("Experiments", summary["experiment_id"].tolist(), default=summary["experiment_id"].tolist()[:4],
                                 key="experiments")
         per_target = per_target[per_target["experiment_id"].isin(chosen)]
@@ -113,7 +115,7 @@ if tabs["Per emotion scale"].open:
 if "Cost of explainability" in tabs and tabs["Cost of explainability"].open:
     with tabs["Cost of explainability"]:
         st.subheader("The cost of explainability: mid-level bottleneck against direct audio models")
-        cost = widgets.query(db, "explainability_cost", metric=metric)
+        cost = widgets.read(db, queries.explainability_cost, metric=metric)
         direct = cost["direct_experiment"].iloc[0]
         st.caption(f"Each Mid2E model explains its prediction through named musical descriptors; the direct model "
                    f"(`{direct}`, the best A2E model here, {cost['direct_mean'].iloc[0]:.3f}) does not. *change* = bottleneck − "
@@ -133,7 +135,7 @@ if tabs["Training curves"].open:
         # open on a trained network: closed-form heads have no epochs to show
         trained = [i for i, h in enumerate(summary["head"]) if h not in verdicts.DETERMINISTIC_HEADS]
         experiment = st.selectbox("Experiment", names, index=trained[0] if trained else 0, key="curves")
-        history = widgets.query(db, "training_history", experiment)
+        history = widgets.read(db, queries.training_history, experiment)
         if history.empty:
             st.caption("Closed-form model (ridge with cross-validated λ): no epochs to show.")
         else:

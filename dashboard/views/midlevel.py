@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, verdicts, widgets
+from dashboard import figures, queries, verdicts, widgets
 from engine.vocabulary import EMOTIONS, MIDLEVEL
 
 widgets.page("Mid-level explanations")
 VIEWS = ["Coefficients", "SHAP global", "SHAP per clip"]
 db = widgets.require_database()
 
-experiments = widgets.query(db, "experiments")
+experiments = widgets.read(db, queries.experiments)
 mid2e = experiments[experiments["route"] == "Mid2E"]
 if mid2e.empty:
     st.info("This database holds no Mid2E experiment.")
@@ -28,7 +28,7 @@ head = right.selectbox("Head", options["head"].tolist(), key="head", bind="query
 info = options[options["head"] == head].iloc[0]
 experiment = info["experiment_id"]
 st.caption(info["description"])
-flags = widgets.query(db, "model_flags")
+flags = widgets.read(db, queries.model_flags)
 flag = flags[flags["experiment_id"] == experiment]
 if not flag.empty:
     st.warning(f"This model's test predictions say little: {flag['flag'].iloc[0]}. Read its explanations with care.")
@@ -37,7 +37,7 @@ if not flag.empty:
 # switch to a few charts instead of six.
 coefficients_tab, global_tab, clip_tab = st.tabs(VIEWS, key="view", bind="query-params")
 
-coefficients = widgets.query(db, "coefficients", experiment)
+coefficients = widgets.read(db, queries.coefficients, experiment)
 if coefficients_tab.open:
     with coefficients_tab:
         if not coefficients.empty:
@@ -76,7 +76,7 @@ if coefficients_tab.open:
 if global_tab.open:
     with global_tab:
         st.subheader("SHAP: global importance")
-        shap_global = widgets.query(db, "shap_global", experiment)
+        shap_global = widgets.read(db, queries.shap_global, experiment)
         matrix = shap_global.pivot(index="feature", columns="target", values="value")[list(EMOTIONS)]
         importance = matrix.mean(axis=1)
         left, right = st.columns([3, 2])
@@ -90,17 +90,17 @@ if global_tab.open:
 if clip_tab.open:
     with clip_tab:
         st.subheader("SHAP: clip by clip")
-        seeds = widgets.query(db, "seeds", experiment)
+        seeds = widgets.read(db, queries.seeds, experiment)
         left, right = st.columns(2)
         target = left.selectbox("Emotion", list(EMOTIONS), key="emotion", bind="query-params")
         seed = right.selectbox("Seed", seeds) if len(seeds) > 1 else seeds[0]
-        values = widgets.query(db, "shap_values", experiment, seed=seed, target=target)
+        values = widgets.read(db, queries.shap_values, experiment, seed=seed, target=target)
         widgets.chart(figures.shap_beeswarm, values, target=target, name=f"{experiment} SHAP {target} beeswarm")
 
         clip = st.selectbox("Clip", sorted(values["clip_id"].unique()), key="clip", bind="query-params")
         contributions = values[values["clip_id"] == clip].set_index("feature")["value"]
-        base = widgets.query(db, "shap_base_value", experiment, seed=seed, target=target)
-        predictions = widgets.query(db, "predictions", experiment, seed=seed)
+        base = widgets.read(db, queries.shap_base_value, experiment, seed=seed, target=target)
+        predictions = widgets.read(db, queries.predictions, experiment, seed=seed)
         row = predictions[(predictions["clip_id"] == clip) & (predictions["target"] == target)]
         left, right = st.columns([3, 2])
         with left:
@@ -111,4 +111,4 @@ if clip_tab.open:
                           delta_color="off")
                 st.metric(f"Rated {target}", f"{row['actual'].iloc[0]:.2f}")
             st.caption(f"Base value {base:.2f} + contributions {contributions.sum():+.2f} = {base + contributions.sum():.2f}")
-            widgets.audio_player("Listen to the clip", widgets.query(db, "original_audio", dataset=info["dataset"], clip_id=clip))
+            widgets.audio_player("Listen to the clip", widgets.read(db, queries.original_audio, dataset=info["dataset"], clip_id=clip))

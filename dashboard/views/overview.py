@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from dashboard import verdicts, widgets
+from dashboard import queries, verdicts, widgets
 
 widgets.page("Explainable Music Emotion Recognition")
 st.markdown(
@@ -16,7 +16,7 @@ st.markdown(
 )
 
 db = widgets.require_database()
-runs = widgets.query(db, "runs")
+runs = widgets.read(db, queries.runs)
 finished = runs[runs["status"] == "finished"]
 latest = (finished if not finished.empty else runs).iloc[0]
 st.caption(f"Database `{db}` · profile **{latest['profile']}** · dataset **{latest['dataset']}** · run {latest['run_id']} ({latest['status']})")
@@ -25,9 +25,9 @@ st.header("Headline figures (test split)")
 st.caption("The best model of each route that works on new audio: mean over seeds with a 95 % CI (Student t) and the "
            "number of seeds; closed-form models are deterministic. Where a route has a ceiling (a model fed the dataset's "
            "own annotations), it is named beside, not as the headline.")
-r = widgets.query(db, "metric_per_seed", metric="pearson_r")
-balanced = widgets.query(db, "metric_per_seed", metric="macro_recall", target="happy_vs_sad")
-flags = widgets.query(db, "model_flags")
+r = widgets.read(db, queries.metric_per_seed, metric="pearson_r")
+balanced = widgets.read(db, queries.metric_per_seed, metric="macro_recall", target="happy_vs_sad")
+flags = widgets.read(db, queries.model_flags)
 columns = st.columns(4)
 HEADLINES = (("A2E", "Audio → emotion, mean r", r), ("A2Mid", "Audio → mid-level, mean r", r),
              ("Mid2E", "Mid-level → emotion, mean r", r), ("Perceptual", "Perceptual Happy/Sad, balanced accuracy", balanced))
@@ -62,14 +62,14 @@ for target, label, icon in GUIDE:
     st.page_link(target, label=label, icon=icon)
 
 st.header("Datasets")
-widgets.table(widgets.query(db, "clip_counts"), name="Clips per dataset and split")
-skipped = widgets.query(db, "skipped_clips")
+widgets.table(widgets.read(db, queries.clip_counts), name="Clips per dataset and split")
+skipped = widgets.read(db, queries.skipped_clips)
 if not skipped.empty:
     with st.expander(f"{len(skipped)} clip(s) skipped because their audio could not be read"):
         widgets.table(skipped, name="Skipped clips", latex=False)
 
 st.header("Experiments")
-widgets.table(widgets.query(db, "experiments"), name="Experiments", latex=False)
+widgets.table(widgets.read(db, queries.experiments), name="Experiments", latex=False)
 
 st.header("Runs (provenance)")
 widgets.table(runs.drop(columns=["versions"]), name="Runs", latex=False)

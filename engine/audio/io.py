@@ -28,7 +28,18 @@ from engine.vocabulary import SAMPLE_RATE
 
 
 class AudioLoadError(Exception):
-    """An audio file could not be turned into a usable waveform; the message names file and cause."""
+    """An audio file could not be turned into a usable waveform; the message names file and cause.
+
+    Raised by :func:`load_audio`. The message is one line that starts with the path.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_audio("no/such/clip.wav")
+    ... except AudioLoadError as error:
+    ...     print(error)
+    no/such/clip.wav: no such file
+    """
 
 
 MAX_ABS_SAMPLE = 1e6
@@ -66,19 +77,46 @@ def load_audio(
     Silence is valid audio (zeros come back). A file that ends early (truncated WAV, cut MP3)
     gives the samples that are there, as audio players do; one with no samples at all is an error.
 
-    Args:
-        path: file to read (wav, flac, ogg, mp3, or anything FFmpeg reads).
-        sample_rate: output rate in Hz.
-        offset_s: start reading this many seconds into the file (>= 0).
-        duration_s: read at most this many seconds (> 0); ``None`` reads to the end.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        File to read (wav, flac, ogg, mp3, or anything FFmpeg reads).
+    sample_rate : int, default SAMPLE_RATE
+        Output rate in Hz (22,050).
+    offset_s : float, default 0.0
+        Start reading this many seconds into the file (>= 0).
+    duration_s : float or None, default None
+        Read at most this many seconds (> 0); ``None`` reads to the end.
 
-    Returns:
+    Returns
+    -------
+    numpy.ndarray
         float32 array of shape ``(n_samples,)`` at ``sample_rate``, at least one sample, all finite.
 
-    Raises:
-        AudioLoadError: missing path, a directory, an empty, undecodable or sample-less file, an
-            excerpt outside the audio, NaN/infinite or absurdly large (corrupt) samples, or invalid
-            ``offset_s``/``duration_s``. The message is one line starting with the path.
+    Raises
+    ------
+    AudioLoadError
+        Missing path, a directory, an empty, undecodable or sample-less file, an excerpt outside
+        the audio, NaN/infinite or absurdly large (corrupt) samples, or invalid
+        ``offset_s``/``duration_s``. The message is one line starting with the path.
+
+    Examples
+    --------
+    A 0.5 s stereo WAV at 44,100 Hz comes back mono at 22,050 Hz:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> tone = 0.5 * np.sin(2 * np.pi * 440.0 * np.arange(22_050) / 44_100)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "tone.wav")
+    ...     sf.write(path, np.stack([tone, tone], axis=1), 44_100)
+    ...     y = load_audio(path)
+    ...     excerpt = load_audio(path, offset_s=0.1, duration_s=0.2)
+    >>> y.shape, y.dtype, round(float(np.abs(y).max()), 2)
+    ((11025,), dtype('float32'), 0.5)
+    >>> excerpt.shape
+    (4410,)
     """
     path = Path(path)
     if not math.isfinite(offset_s) or offset_s < 0:
@@ -141,16 +179,61 @@ def load_audio(
 
 
 def fit_length(y: np.ndarray, *, n_samples: int) -> np.ndarray:
-    """Crop or zero-pad a waveform ``(n,)`` at its end to exactly ``n_samples`` samples."""
+    """Crop or zero-pad a waveform at its end to exactly ``n_samples`` samples.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Waveform, shape ``(n,)``.
+    n_samples : int
+        Length of the result in samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_samples,)``: the first ``n_samples`` samples of ``y``, or ``y`` followed by zeros.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fit_length(np.ones(5), n_samples=3)
+    array([1., 1., 1.])
+    >>> fit_length(np.ones(3), n_samples=5)
+    array([1., 1., 1., 0., 0.])
+    """
     if y.shape[0] >= n_samples:
         return y[:n_samples]
     return np.pad(y, (0, n_samples - y.shape[0]))
 
 
 def encode_audio(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, format: str = "OGG") -> bytes:
-    """Encode a mono waveform ``(n,)`` in [-1, 1] as a compressed file in memory.
+    """Encode a mono waveform in [-1, 1] as a compressed file in memory.
 
-    OGG Vorbis by default: small, and every browser's ``<audio>`` element plays it.
+    OGG Vorbis by default: small, and every browser's ``<audio>`` element plays it. Samples
+    outside [-1, 1] are clipped.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, shape ``(n,)``, in [-1, 1].
+    sample_rate : int, default SAMPLE_RATE
+        Sample rate of ``y`` in Hz (22,050).
+    format : str, default "OGG"
+        A libsndfile container format: ``"OGG"`` (written as Vorbis), ``"WAV"``, ``"FLAC"``, ...
+
+    Returns
+    -------
+    bytes
+        The encoded file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = 0.5 * np.sin(2 * np.pi * 440.0 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)
+    >>> encode_audio(y)[:4]
+    b'OggS'
+    >>> encode_audio(y, format="WAV")[:4]
+    b'RIFF'
     """
     buffer = io.BytesIO()
     subtype = "VORBIS" if format.upper() == "OGG" else None
@@ -159,7 +242,28 @@ def encode_audio(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, format: str =
 
 
 def decode_audio(data: bytes) -> tuple[np.ndarray, int]:
-    """Decode bytes written by :func:`encode_audio`; returns ``(waveform (n,), sample_rate)``."""
+    """Decode bytes written by :func:`encode_audio`.
+
+    Parameters
+    ----------
+    data : bytes
+        An encoded audio file (any format libsndfile reads); multichannel audio is averaged to mono.
+
+    Returns
+    -------
+    waveform : numpy.ndarray
+        float32 mono waveform, shape ``(n,)``.
+    sample_rate : int
+        Its sample rate in Hz.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = 0.5 * np.sin(2 * np.pi * 440.0 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)
+    >>> waveform, rate = decode_audio(encode_audio(y))
+    >>> waveform.shape, waveform.dtype, rate
+    ((11025,), dtype('float32'), 22050)
+    """
     y, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
     return (y.mean(axis=1) if y.ndim == 2 else y), rate
 
@@ -300,7 +404,7 @@ _NOISE = (
 
 
 def _reason(error: BaseException, path: Path) -> str:
-    """A decoder's error as a short phrase, without the path (the message starts with it already)."""
+    """Return a decoder's error as a short phrase, without the path (the message starts with it already)."""
     text = _first_line(error)
     for noise in (f"Error opening {str(path)!r}: ", f'Could not open file "{path}", error = ', *_NOISE):
         text = text.replace(noise, "")

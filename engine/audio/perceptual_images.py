@@ -1,5 +1,6 @@
-"""The perceptual route's ``(224, 224)`` input images, by name, and how their relevance reaches the
-display grid on which maps are shown, split by stem and sonified.
+"""The perceptual route's ``(224, 224)`` input images, by name, and how their relevance reaches the display grid.
+
+The display grid is the one on which maps are shown, split by stem and sonified.
 
 =========  ==============================================  ========================================
 image      model input (rows = frequency, low first)       relevance on the display grid
@@ -42,40 +43,164 @@ REPRESENTATION_OF: dict[str, str] = {"linear": "vit_spectrogram", "log": "log_sp
 
 
 def check_image(image: str) -> str:
-    """Return ``image`` if it names a perceptual image, else raise ``ValueError`` naming the choices."""
+    """Return ``image`` if it names a perceptual image, else raise ``ValueError`` naming the choices.
+
+    Parameters
+    ----------
+    image : str
+        Name to check against ``IMAGES``.
+
+    Returns
+    -------
+    str
+        ``image`` itself.
+
+    Raises
+    ------
+    ValueError
+        ``image`` is not in ``IMAGES``; the message lists the known names.
+
+    Examples
+    --------
+    >>> check_image("log")
+    'log'
+    >>> check_image("mel")
+    Traceback (most recent call last):
+        ...
+    ValueError: unknown perceptual image 'mel'; known: ['linear', 'log']
+    """
     if image not in IMAGES:
         raise ValueError(f"unknown perceptual image {image!r}; known: {list(IMAGES)}")
     return image
 
 
 def log_image_magnitude(y: np.ndarray, *, clip_seconds: float) -> np.ndarray:
-    """Linear band magnitude on the log image's ``(224, 224)`` grid (no dB), e.g. to split relevance by stem."""
+    """Compute the linear band magnitude on the log image's ``(224, 224)`` grid (no dB), e.g. to split relevance by stem.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform at 22,050 Hz, shape ``(n_samples,)``.
+    clip_seconds : float
+        Clip length in seconds that fixes the number of frames.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 magnitudes >= 0 (linear, not normalised), shape ``(224, 224)``; rows are
+        log-frequency (low first), columns time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(2 * np.pi * 440.0 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)  # 0.5 s
+    >>> magnitude = log_image_magnitude(y, clip_seconds=0.5)
+    >>> magnitude.shape, magnitude.dtype, bool(magnitude.min() >= 0.0)
+    ((224, 224), dtype('float32'), True)
+    """
     magnitude = log_frequency_spectrogram(y, hop_length=SPECTROGRAM_HOP, to_db=False)
     magnitude = fit_frames(magnitude, n_frames=n_frames(clip_seconds, SPECTROGRAM_HOP), fill=0.0)
     return np.clip(resize(magnitude, shape=(VIT_SIZE, VIT_SIZE)), 0.0, None)
 
 
 def image_input(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray:
-    """The model input ``(224, 224)`` in [0, 1] of waveform ``y`` ``(n_samples,)`` at 22,050 Hz."""
+    """Compute the perceptual model's input image of a waveform.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform at 22,050 Hz, shape ``(n_samples,)``.
+    clip_seconds : float
+        Clip length in seconds that fixes the number of frames.
+    image : str
+        ``"linear"`` or ``"log"`` (see ``IMAGES``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 in [0, 1], shape ``(224, 224)``; rows are frequency (low first), columns time.
+
+    Raises
+    ------
+    ValueError
+        ``image`` is not in ``IMAGES``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(2 * np.pi * 440.0 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)  # 0.5 s
+    >>> image = image_input(y, clip_seconds=0.5, image="log")
+    >>> image.shape, image.dtype, bool(0.0 <= image.min() and image.max() <= 1.0)
+    ((224, 224), dtype('float32'), True)
+    """
     if check_image(image) == "linear":
         return vit_spectrogram_input(y, clip_seconds=clip_seconds)
     return log_image_input(y, clip_seconds=clip_seconds)
 
 
 def image_magnitude(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray:
-    """Linear magnitude ``(224, 224)`` on the model input's grid (to compare stems pixel by pixel)."""
+    """Compute the linear magnitude on the model input's grid (to compare stems pixel by pixel).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform at 22,050 Hz, shape ``(n_samples,)``.
+    clip_seconds : float
+        Clip length in seconds that fixes the number of frames.
+    image : str
+        ``"linear"`` or ``"log"`` (see ``IMAGES``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 magnitudes >= 0 (linear, no dB), shape ``(224, 224)``, on the same grid as
+        :func:`image_input`.
+
+    Raises
+    ------
+    ValueError
+        ``image`` is not in ``IMAGES``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.sin(2 * np.pi * 440.0 * np.arange(SAMPLE_RATE // 2) / SAMPLE_RATE)  # 0.5 s
+    >>> magnitude = image_magnitude(y, clip_seconds=0.5, image="linear")
+    >>> magnitude.shape, magnitude.dtype
+    ((224, 224), dtype('float32'))
+    """
     if check_image(image) == "linear":
         return vit_grid_magnitude(y, clip_seconds=clip_seconds)
     return log_image_magnitude(y, clip_seconds=clip_seconds)
 
 
 def display_rows_of_log(*, oversample: int = 1) -> np.ndarray:
-    """Fractional log-image row holding the frequency of each display (linear) row: ``(224,)``, or
-    ``(224, oversample)`` positions spread evenly across each display row's height.
+    """Return the fractional log-image row holding the frequency of each display (linear) row.
 
     Both grids come from bilinear resizes (``align_corners=False``): display row ``i`` sits at
     linear bin ``(i + 0.5) * 1600 / 224 - 0.5`` of the 3198-point STFT; log row ``r`` at band
-    ``(r + 0.5) * 149 / 224 - 0.5``. Frequencies below the first band's centre read row 0.
+    ``(r + 0.5) * 149 / 224 - 0.5``. Rows are interpolated over log-frequency between band
+    centres; frequencies below the first band's centre read row 0.
+
+    Parameters
+    ----------
+    oversample : int, default 1
+        Positions per display row, spread evenly across the row's height.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 log-image rows in ``[0, 223]``, ascending: shape ``(224,)``, or
+        ``(224, oversample)`` when ``oversample > 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = display_rows_of_log()
+    >>> rows.shape, bool(np.all(np.diff(rows) >= 0))
+    ((224,), True)
+    >>> display_rows_of_log(oversample=4).shape
+    (224, 4)
     """
     n_bins = VIT_N_FFT // 2 + 1
     offsets = (np.arange(oversample) + 0.5) / oversample - 0.5 if oversample > 1 else np.zeros(1)
@@ -93,12 +218,39 @@ _OVERSAMPLE = 16  # below ~1.7 kHz one display row spans several log rows (up to
 
 
 def to_display(relevance: np.ndarray, *, image: str) -> np.ndarray:
-    """A relevance map ``(224, W)`` on the model's image grid, on the display (linear) grid ``(224, W)``.
+    """Move a relevance map from the model's image grid to the display (linear) grid.
 
     ``linear`` maps are returned as they are. For ``log`` maps each display row takes the mean of
     the log map (interpolated linearly between rows) over the frequencies the row covers, so a
     narrow relevant band is neither lost between display rows nor smeared beyond its frequency,
     and sonifying the result keeps each frequency's relevance. Values are not rescaled.
+
+    Parameters
+    ----------
+    relevance : numpy.ndarray
+        Relevance map on the grid of ``image``, shape ``(224, W)``, rows low frequency first.
+    image : str
+        ``"linear"`` or ``"log"``: the image the map was computed on.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(224, W)``, same dtype as ``relevance``, on the display (linear-frequency) grid.
+
+    Raises
+    ------
+    ValueError
+        ``image`` is not in ``IMAGES``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relevance = np.ones((224, 10), dtype=np.float32)
+    >>> display = to_display(relevance, image="log")
+    >>> display.shape, display.dtype, bool(np.allclose(display, 1.0))
+    ((224, 10), dtype('float32'), True)
+    >>> to_display(relevance, image="linear") is relevance
+    True
     """
     if check_image(image) == "linear":
         return relevance

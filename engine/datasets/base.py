@@ -14,20 +14,37 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ClipRecord:
-    """One clip of a dataset and everything known about it before any model runs.
+    """Describe one clip of a dataset and everything known about it before any model runs.
 
-    Attributes:
-        dataset: adapter name, e.g. ``"synthetic"`` or ``"soundtracks"``.
-        clip_id: identifier unique within the dataset.
-        group: clips sharing a group (song, film) must land in the same split.
-        split: ``"train"``, ``"val"`` or ``"test"``; empty when the adapter leaves splitting to
-            :mod:`engine.datasets.splits`.
-        emotions: emotion ratings on the Soundtracks scale (1 to 7.83), keyed by :data:`engine.vocabulary.EMOTIONS`.
-        midlevel: mid-level descriptors in [0, 1], keyed by :data:`engine.vocabulary.MIDLEVEL`.
-        label: ``"happy"``, ``"sad"`` or ``None``.
-        factors: other known facts about the clip (for synthetic clips the latent factors that
-            produced it, e.g. ``tempo_bpm`` or ``percussion``), for display and analysis only.
-        path: audio file, when the clip lives on disk.
+    Attributes
+    ----------
+    dataset : str
+        Adapter name, e.g. ``"synthetic"`` or ``"soundtracks"``.
+    clip_id : str
+        Identifier unique within the dataset.
+    group : str
+        Clips sharing a group (song, film) must land in the same split.
+    split : str, default ""
+        ``"train"``, ``"val"`` or ``"test"``; empty when the adapter leaves splitting to
+        :mod:`engine.datasets.splits`.
+    emotions : Mapping[str, float]
+        Emotion ratings on the Soundtracks scale (1 to 7.83), keyed by :data:`engine.vocabulary.EMOTIONS`;
+        empty when unknown.
+    midlevel : Mapping[str, float]
+        Mid-level descriptors in [0, 1], keyed by :data:`engine.vocabulary.MIDLEVEL`; empty when unknown.
+    label : str or None, default None
+        ``"happy"``, ``"sad"`` or ``None``.
+    factors : Mapping[str, float]
+        Other known facts about the clip (for synthetic clips the latent factors that
+        produced it, e.g. ``tempo_bpm`` or ``percussion``), for display and analysis only.
+    path : str or None, default None
+        Audio file, when the clip lives on disk.
+
+    Examples
+    --------
+    >>> record = ClipRecord(dataset="folder", clip_id="happy/a", group="happy/a", split="train", label="happy")
+    >>> record.label, dict(record.emotions), record.path is None
+    ('happy', {}, True)
     """
 
     dataset: str
@@ -42,18 +59,51 @@ class ClipRecord:
 
 
 class Dataset(Protocol):
-    """The adapter interface shared by every dataset."""
+    """Define the adapter interface shared by every dataset.
+
+    Attributes
+    ----------
+    name : str
+        Adapter name, copied into :attr:`ClipRecord.dataset`.
+
+    Examples
+    --------
+    >>> from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
+    >>> dataset: Dataset = SyntheticCorpus(SyntheticConfig(n_songs=3, clips_per_song=1, clip_seconds=0.5))
+    >>> dataset.name, len(dataset.records())
+    ('synthetic', 3)
+    >>> dataset.load(dataset.records()[0].clip_id).shape
+    (11025,)
+    """
 
     name: str
 
     def records(self) -> list[ClipRecord]:
-        """All clips, in a stable order."""
+        """Return all clips, in a stable order.
+
+        Returns
+        -------
+        list of ClipRecord
+            One record per clip.
+        """
         ...
 
     def load(self, clip_id: str) -> np.ndarray:
-        """Mono float32 waveform of one clip at :data:`engine.vocabulary.SAMPLE_RATE`, shape ``(n_samples,)``.
+        """Load the mono float32 waveform of one clip at :data:`engine.vocabulary.SAMPLE_RATE`.
 
-        Raises:
-            engine.audio.io.AudioLoadError: the clip's audio cannot be read.
+        Parameters
+        ----------
+        clip_id : str
+            A ``clip_id`` of :meth:`records`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform, shape ``(n_samples,)``.
+
+        Raises
+        ------
+        engine.audio.io.AudioLoadError
+            The clip's audio cannot be read.
         """
         ...

@@ -56,14 +56,24 @@ SPLIT_ALIASES = {"validation": "val"}
 
 @dataclass(frozen=True, kw_only=True)
 class FolderConfig:
-    """Where the audio is, where its labels are and how to split it.
+    """Say where the audio is, where its labels are and how to split it.
 
-    Attributes:
-        root: folder laid out as in the module docstring.
-        labels_csv: label file (relative to ``root`` unless absolute); ``None`` reads class
-            sub-folders instead.
-        fractions: train, validation and test shares, used when the CSV has no ``split`` column.
-        split_seed: seed of that split.
+    Attributes
+    ----------
+    root : pathlib.Path
+        Folder laid out as in the module docstring.
+    labels_csv : pathlib.Path, str or None, default None
+        Label file (relative to ``root`` unless absolute); ``None`` reads class sub-folders instead.
+    fractions : tuple of float, default (0.7, 0.1, 0.2)
+        Train, validation and test shares of clips, used when the CSV has no ``split`` column.
+    split_seed : int, default 0
+        Seed of that split.
+
+    Examples
+    --------
+    >>> config = FolderConfig(root=Path("my_clips"), labels_csv="labels.csv")
+    >>> config.fractions, config.split_seed
+    ((0.7, 0.1, 0.2), 0)
     """
 
     root: Path
@@ -82,10 +92,40 @@ class _Entry:
 
 
 class FolderDataset:
-    """Adapter for a folder of Happy/Sad audio; see the module docstring.
+    """Read a folder of Happy/Sad audio as a dataset; see the module docstring.
 
-    Attributes:
-        skipped: ``(path, reason)`` for every listed file left out because it is missing.
+    Parameters
+    ----------
+    config : FolderConfig
+        Where the audio and labels are, and how to split.
+
+    Attributes
+    ----------
+    skipped : list of tuple of (str, str)
+        ``(path, reason)`` for every listed file left out because it is missing.
+
+    Raises
+    ------
+    DatasetError
+        Missing folder, CSV or column, a label outside Happy/Sad, an unknown split, a repeated path
+        or clip id, or no audio at all.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> tone = 0.3 * np.sin(2 * np.pi * 440.0 * np.arange(2205) / 22_050)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for name in ("happy/a.wav", "happy/live/b.wav", "sad/c.wav"):
+    ...         (Path(folder) / name).parent.mkdir(parents=True, exist_ok=True)
+    ...         sf.write(Path(folder) / name, tone, 22_050)
+    ...     dataset = FolderDataset(FolderConfig(root=Path(folder)))
+    ...     waveform = dataset.load("sad/c")
+    >>> [(record.clip_id, record.label) for record in dataset.records()]
+    [('happy/a', 'happy'), ('happy/live/b', 'happy'), ('sad/c', 'sad')]
+    >>> waveform.shape, waveform.dtype
+    ((2205,), dtype('float32'))
     """
 
     name = "folder"
@@ -101,6 +141,13 @@ class FolderDataset:
 
     @property
     def labels_path(self) -> Path | None:
+        """Return the label file resolved against ``root``, or ``None`` for class sub-folders.
+
+        Returns
+        -------
+        pathlib.Path or None
+            ``config.labels_csv``, joined to ``root`` unless absolute.
+        """
         if self.config.labels_csv is None:
             return None
         path = Path(self.config.labels_csv)
@@ -108,6 +155,13 @@ class FolderDataset:
 
     @property
     def split_name(self) -> str:
+        """Describe how the clips were split, in words (for display).
+
+        Returns
+        -------
+        str
+            E.g. ``"clip-level (each clip its own group), 70/10/20 train/val/test (seed 0)"``.
+        """
         labels = self.labels_path
         if labels is not None and self._has_splits:
             return f"as given in the split column of {labels.name}"
@@ -116,9 +170,33 @@ class FolderDataset:
         return f"{by}, {shares} train/val/test (seed {self.config.split_seed})"
 
     def records(self) -> list[ClipRecord]:
+        """Return all clips with their label, group and split (missing files left out).
+
+        Returns
+        -------
+        list of ClipRecord
+            One record per usable file, in folder or CSV order.
+        """
         return list(self._records)
 
     def load(self, clip_id: str) -> np.ndarray:
+        """Load one clip as a mono float32 waveform at :data:`engine.vocabulary.SAMPLE_RATE`.
+
+        Parameters
+        ----------
+        clip_id : str
+            A clip id of :meth:`records`, e.g. ``"happy/live/b"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform, shape ``(n_samples,)``.
+
+        Raises
+        ------
+        engine.audio.io.AudioLoadError
+            ``clip_id`` is not in the dataset, or its audio cannot be read.
+        """
         path = self._paths.get(clip_id)
         if path is None:
             raise AudioLoadError(f"{self.root}: no clip {clip_id!r} in this dataset")

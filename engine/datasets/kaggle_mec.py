@@ -56,13 +56,21 @@ LABEL_COLUMN = "Target"
 
 @dataclass(frozen=True, kw_only=True)
 class KaggleMECConfig:
-    """Where the data is and how much of ``Train.csv`` to hold out for validation.
+    """Say where the data is and how much of ``Train.csv`` to hold out for validation.
 
-    Attributes:
-        root: folder laid out as in the module docstring.
-        val_fraction: share of each class of ``Train.csv`` that becomes the validation split,
-            in ``[0, 1)``.
-        split_seed: seed of the validation split.
+    Attributes
+    ----------
+    root : pathlib.Path
+        Folder laid out as in the module docstring.
+    val_fraction : float, default 0.1
+        Share of each class of ``Train.csv`` that becomes the validation split, in ``[0, 1)``.
+    split_seed : int, default 0
+        Seed of the validation split.
+
+    Examples
+    --------
+    >>> KaggleMECConfig(root=Path("kaggle_mec"), val_fraction=0.2).split_seed
+    0
     """
 
     root: Path
@@ -71,10 +79,48 @@ class KaggleMECConfig:
 
 
 class KaggleMECDataset:
-    """Adapter for the Kaggle Musical Emotions Classification set; see the module docstring.
+    r"""Read the Kaggle Musical Emotions Classification set as a dataset; see the module docstring.
 
-    Attributes:
-        skipped: ``(clip_id, reason)`` for every CSV row left out because its audio is missing.
+    Parameters
+    ----------
+    config : KaggleMECConfig
+        Where the data is and how much to hold out for validation.
+
+    Attributes
+    ----------
+    skipped : list of tuple of (str, str)
+        ``(clip_id, reason)`` for every CSV row left out because its audio is missing.
+
+    Raises
+    ------
+    ValueError
+        ``config.val_fraction`` is not in ``[0, 1)``.
+    DatasetError
+        No dataset or audio folder, or a malformed CSV.
+
+    Examples
+    --------
+    A tiny copy of the layout (one ``Audio_Files`` level), one row without its file:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> tone = 0.3 * np.sin(2 * np.pi * 440.0 * np.arange(2205) / 22_050)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     root = Path(folder)
+    ...     rows = {"Train": ["a.wav,Happy", "b.wav,happy", "c.wav,Sad", "d.wav,Sad"], "Test": ["e.wav,Sad"]}
+    ...     for part, lines in rows.items():
+    ...         _ = (root / f"{part}.csv").write_text("\n".join(["ImageID,Target", *lines]) + "\n")
+    ...         for line in lines[:3]:
+    ...             name, label = line.split(",")
+    ...             (root / "Audio_Files" / part / label.title()).mkdir(parents=True, exist_ok=True)
+    ...             sf.write(root / "Audio_Files" / part / label.title() / name, tone, 22_050)
+    ...     dataset = KaggleMECDataset(KaggleMECConfig(root=root, val_fraction=0.5))
+    ...     waveform = dataset.load("test/e")
+    >>> [(record.clip_id, record.label, record.split) for record in dataset.records()]
+    [('train/a', 'happy', 'val'), ('train/b', 'happy', 'train'), ('train/c', 'sad', 'train'), ('test/e', 'sad', 'test')]
+    >>> [clip_id for clip_id, _ in dataset.skipped], waveform.shape
+    (['train/d'], (2205,))
     """
 
     name = "kaggle_mec"
@@ -90,6 +136,13 @@ class KaggleMECDataset:
 
     @property
     def split_name(self) -> str:
+        """Describe the split in words (for display).
+
+        Returns
+        -------
+        str
+            The published train/test split and how validation is held out of it.
+        """
         val = round(100 * self.config.val_fraction)
         return (
             f"published Train.csv/Test.csv split; validation: {val}% of Train.csv stratified by label "
@@ -97,9 +150,33 @@ class KaggleMECDataset:
         )
 
     def records(self) -> list[ClipRecord]:
+        """Return the clips that have audio: rows of ``Train.csv``, then of ``Test.csv``.
+
+        Returns
+        -------
+        list of ClipRecord
+            One record per clip, its own group, with label and split.
+        """
         return list(self._records)
 
     def load(self, clip_id: str) -> np.ndarray:
+        """Load one clip as a mono float32 waveform at :data:`engine.vocabulary.SAMPLE_RATE`.
+
+        Parameters
+        ----------
+        clip_id : str
+            ``"train/{stem}"`` or ``"test/{stem}"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform, shape ``(n_samples,)``.
+
+        Raises
+        ------
+        engine.audio.io.AudioLoadError
+            The clip is not in the dataset (or was skipped), or its audio cannot be read.
+        """
         path = self._paths.get(clip_id)
         if path is None:
             reason = dict(self.skipped).get(clip_id, "not in Train.csv or Test.csv")
@@ -144,10 +221,30 @@ class KaggleMECDataset:
 
 
 def stratified_holdout(labels: list[str], *, fraction: float, seed: int) -> list[str]:
-    """``"val"`` for a seeded ``fraction`` of each label's clips, ``"train"`` for the rest.
+    """Hold out a seeded ``fraction`` of each label's clips as ``"val"``, leaving the rest ``"train"``.
 
     Each label with at least two clips gives ``round(fraction * n)`` clips, but at least one and
     never all of them, when ``fraction`` is positive.
+
+    Parameters
+    ----------
+    labels : list of str
+        Label per clip.
+    fraction : float
+        Share of each label's clips to hold out.
+    seed : int
+        Seed of the choice.
+
+    Returns
+    -------
+    list of str
+        ``"train"`` or ``"val"`` per clip, length ``len(labels)``.
+
+    Examples
+    --------
+    >>> splits = stratified_holdout(["happy"] * 4 + ["sad"] * 2 + ["tender"], fraction=0.25, seed=0)
+    >>> splits[:4].count("val"), splits[4:6].count("val"), splits[6]
+    (1, 1, 'train')
     """
     out = ["train"] * len(labels)
     rng = np.random.default_rng(seed)

@@ -65,13 +65,23 @@ ANNOTATION_COLUMNS = {
 
 @dataclass(frozen=True, kw_only=True)
 class MTGMidlevelConfig:
-    """Where the data is, which sources to drop and how to split.
+    """Say where the data is, which sources to drop and how to split.
 
-    Attributes:
-        root: folder laid out as in the module docstring.
-        exclude_sources: values of the ``Source`` column whose rows are dropped (case-insensitive).
-        fractions: train, validation and test shares.
-        split_seed: seed of the split.
+    Attributes
+    ----------
+    root : pathlib.Path
+        Folder laid out as in the module docstring.
+    exclude_sources : tuple of str, default ()
+        Values of the ``Source`` column whose rows are dropped (case-insensitive).
+    fractions : tuple of float, default (0.8, 0.1, 0.1)
+        Train, validation and test shares of songs.
+    split_seed : int, default 0
+        Seed of the split.
+
+    Examples
+    --------
+    >>> MTGMidlevelConfig(root=Path("mid-level"), exclude_sources=("soundtracks",)).fractions
+    (0.8, 0.1, 0.1)
     """
 
     root: Path
@@ -81,13 +91,54 @@ class MTGMidlevelConfig:
 
 
 class MTGMidlevelDataset:
-    """Adapter for the mid-level features dataset; see the module docstring.
+    r"""Read the mid-level features dataset; see the module docstring.
 
-    Attributes:
-        skipped: ``(clip_id, reason)`` for every annotated song left out because its audio is
-            missing (songs of excluded sources are not listed: they are dropped on purpose).
-        unlisted: paths (relative to ``root``) of MP3 files that no row of ``annotations.csv``
-            names; they are ignored.
+    Parameters
+    ----------
+    config : MTGMidlevelConfig
+        Where the data is, which sources to drop and how to split.
+
+    Attributes
+    ----------
+    skipped : list of tuple of (str, str)
+        ``(clip_id, reason)`` for every annotated song left out because its audio is
+        missing (songs of excluded sources are not listed: they are dropped on purpose).
+    unlisted : list of str
+        Paths (relative to ``root``) of MP3 files that no row of ``annotations.csv``
+        names; they are ignored.
+
+    Raises
+    ------
+    DatasetError
+        Malformed or missing metadata, or no usable song.
+
+    Examples
+    --------
+    A tiny copy of the layout: three songs, one of them a Soundtracks excerpt that is excluded:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> tone = 0.3 * np.sin(2 * np.pi * 440.0 * np.arange(4410) / 22_050)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     root = Path(folder)
+    ...     (root / "audio").mkdir()
+    ...     metadata, annotations = ["song id;Source;ID at file source"], ["song_id," + ",".join(ANNOTATION_COLUMNS.values())]
+    ...     for song, source in ((1, "jamendo"), (2, "soundtracks"), (3, "jamendo")):
+    ...         metadata.append(f"{song};{source};{100 + song}")
+    ...         annotations.append(f"{song}," + ",".join(["10", "1"] + ["5.5"] * 5))
+    ...         sf.write(root / "audio" / f"{song}.mp3", tone, 22_050)
+    ...     _ = (root / METADATA_FILE).write_text("\n".join(metadata) + "\n")
+    ...     _ = (root / ANNOTATIONS_FILE).write_text("\n".join(annotations) + "\n")
+    ...     dataset = MTGMidlevelDataset(MTGMidlevelConfig(root=root, exclude_sources=("Soundtracks",)))
+    ...     waveform = dataset.load("3")
+    >>> [record.clip_id for record in dataset.records()]
+    ['1', '3']
+    >>> record = dataset.records()[0]
+    >>> record.midlevel["melodiousness"], record.midlevel["articulation"], record.midlevel["minorness"]
+    (1.0, 0.0, 0.5)
+    >>> waveform.dtype
+    dtype('float32')
     """
 
     name = "mtg_midlevel"
@@ -101,19 +152,62 @@ class MTGMidlevelDataset:
 
     @property
     def split_name(self) -> str:
+        """Describe the split in words (for display).
+
+        Returns
+        -------
+        str
+            E.g. ``"group-aware by song id, 80/10/10 train/val/test (seed 0)"``.
+        """
         shares = "/".join(f"{round(100 * f)}" for f in self.config.fractions)
         return f"group-aware by song id, {shares} train/val/test (seed {self.config.split_seed})"
 
     def records(self) -> list[ClipRecord]:
+        """Return the annotated songs that have audio and are not excluded, by song id.
+
+        Returns
+        -------
+        list of ClipRecord
+            One record per song (its own group), with split and the 7 mid-level descriptors in [0, 1].
+        """
         return list(self._records)
 
     def load(self, clip_id: str) -> np.ndarray:
+        """Load one song as a mono float32 waveform at :data:`engine.vocabulary.SAMPLE_RATE`.
+
+        Parameters
+        ----------
+        clip_id : str
+            A song id.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform, shape ``(n_samples,)``.
+
+        Raises
+        ------
+        engine.audio.io.AudioLoadError
+            The song was skipped (no audio file), or its audio cannot be read.
+        """
         skipped = dict(self.skipped)
         if clip_id in skipped:
             raise AudioLoadError(f"{self.root}: song {clip_id!r} unavailable ({skipped[clip_id]})")
         return load_audio(self.audio_path(clip_id), sample_rate=SAMPLE_RATE)
 
     def audio_path(self, clip_id: str) -> Path:
+        """Return where a song's MP3 is: ``audio/{clip_id}.mp3`` if it exists, else ``{clip_id}.mp3`` in ``root``.
+
+        Parameters
+        ----------
+        clip_id : str
+            A song id.
+
+        Returns
+        -------
+        pathlib.Path
+            The path (which need not exist).
+        """
         nested = self.root / "audio" / f"{clip_id}.mp3"
         return nested if nested.is_file() else self.root / f"{clip_id}.mp3"
 

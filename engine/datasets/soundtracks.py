@@ -78,19 +78,38 @@ DELIMITERS: dict[str, str] = {",": "commas", ";": "semicolons", "\t": "tabs"}
 
 
 class DatasetError(ValueError):
-    """A dataset folder is missing a file or a column, or holds malformed metadata; the message names
-    the file and, where there is one, the line, the column and the value."""
+    """Signal a dataset folder that is missing a file or a column, or holds malformed metadata.
+
+    The message names the file and, where there is one, the line, the column and the value.
+
+    Examples
+    --------
+    >>> error = DatasetError("ratings.csv: line 3, column 'happy': 'x' is not a number")
+    >>> isinstance(error, ValueError), str(error).split(":")[0]
+    (True, 'ratings.csv')
+    """
 
 
 @dataclass(frozen=True, kw_only=True)
 class SoundtracksConfig:
-    """Where the data is and how to split it.
+    """Say where the data is and how to split it.
 
-    Attributes:
-        root: folder laid out as in the module docstring.
-        split: ``"group"`` (by album) or ``"random"`` (clip level, leaky).
-        fractions: train, validation and test shares.
-        split_seed: seed of the split.
+    Attributes
+    ----------
+    root : pathlib.Path
+        Folder laid out as in the module docstring.
+    split : str, default "group"
+        ``"group"`` (by album) or ``"random"`` (clip level, leaky).
+    fractions : tuple of float, default (0.7, 0.1, 0.2)
+        Train, validation and test shares of clips.
+    split_seed : int, default 0
+        Seed of the split.
+
+    Examples
+    --------
+    >>> config = SoundtracksConfig(root=Path("Soundtracks"), split="random")
+    >>> config.split, config.fractions
+    ('random', (0.7, 0.1, 0.2))
     """
 
     root: Path
@@ -100,12 +119,53 @@ class SoundtracksConfig:
 
 
 class SoundtracksDataset:
-    """Adapter for the Soundtracks set; see the module docstring.
+    r"""Read the Soundtracks set as a dataset; see the module docstring.
 
-    Attributes:
-        skipped: ``(clip_id, reason)`` for every rated excerpt left out because its audio is missing.
-        unlisted: paths (relative to ``root``) of MP3 files in ``audio/`` that no row of the ratings
-            names; they are ignored.
+    Parameters
+    ----------
+    config : SoundtracksConfig
+        Where the data is and how to split it.
+
+    Attributes
+    ----------
+    skipped : list of tuple of (str, str)
+        ``(clip_id, reason)`` for every rated excerpt left out because its audio is missing.
+    unlisted : list of str
+        Paths (relative to ``root``) of MP3 files in ``audio/`` that no row of the ratings
+        names; they are ignored.
+
+    Raises
+    ------
+    ValueError
+        ``config.split`` is neither ``"group"`` nor ``"random"``.
+    DatasetError
+        Malformed or missing metadata, or no rated excerpt with its audio file.
+
+    Examples
+    --------
+    A tiny copy of the layout, three excerpts of two films:
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> import soundfile as sf
+    >>> tone = 0.3 * np.sin(2 * np.pi * 440.0 * np.arange(4410) / 22_050)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     root = Path(folder)
+    ...     (root / "audio").mkdir()
+    ...     ratings, tracks = ["number," + ",".join(EMOTIONS) + ",TARGET"], ["Nro,Emotion,Album name,Track,Min:Sec"]
+    ...     for number, (happy, sad) in enumerate([(6.0, 1.5), (2.0, 5.5), (5.0, 2.0)], start=1):
+    ...         row = {**dict.fromkeys(EMOTIONS, 3.0), "happy": happy, "sad": sad}
+    ...         ratings.append(f"{number:03d}," + ",".join(str(row[e]) for e in EMOTIONS) + ",HAPPY")
+    ...         tracks.append(f"{number:03d},Happy,Film {number // 2},1,00:00")
+    ...         sf.write(root / "audio" / f"{number:03d}.mp3", tone, 22_050)
+    ...     _ = (root / RATINGS_FILE).write_text("\n".join(ratings) + "\n")
+    ...     _ = (root / TRACKLIST_FILE).write_text("\n".join(tracks) + "\n")
+    ...     dataset = SoundtracksDataset(SoundtracksConfig(root=root))
+    ...     waveform = dataset.load("002")
+    >>> [(record.clip_id, record.group, record.label) for record in dataset.records()]
+    [('001', 'Film 0', 'happy'), ('002', 'Film 1', 'sad'), ('003', 'Film 1', 'happy')]
+    >>> waveform.dtype, dataset.skipped
+    (dtype('float32'), [])
     """
 
     name = "soundtracks"
@@ -122,14 +182,46 @@ class SoundtracksDataset:
 
     @property
     def split_name(self) -> str:
+        """Describe the split in words (for display); a random split is called leaky.
+
+        Returns
+        -------
+        str
+            E.g. ``"group-aware by album, 70/10/20 train/val/test (seed 0)"``.
+        """
         if self.config.split == "group":
             return f"group-aware by album, {self._shares()} (seed {self.config.split_seed})"
         return f"random clip-level {self._shares()}: LEAKY, excerpts of one film on both sides (seed {self.config.split_seed})"
 
     def records(self) -> list[ClipRecord]:
+        """Return the rated excerpts that have audio, by excerpt number.
+
+        Returns
+        -------
+        list of ClipRecord
+            One record per excerpt: clip id ``"001"`` to ``"360"``, album as group, split, the 8
+            emotion ratings and the Happy/Sad label.
+        """
         return list(self._records)
 
     def load(self, clip_id: str) -> np.ndarray:
+        """Load one excerpt as a mono float32 waveform at :data:`engine.vocabulary.SAMPLE_RATE`.
+
+        Parameters
+        ----------
+        clip_id : str
+            A three-digit excerpt number, e.g. ``"001"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform, shape ``(n_samples,)``.
+
+        Raises
+        ------
+        engine.audio.io.AudioLoadError
+            The excerpt was skipped (no audio file), or its audio cannot be read.
+        """
         skipped = dict(self.skipped)
         if clip_id in skipped:
             raise AudioLoadError(f"{self.root}: excerpt {clip_id!r} unavailable ({skipped[clip_id]})")
@@ -240,7 +332,7 @@ def read_table(
     delimiters: Sequence[str] = tuple(DELIMITERS),
     normalise: Callable[[str], str] | None = None,
 ) -> dict[str, tuple[int, dict[str, str]]]:
-    """Rows of a small CSV keyed by the (normalised) value of ``key``: ``{id: (line, {column: cell})}``.
+    r"""Read the rows of a small CSV keyed by the (normalised) value of ``key``.
 
     The text is UTF-8 (a byte-order mark is dropped; UTF-16 is read when the file starts with its
     mark). The separator is sniffed on the header line among commas, semicolons and tabs; when the
@@ -248,18 +340,44 @@ def read_table(
     and cells are stripped of spaces; columns beyond ``required`` are kept in the row but nothing
     checks them. Rows whose cells are all empty are skipped; extra cells are allowed when empty.
 
-    Args:
-        path: the file.
-        key: the id column; its values must be non-empty and unique (after ``normalise``).
-        required: columns that must be present (``key`` among them).
-        delimiters: the separators accepted (the others are only recognised, for the message).
-        normalise: maps a raw id to the id, raising ``ValueError`` (with a message) for a bad one.
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+    key : str
+        The id column; its values must be non-empty and unique (after ``normalise``).
+    required : Sequence[str]
+        Columns that must be present (``key`` among them).
+    delimiters : Sequence[str], default tuple(DELIMITERS)
+        The separators accepted (the others are only recognised, for the message).
+    normalise : callable or None, default None
+        Maps a raw id to the id, raising ``ValueError`` (with a message) for a bad one.
 
-    Raises:
-        DatasetError: missing, unreadable or empty file; no ``key`` column under any accepted
-            separator ("looks like it is separated by ..."); missing or repeated required columns;
-            a row with non-empty cells beyond the header or without a required cell; an empty,
-            malformed or repeated id. The message names the file and the line.
+    Returns
+    -------
+    dict of str to tuple of (int, dict of str to str)
+        ``{id: (line, {column: cell})}``, ``line`` counting from 1 in the file, in file order.
+
+    Raises
+    ------
+    DatasetError
+        Missing, unreadable or empty file; no ``key`` column under any accepted
+        separator ("looks like it is separated by ..."); missing or repeated required columns;
+        a row with non-empty cells beyond the header or without a required cell; an empty,
+        malformed or repeated id. The message names the file and the line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "ratings.csv"
+    ...     _ = path.write_text("number; valence ;note\n1;4.5;x\n\n002;3.0;\n", encoding="utf-8")
+    ...     rows = read_table(path, key="number", required=("number", "valence"), normalise=lambda raw: raw.zfill(3))
+    >>> list(rows)
+    ['001', '002']
+    >>> line, cells = rows["002"]
+    >>> line, cells["number"], cells["valence"]
+    (4, '002', '3.0')
     """
     text = _read_text(path)
     buffer = io.StringIO(text, newline="")
@@ -329,8 +447,42 @@ def read_table(
 
 
 def parse_number(path: Path, line: int, column: str, value: str, *, bounds: tuple[float, float]) -> float:
-    """``value`` as a float within ``bounds`` (inclusive), or a :class:`DatasetError` naming file,
-    line, column and value."""
+    """Parse a cell as a float within ``bounds`` (inclusive).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file the cell comes from (for the message).
+    line : int
+        Its line number (for the message).
+    column : str
+        Its column name (for the message).
+    value : str
+        The cell, already stripped of spaces.
+    bounds : tuple of float
+        Lowest and highest accepted value.
+
+    Returns
+    -------
+    float
+        The number.
+
+    Raises
+    ------
+    DatasetError
+        The cell is empty, not a number (a decimal comma gets a hint), not finite or outside
+        ``bounds``; the message names file, line, column and value.
+
+    Examples
+    --------
+    >>> parse_number(Path("ratings.csv"), 2, "valence", "4.25", bounds=RATING_RANGE)
+    4.25
+    >>> try:
+    ...     parse_number(Path("ratings.csv"), 3, "valence", "4,25", bounds=RATING_RANGE)
+    ... except DatasetError as error:
+    ...     print(error)
+    ratings.csv: line 3, column 'valence': '4,25' is not a number (a decimal comma? write the number with a point)
+    """
     where = f"{path}: line {line}, column {column!r}"
     if not value:
         raise DatasetError(f"{where}: empty")
@@ -367,7 +519,7 @@ def _read_text(path: Path) -> str:
 
 
 def _sniff(header: str) -> str | None:
-    """The separator of a header line among :data:`DELIMITERS`, or ``None`` when it has none of them."""
+    """Return the separator of a header line among :data:`DELIMITERS`, or ``None`` when it has none of them."""
     try:
         return csv.Sniffer().sniff(header, delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:

@@ -26,12 +26,31 @@ def group_split(groups: Sequence[str], *, fractions: Sequence[float] = (0.7, 0.1
     Groups are shuffled (seeded) and dealt out greedily so that each split's share of *clips* comes
     close to ``fractions``.
 
-    Args:
-        groups: group key per clip, length ``n_clips``.
-        fractions: target shares of clips (train, val, test), summing to 1.
+    Parameters
+    ----------
+    groups : Sequence[str]
+        Group key per clip, length ``n_clips``.
+    fractions : Sequence[float], default (0.7, 0.1, 0.2)
+        Target shares of clips (train, val, test), non-negative, summing to 1.
+    seed : int, default 0
+        Seed of the shuffle.
 
-    Returns:
-        split name per clip, length ``n_clips``.
+    Returns
+    -------
+    list of str
+        Split name per clip, length ``n_clips``.
+
+    Raises
+    ------
+    ValueError
+        ``fractions`` are not three non-negative shares summing to 1.
+
+    Examples
+    --------
+    >>> groups = ["film1", "film1", "film2", "film3", "film3", "film4"]
+    >>> splits = group_split(groups, fractions=(0.5, 0.25, 0.25), seed=0)
+    >>> len(splits), splits[0] == splits[1], splits[3] == splits[4]
+    (6, True, True)
     """
     shares = _check_fractions(fractions)
     names = np.asarray(groups, dtype=object)
@@ -52,7 +71,33 @@ def group_split(groups: Sequence[str], *, fractions: Sequence[float] = (0.7, 0.1
 
 
 def random_split(n_clips: int, *, fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0) -> list[str]:
-    """Plain random clip-level split (the thesis's protocol; leaky when clips share a source)."""
+    """Split clips at random, clip by clip (the thesis's protocol; leaky when clips share a source).
+
+    Parameters
+    ----------
+    n_clips : int
+        Number of clips.
+    fractions : Sequence[float], default (0.7, 0.1, 0.2)
+        Shares of clips (train, val, test), non-negative, summing to 1; counts are rounded.
+    seed : int, default 0
+        Seed of the permutation.
+
+    Returns
+    -------
+    list of str
+        Split name per clip, length ``n_clips``.
+
+    Raises
+    ------
+    ValueError
+        ``fractions`` are not three non-negative shares summing to 1.
+
+    Examples
+    --------
+    >>> splits = random_split(10, fractions=(0.6, 0.2, 0.2), seed=1)
+    >>> [splits.count(name) for name in ("train", "val", "test")]
+    [6, 2, 2]
+    """
     shares = _check_fractions(fractions)
     order = np.random.default_rng(seed).permutation(n_clips)
     bounds = np.round(np.cumsum(shares)[:2] * n_clips).astype(int)

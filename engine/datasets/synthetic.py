@@ -21,9 +21,26 @@ from engine.synth.render import RenderedClip, render_factors
 
 
 class SyntheticCorpus:
-    """The synthetic dataset adapter (implements :class:`engine.datasets.base.Dataset`).
+    """Serve the synthetic corpus as a dataset (implements :class:`engine.datasets.base.Dataset`).
 
     Records are planned at construction (cheap, no audio); audio is rendered on request.
+
+    Parameters
+    ----------
+    config : SyntheticConfig or None, default None
+        Size, seed and bias of the corpus; ``None`` for the default corpus.
+
+    Examples
+    --------
+    >>> corpus = SyntheticCorpus(SyntheticConfig(n_songs=3, clips_per_song=2, clip_seconds=0.5, sample_rate=8000))
+    >>> records = corpus.records()
+    >>> len(records), records[0].clip_id, records[0].group
+    (6, 's000c0', 's000')
+    >>> sorted({record.split for record in records})
+    ['test', 'train', 'val']
+    >>> waveform = corpus.load("s000c0")
+    >>> waveform.shape, waveform.dtype
+    ((4000,), dtype('float32'))
     """
 
     name = "synthetic"
@@ -33,7 +50,13 @@ class SyntheticCorpus:
         self._plans = {plan.clip_id: plan for plan in plan_corpus(self.config)}
 
     def records(self) -> list[ClipRecord]:
-        """All clips, song by song and clip by clip; fresh objects on every call."""
+        """Return all clips, song by song and clip by clip; fresh objects on every call.
+
+        Returns
+        -------
+        list of ClipRecord
+            One record per clip, with emotions, mid-level descriptors, label and the other factors.
+        """
         return [
             ClipRecord(
                 dataset=self.name,
@@ -49,10 +72,22 @@ class SyntheticCorpus:
         ]
 
     def render(self, clip_id: str) -> RenderedClip:
-        """Mixture, stems and score of one clip; bit-identical on every call.
+        """Render the mixture, stems and score of one clip; bit-identical on every call.
 
-        Raises:
-            KeyError: ``clip_id`` is not in this corpus.
+        Parameters
+        ----------
+        clip_id : str
+            A clip id of :meth:`records`, e.g. ``"s000c0"``.
+
+        Returns
+        -------
+        RenderedClip
+            Mixture and stems of shape ``(round(clip_seconds * sample_rate),)``, and the score.
+
+        Raises
+        ------
+        KeyError
+            ``clip_id`` is not in this corpus.
         """
         plan = self._plan_of(clip_id)
         return render_factors(
@@ -64,10 +99,22 @@ class SyntheticCorpus:
         )
 
     def load(self, clip_id: str) -> np.ndarray:
-        """Mono float32 mixture of one clip, shape ``(round(clip_seconds * sample_rate),)``.
+        """Load the mono float32 mixture of one clip.
 
-        Raises:
-            KeyError: ``clip_id`` is not in this corpus.
+        Parameters
+        ----------
+        clip_id : str
+            A clip id of :meth:`records`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Float32 waveform at ``config.sample_rate`` (Hz), shape ``(round(clip_seconds * sample_rate),)``.
+
+        Raises
+        ------
+        KeyError
+            ``clip_id`` is not in this corpus.
         """
         return self.render(clip_id).mixture
 

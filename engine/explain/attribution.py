@@ -65,15 +65,54 @@ BACKBONES_OF: dict[str, tuple[str, ...]] = {
 
 
 def methods_for(backbone: str) -> list[str]:
-    """The methods that fit ``backbone``, in registry order."""
+    """Return the attribution methods that fit ``backbone``, in registry order.
+
+    Parameters
+    ----------
+    backbone : {"vit", "cnn"}
+        Backbone of the perceptual model.
+
+    Returns
+    -------
+    list of str
+        Keys of :data:`ATTRIBUTION_METHODS` whose :data:`BACKBONES_OF` entry names ``backbone``
+        (empty for an unknown backbone).
+
+    Examples
+    --------
+    >>> methods_for("cnn")[:3]
+    ['gradient_x_input', 'integrated_gradients', 'random']
+    >>> "attnlrp" in methods_for("vit"), "attnlrp" in methods_for("cnn")
+    (True, False)
+    """
     return [name for name, backbones in BACKBONES_OF.items() if backbone in backbones]
 
 
 def check_methods(methods: list[str], *, backbone: str, where: str = "methods") -> None:
     """Refuse methods that are unknown or do not fit ``backbone``, in one line naming ``where`` and the choices.
 
-    Raises:
-        ValueError: the first offending method.
+    Parameters
+    ----------
+    methods : list of str
+        Method names, e.g. a profile's ``methods`` list.
+    backbone : {"vit", "cnn"}
+        Backbone the methods must fit.
+    where : str
+        Where the names come from, the prefix of the error message.
+
+    Raises
+    ------
+    ValueError
+        For the first offending method: unknown, or not fitting ``backbone`` (the message lists the
+        choices).
+
+    Examples
+    --------
+    >>> check_methods(["attnlrp", "random"], backbone="vit")
+    >>> check_methods(["attnlrp"], backbone="cnn")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: methods: method 'attnlrp' does not fit backbone 'cnn'; choices for cnn: [...]
     """
     for method in methods:
         if method not in BACKBONES_OF:
@@ -85,7 +124,31 @@ def check_methods(methods: list[str], *, backbone: str, where: str = "methods") 
 
 
 def options_of(method: str) -> list[str]:
-    """The keyword options ``method`` takes (e.g. ``["batch_size", "steps"]`` for integrated gradients)."""
+    """Return the keyword options ``method`` takes.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`ATTRIBUTION_METHODS`.
+
+    Returns
+    -------
+    list of str
+        Sorted names of the factory's keyword-only parameters, without those the registry fixes
+        (e.g. ``composite`` of the zennit methods).
+
+    Raises
+    ------
+    KeyError
+        ``method`` is not a key of :data:`ATTRIBUTION_METHODS`.
+
+    Examples
+    --------
+    >>> options_of("integrated_gradients")
+    ['batch_size', 'steps']
+    >>> options_of("lrp_epsilon")
+    []
+    """
     factory = ATTRIBUTION_METHODS[method]
     fixed = set(factory.keywords) if isinstance(factory, partial) else set()
     target = factory.func if isinstance(factory, partial) else factory
@@ -96,8 +159,25 @@ def options_of(method: str) -> list[str]:
 def check_method_options(options: Mapping[str, Mapping[str, Any]], *, where: str = "method_options") -> None:
     """Refuse options for an unknown method, or an option a method does not take, in one line.
 
-    Raises:
-        ValueError: the first offending method or option, naming ``where`` and the choices.
+    Parameters
+    ----------
+    options : mapping of str to mapping of str to object
+        Method name to its keyword options, e.g. ``{"integrated_gradients": {"steps": 32}}``.
+    where : str
+        Where the options come from, the prefix of the error message.
+
+    Raises
+    ------
+    ValueError
+        For the first offending method or option, naming ``where`` and the choices.
+
+    Examples
+    --------
+    >>> check_method_options({"integrated_gradients": {"steps": 32}})
+    >>> check_method_options({"random": {"steps": 32}})
+    Traceback (most recent call last):
+    ...
+    ValueError: method_options: random takes the options ['grid', 'seed'], not ['steps']
     """
     for method, values in options.items():
         if method not in ATTRIBUTION_METHODS:
@@ -108,11 +188,39 @@ def check_method_options(options: Mapping[str, Mapping[str, Any]], *, where: str
 
 
 def make_attributor(method: str, model: nn.Module, **options: Any) -> Attributor:
-    """Attributor for ``method`` (a key of ``ATTRIBUTION_METHODS``) around ``model``, with the
-    method's keyword ``options`` (:func:`options_of`), e.g. ``steps=32`` for integrated gradients.
+    """Build the attributor for ``method`` around ``model``.
 
-    Raises:
-        ValueError: unknown method, or an option it does not take; the message lists the choices.
+    Parameters
+    ----------
+    method : str
+        A key of :data:`ATTRIBUTION_METHODS`; it must fit the model's backbone (:data:`BACKBONES_OF`).
+    model : torch.nn.Module
+        Classifier mapping ``(B, C, H, W)`` inputs to ``(B, n_classes)`` logits.
+    **options
+        The method's keyword options (:func:`options_of`), e.g. ``steps=32`` for integrated
+        gradients.
+
+    Returns
+    -------
+    Attributor
+        Its ``attribute(inputs, target=...)`` maps ``(B, C, H, W)`` inputs to ``(B, H, W)`` float32
+        relevance.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, or an option it does not take; the message lists the choices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.cnn import CNNClassifier
+    >>> _ = torch.manual_seed(0)
+    >>> model = CNNClassifier(input_height=32, widths=(2,) * 9).eval()
+    >>> attributor = make_attributor("integrated_gradients", model, steps=4)
+    >>> relevance = attributor.attribute(torch.rand(2, 1, 32, 32), target=0)
+    >>> relevance.shape, relevance.dtype.name, attributor.signed
+    ((2, 32, 32), 'float32', True)
     """
     try:
         factory = ATTRIBUTION_METHODS[method]

@@ -56,7 +56,33 @@ COMPOSITES: dict[str, Callable[[list], Composite]] = {
 
 
 class ZennitLRP:
-    """LRP of a CNN classifier under one of :data:`COMPOSITES`; ``attribute`` gives ``(B, H, W)`` maps."""
+    """LRP of a CNN classifier under one of :data:`COMPOSITES`, with the attributor calling convention.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        CNN classifier mapping ``(B, C, H, W)`` inputs to ``(B, n_classes)`` logits (e.g.
+        :class:`engine.models.cnn.CNNClassifier`); zennit's hooks and canonizer are attached only
+        for the duration of :meth:`attribute`.
+    composite : str
+        A key of :data:`COMPOSITES`; it is also the attributor's ``name``.
+
+    Raises
+    ------
+    ValueError
+        ``composite`` is not a key of :data:`COMPOSITES`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.cnn import CNNClassifier
+    >>> _ = torch.manual_seed(0)
+    >>> model = CNNClassifier(input_height=32, widths=(2,) * 9).eval()
+    >>> attributor = ZennitLRP(model, composite="lrp_epsilon")
+    >>> relevance = attributor.attribute(torch.rand(2, 1, 32, 32), target=1)
+    >>> attributor.name, relevance.shape, relevance.dtype.name
+    ('lrp_epsilon', (2, 32, 32), 'float32')
+    """
 
     signed = True
 
@@ -66,7 +92,21 @@ class ZennitLRP:
         self.model, self.name = model, composite
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
-        """Relevance of every input pixel for ``target``, summed over channels; ``inputs`` ``(B, C, H, W)``."""
+        """Compute the signed relevance of every input pixel for ``target``, summed over channels.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` model inputs.
+        target : int or torch.Tensor
+            Explained class index for every image, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` relevance in logit units (float32; float64 for float64 inputs); the
+            relevance entering the network is the log-odds margin of ``target`` (module docstring).
+        """
         self.model.eval()
         index = target_index(target, inputs.shape[0], inputs.device)
         x = inputs.detach().clone().requires_grad_(True)

@@ -34,19 +34,40 @@ _STENCIL = torch.tensor([[1 / 12, 1 / 6, 1 / 12], [1 / 6, 0.0, 1 / 6], [1 / 12, 
 def remove(
     image: torch.Tensor, mask: torch.Tensor, *, rule: str, seed: int = 0, noise_sd: float = ROAD_NOISE_SD
 ) -> torch.Tensor:
-    """Apply a removal rule.
+    """Apply a removal rule to one input, once per mask.
 
-    Args:
-        image: ``(1, C, H, W)`` model input in [0, 1].
-        mask: ``(B, 1, H, W)`` with 1 where the pixel is removed.
-        rule: ``"floor"`` or ``"road"`` (see the module docstring).
-        seed: seed of the imputation noise.
+    Parameters
+    ----------
+    image : torch.Tensor
+        ``(1, C, H, W)`` model input in [0, 1].
+    mask : torch.Tensor
+        ``(B, 1, H, W)`` with 1 where the pixel is removed, 0 where it is kept.
+    rule : {"floor", "road"}
+        Removal rule (see the module docstring).
+    seed : int
+        Seed of the imputation noise (``"road"`` only).
+    noise_sd : float
+        SD of the imputation noise, in input units (``"road"`` only).
 
-    Returns:
+    Returns
+    -------
+    torch.Tensor
         ``(B, C, H, W)`` perturbed inputs, same dtype and device as ``image``.
 
-    Raises:
-        ValueError: unknown rule.
+    Raises
+    ------
+    ValueError
+        Unknown rule.
+
+    Examples
+    --------
+    >>> import torch
+    >>> image = torch.full((1, 1, 8, 8), 0.5)
+    >>> mask = torch.zeros(2, 1, 8, 8)
+    >>> mask[0, :, :4, :4] = 1.0
+    >>> out = remove(image, mask, rule="floor")
+    >>> tuple(out.shape), out[0, 0, 0, 0].item(), out[0, 0, 7, 7].item()
+    ((2, 1, 8, 8), 0.0, 0.5)
     """
     if rule == "floor":
         return image * (1.0 - mask)
@@ -63,7 +84,7 @@ def noisy_linear_imputation(
     seed: int = 0,
     coarsening: int = 4,
 ) -> torch.Tensor:
-    """ROAD's noisy linear imputation of the masked pixels of ``image`` for each mask.
+    """Fill the masked pixels of ``image`` by ROAD's noisy linear imputation, once per mask.
 
     The linear system is solved exactly (sparse LU) on a grid ``coarsening`` times coarser than the
     image (a coarse cell is removed when any of its pixels is), and the solution is upsampled
@@ -71,16 +92,42 @@ def noisy_linear_imputation(
     cells, so the default loses only detail finer than 4 pixels inside the holes, far below what a
     removed tile held, at a fraction of the full-resolution cost.
 
-    Args:
-        image: ``(1, C, H, W)``.
-        mask: ``(B, 1, H, W)``, 1 = removed. A mask that removes everything leaves nothing to
-            interpolate from: its pixels become the image's mean.
-        noise_sd: SD of the Gaussian noise added to the imputed pixels (ROAD: 0.01 on [0, 1] inputs).
-        seed: seed of the noise.
-        coarsening: integer factor dividing H and W (1 solves at full resolution).
+    Parameters
+    ----------
+    image : torch.Tensor
+        ``(1, C, H, W)`` model input in [0, 1].
+    mask : torch.Tensor
+        ``(B, 1, H, W)``, 1 = removed. A mask that removes everything leaves nothing to
+        interpolate from: its pixels become the image's mean.
+    noise_sd : float
+        SD of the Gaussian noise added to the imputed pixels (ROAD: 0.01 on [0, 1] inputs).
+    seed : int
+        Seed of the noise.
+    coarsening : int
+        Integer factor dividing H and W (1 solves at full resolution).
 
-    Returns:
-        ``(B, C, H, W)`` with known pixels unchanged, clipped to [0, 1].
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C, H, W)`` with known pixels unchanged, clipped to [0, 1], same dtype and device as
+        ``image``.
+
+    Raises
+    ------
+    ValueError
+        ``coarsening`` does not divide H and W.
+
+    Examples
+    --------
+    Without noise, a hole in a linear ramp is filled with the ramp itself:
+
+    >>> import torch
+    >>> ramp = torch.linspace(0.0, 1.0, 8).repeat(8, 1)[None, None]  # (1, 1, 8, 8)
+    >>> mask = torch.zeros(1, 1, 8, 8)
+    >>> mask[..., 2:6, 2:6] = 1.0
+    >>> filled = noisy_linear_imputation(ramp, mask, noise_sd=0.0, coarsening=1)
+    >>> tuple(filled.shape), bool(torch.allclose(filled, ramp, atol=1e-6))
+    ((1, 1, 8, 8), True)
     """
     dtype, device = image.dtype, image.device
     height, width = image.shape[2:]
@@ -138,11 +185,36 @@ def _system(height: int, width: int) -> tuple[sparse.csr_matrix, sparse.csr_matr
 
 
 def tile_masks(order: np.ndarray, fractions: np.ndarray, *, height: int, width: int, patch: int) -> torch.Tensor:
-    """``(len(fractions), 1, height, width)`` masks removing the first ``fraction`` of tiles in ``order``.
+    """Build masks removing the first ``fraction`` of tiles in ``order``, one per fraction.
 
-    Args:
-        order: tile indices, row-major over the ``(height // patch, width // patch)`` grid.
-        fractions: shares of tiles removed, each in [0, 1].
+    Parameters
+    ----------
+    order : np.ndarray
+        ``(n_tiles,)`` tile indices, row-major over the ``(height // patch, width // patch)`` grid,
+        first removed first.
+    fractions : np.ndarray
+        ``(n_fractions,)`` shares of tiles removed, each in [0, 1] (rounded to whole tiles).
+    height, width : int
+        Mask size in pixels; pixels beyond the last whole tile are never removed.
+    patch : int
+        Tile side in pixels.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n_fractions, 1, height, width)`` float32 masks, 1 where the pixel is removed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> masks = tile_masks(np.array([3, 0, 1, 2]), np.array([0.0, 0.25, 1.0]), height=4, width=4, patch=2)
+    >>> tuple(masks.shape), masks.sum(dim=(1, 2, 3)).tolist()
+    ((3, 1, 4, 4), [0.0, 4.0, 16.0])
+    >>> masks[1, 0]
+    tensor([[0., 0., 0., 0.],
+            [0., 0., 0., 0.],
+            [0., 0., 1., 1.],
+            [0., 0., 1., 1.]])
     """
     rows, columns = height // patch, width // patch
     rank = np.empty(order.size, dtype=np.int64)

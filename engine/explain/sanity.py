@@ -1,5 +1,6 @@
-"""Model-randomisation sanity check (Adebayo et al., 2018): a map that survives the destruction of
-the model it explains describes the input, not the model.
+"""Model-randomisation sanity check (Adebayo et al., 2018) for relevance maps.
+
+A map that survives the destruction of the model it explains describes the input, not the model.
 
 The trained model's parameters are re-initialised in cascade from the top: ``head`` (classifier only),
 ``top_half`` (classifier, final norm and the upper half of the ViT's blocks or of the CNN's layers)
@@ -23,15 +24,44 @@ SCOPES: tuple[str, ...] = ("head", "top_half", "all")
 
 
 def randomised_copy(model: nn.Module, *, scope: str, seed: int = 0) -> nn.Module:
-    """A deep copy of a timm ViT or a perceptual CNN with the parameters in ``scope`` re-initialised (seeded).
+    """Return a deep copy of a timm ViT or a perceptual CNN with the parameters in ``scope`` re-initialised.
 
     Linear and convolution weights get timm's ViT initialisation (truncated normal, SD 0.02) and zero
     biases; LayerNorms and BatchNorms get weight 1 and bias 0; class token and position embeddings
-    SD 0.02. The original model is not touched.
+    SD 0.02 (scope ``"all"`` only). The original model is not touched.
 
-    Raises:
-        ValueError: unknown scope.
-        TypeError: the model is neither a timm ViT nor a CNN with ``backbone.features`` and ``head``.
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A timm ``VisionTransformer``, or a CNN with ``backbone.features`` and ``head`` (e.g.
+        :class:`engine.models.cnn.CNNClassifier`).
+    scope : {"head", "top_half", "all"}
+        What is re-initialised, cascading from the top (see the module docstring).
+    seed : int
+        Seed of the new parameters.
+
+    Returns
+    -------
+    torch.nn.Module
+        The randomised copy, in evaluation mode.
+
+    Raises
+    ------
+    ValueError
+        Unknown scope.
+    TypeError
+        The model is neither a timm ViT nor a CNN with ``backbone.features`` and ``head``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.cnn import CNNClassifier
+    >>> _ = torch.manual_seed(0)
+    >>> model = CNNClassifier(input_height=32, widths=(2,) * 9)
+    >>> copy = randomised_copy(model, scope="head")
+    >>> torch.equal(copy.head.weight, model.head.weight), torch.equal(copy.backbone.features[0][0].weight,
+    ...                                                               model.backbone.features[0][0].weight)
+    (False, True)
     """
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
@@ -78,7 +108,26 @@ def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
 
 
 def rank_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman correlation of ``|a|`` and ``|b|`` (any equal shapes); 0 when either map is constant."""
+    """Compute the Spearman correlation of ``|a|`` and ``|b|``.
+
+    Parameters
+    ----------
+    a, b : np.ndarray
+        Maps of any equal shapes (e.g. ``(H, W)``), flattened.
+
+    Returns
+    -------
+    float
+        Rank correlation in [-1, 1]; 0 when either map is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rank_similarity(np.array([1.0, -2.0, 3.0]), np.array([0.1, 0.2, 0.3]))
+    1.0
+    >>> rank_similarity(np.ones(3), np.arange(3.0))
+    0.0
+    """
     x, y = np.abs(a).reshape(-1), np.abs(b).reshape(-1)
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return 0.0
@@ -94,15 +143,47 @@ def randomisation_check(
     scopes: Sequence[str] = SCOPES,
     seed: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Rank similarity between maps of ``model`` and of its randomised copies.
+    """Compute the rank similarity between maps of ``model`` and of its randomised copies.
 
-    Args:
-        attribute: ``(model, image (1, C, H, W), target) -> (H, W)`` map, e.g.
-            ``lambda m, x, t: make_attributor("attnlrp", m).attribute(x, target=t)[0]``.
-        images: ``(N, C, H, W)``; targets: the explained class per image (kept fixed for every copy).
+    Parameters
+    ----------
+    attribute : callable
+        ``(model, image (1, C, H, W), target) -> (H, W)`` map, e.g.
+        ``lambda m, x, t: make_attributor("attnlrp", m).attribute(x, target=t)[0]``.
+    model : torch.nn.Module
+        The trained model, a timm ViT or a perceptual CNN (:func:`randomised_copy`); not modified.
+    images : torch.Tensor
+        ``(N, C, H, W)`` model inputs.
+    targets : sequence of int
+        ``(N,)`` explained class per image, kept fixed for every copy.
+    scopes : sequence of str
+        Randomisation stages, from :data:`SCOPES`.
+    seed : int
+        Seed of the re-initialisation.
 
-    Returns:
-        scope to ``(N,)`` Spearman correlations.
+    Returns
+    -------
+    dict of str to np.ndarray
+        Scope to ``(N,)`` Spearman correlations of the absolute maps (:func:`rank_similarity`).
+
+    Raises
+    ------
+    ValueError
+        Unknown scope.
+    TypeError
+        The model is neither a timm ViT nor a CNN with ``backbone.features`` and ``head``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.explain.attribution import make_attributor
+    >>> from engine.models.cnn import CNNClassifier
+    >>> _ = torch.manual_seed(0)
+    >>> model = CNNClassifier(input_height=32, widths=(2,) * 9).eval()
+    >>> attribute = lambda m, x, t: make_attributor("gradient_x_input", m).attribute(x, target=t)[0]
+    >>> similarity = randomisation_check(attribute, model, torch.rand(2, 1, 32, 32), [0, 1], scopes=("head", "all"))
+    >>> {scope: values.shape for scope, values in similarity.items()}
+    {'head': (2,), 'all': (2,)}
     """
     originals = [attribute(model, images[i : i + 1], int(t)) for i, t in enumerate(targets)]
     out = {}

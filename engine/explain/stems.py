@@ -1,4 +1,4 @@
-"""Where does the relevance fall, by instrument? (For corpora whose stems are known.)
+"""Where the relevance falls, by instrument, on corpora whose stems are known.
 
 Each time-frequency bin of the model's input grid is shared among the stems in proportion to their
 energy there (``|S_s|^2 / sum_s |S_s|^2``; an empty bin is shared equally). A stem's *relevance
@@ -16,14 +16,28 @@ import numpy as np
 
 
 def relevance_by_stem(relevance: np.ndarray, stem_magnitudes: Mapping[str, np.ndarray]) -> dict[str, tuple[float, float]]:
-    """Relevance and area share per stem.
+    """Compute the relevance share and the area share of each stem.
 
-    Args:
-        relevance: ``(H, W)`` map; negative values count as 0.
-        stem_magnitudes: stem name to linear magnitude ``(H, W)`` on the same grid.
+    Parameters
+    ----------
+    relevance : np.ndarray
+        ``(H, W)`` map; negative values count as 0.
+    stem_magnitudes : mapping of str to np.ndarray
+        Stem name to linear magnitude ``(H, W)`` on the same grid.
 
-    Returns:
-        stem name to ``(relevance_share, area_share)``; each column sums to 1 over stems.
+    Returns
+    -------
+    dict of str to tuple of float
+        Stem name to ``(relevance_share, area_share)``, each in [0, 1]; each column sums to 1 over
+        stems (relevance shares are all 0 when no relevance is positive).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> relevance = np.array([[1.0, 0.0], [0.0, -1.0]])
+    >>> magnitudes = {"drums": np.array([[1.0, 0.0], [0.0, 0.0]]), "bass": np.array([[0.0, 1.0], [1.0, 0.0]])}
+    >>> relevance_by_stem(relevance, magnitudes)  # the empty bottom-right bin is shared equally
+    {'drums': (1.0, 0.375), 'bass': (0.0, 0.625)}
     """
     names = list(stem_magnitudes)
     energy = np.stack([np.square(stem_magnitudes[n], dtype=np.float64) for n in names])

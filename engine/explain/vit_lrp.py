@@ -54,6 +54,18 @@ class LRPResult:
         ``(B,)`` relevance absorbed by the AttnLRP softmax rule, summed over blocks (zeros for
         ``attention="cp"``). With ``epsilon=0``:
         ``relevance.sum((1, 2)) + bias_relevance + softmax_relevance == logit``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result = LRPResult(
+    ...     relevance=np.full((1, 2, 2), 0.25),
+    ...     logit=np.array([1.5]),
+    ...     bias_relevance=np.array([0.5]),
+    ...     softmax_relevance=np.array([0.0]),
+    ... )
+    >>> result.relevance.sum(axis=(1, 2)) + result.bias_relevance + result.softmax_relevance
+    array([1.5])
     """
 
     relevance: np.ndarray
@@ -132,7 +144,7 @@ def lrp(
     dtype: torch.dtype = torch.float64,
     keep_attention: bool = False,
 ) -> LRPResult:
-    """LRP relevance of the ``target`` logit of a timm ViT over the input pixels.
+    """Compute the LRP relevance of the ``target`` logit of a timm ViT over the input pixels.
 
     Parameters
     ----------
@@ -167,6 +179,21 @@ def lrp(
         ``model`` is not a supported timm ``VisionTransformer``.
     ValueError
         Unknown rule, negative ``epsilon``/``gamma``, wrong input shape, or ``keep_attention`` with CP-LRP.
+
+    Examples
+    --------
+    With ``epsilon=0`` the relevance is conserved:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=1, embed_dim=8, num_heads=2).eval()
+    >>> result = lrp(model, torch.rand(2, 1, 32, 32), target=1, epsilon=0.0)
+    >>> result.relevance.shape, result.relevance.dtype.name
+    ((2, 32, 32), 'float64')
+    >>> bool(np.allclose(result.relevance.sum(axis=(1, 2)) + result.bias_relevance + result.softmax_relevance, result.logit))
+    True
     """
     out = _lrp_tensors(
         model,
@@ -190,7 +217,40 @@ def lrp(
 
 
 class AttnLRP:
-    """Signed LRP pixel relevance (AttnLRP rules by default) with the attributor calling convention."""
+    """Signed LRP pixel relevance (AttnLRP rules by default) with the attributor calling convention.
+
+    Parameters
+    ----------
+    model : timm.models.vision_transformer.VisionTransformer
+        Left untouched (see :func:`lrp`).
+    linear_rule : {"epsilon", "gamma"}
+        Rule for linear layers and the patch embedding.
+    epsilon : float
+        Absolute stabiliser of the linear rules.
+    gamma : float
+        Boost of positive (same-sign) contributions for ``linear_rule="gamma"``.
+    attention : {"attnlrp", "cp"}
+        AttnLRP rules or CP-LRP.
+    dtype : torch.dtype
+        Computation dtype.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a supported timm ``VisionTransformer``.
+    ValueError
+        Unknown rule, negative ``epsilon``/``gamma``, or a non-floating ``dtype``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=1, embed_dim=8, num_heads=2).eval()
+    >>> relevance = AttnLRP(model).attribute(torch.rand(2, 1, 32, 32), target=torch.tensor([0, 1]))
+    >>> relevance.shape, relevance.dtype.name
+    ((2, 32, 32), 'float32')
+    """
 
     name = "attnlrp"
     signed = True
@@ -215,7 +275,7 @@ class AttnLRP:
         self.dtype = dtype
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
-        """``(B, H, W)`` float32 signed pixel relevance of the ``target`` logit (raw scale).
+        """Compute the signed pixel relevance of the ``target`` logit (raw scale).
 
         Parameters
         ----------
@@ -223,6 +283,16 @@ class AttnLRP:
             ``(B, C, H, W)`` images.
         target : int or torch.Tensor
             Class index, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` float32 relevance, summed over input channels, in logit units.
+
+        Raises
+        ------
+        ValueError
+            ``inputs`` is not ``(B, C, H, W)`` with the model's channels and image size.
         """
         result = lrp(
             self.model,
@@ -247,6 +317,30 @@ class Chefer2021:
     class-token row (the mean of the pooled rows for ``global_pool='avg'`` without a class token)
     over the patch tokens, reshaped to the patch grid and bilinearly upsampled to ``(H, W)``.
     Raw scale (not max-normalised).
+
+    Parameters
+    ----------
+    model : timm.models.vision_transformer.VisionTransformer
+        Left untouched.
+    dtype : torch.dtype
+        Computation dtype, float32 by default.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a supported timm ``VisionTransformer``.
+    ValueError
+        ``dtype`` is not a floating-point dtype.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=1, embed_dim=8, num_heads=2).eval()
+    >>> relevance = Chefer2021(model).attribute(torch.rand(2, 1, 32, 32), target=0)
+    >>> relevance.shape, bool((relevance >= 0).all())
+    ((2, 32, 32), True)
     """
 
     name = "chefer2021"
@@ -259,7 +353,7 @@ class Chefer2021:
         self.dtype = dtype
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
-        """``(B, H, W)`` float32 non-negative relevance of the ``target`` logit.
+        """Compute the non-negative relevance of the ``target`` logit, rolled out over the blocks.
 
         Parameters
         ----------
@@ -267,6 +361,16 @@ class Chefer2021:
             ``(B, C, H, W)`` images.
         target : int or torch.Tensor
             Class index, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` float32 relevance, raw scale.
+
+        Raises
+        ------
+        ValueError
+            ``inputs`` is not ``(B, C, H, W)`` with the model's channels and image size.
         """
         model = self.model
         _check_inputs(model, inputs)

@@ -41,20 +41,83 @@ from torch import nn
 
 
 class Attributor(Protocol):
-    """Anything with ``attribute(inputs (B, C, H, W), *, target) -> (B, H, W) float32 numpy``."""
+    """Anything with ``attribute(inputs (B, C, H, W), *, target) -> (B, H, W) float32 numpy``.
+
+    Attributes
+    ----------
+    name : str
+        The method's key in :data:`engine.explain.attribution.ATTRIBUTION_METHODS`.
+    signed : bool
+        Whether maps may be negative (evidence against ``target``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> class Constant:
+    ...     name, signed = "constant", False
+    ...     def attribute(self, inputs, *, target):
+    ...         return np.ones((inputs.shape[0], *inputs.shape[-2:]), dtype=np.float32)
+    >>> attributor: Attributor = Constant()
+    >>> attributor.attribute(torch.zeros(2, 1, 4, 4), target=0).shape
+    (2, 4, 4)
+    """
 
     name: str
     signed: bool
 
-    def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray: ...
+    def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
+        """Return one relevance map per image.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` images.
+        target : int or torch.Tensor
+            Class index for every image, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` float32 relevance, larger meaning more relevant to ``target``.
+        """
+        ...
 
 
 @contextlib.contextmanager
 def capture_attention(model: nn.Module, *, keep_grad: bool = False) -> Iterator[list[torch.Tensor]]:
     """Record every block's attention probabilities ``(B, heads, tokens, tokens)`` during forward.
 
-    The yielded list fills in layer order on each forward pass (clear it between passes). With
-    ``keep_grad`` the tensors retain their gradient for a later ``backward``.
+    The yielded list fills in layer order on each forward pass (clear it between passes). timm's
+    fused attention is switched off inside the context and the hooks removed on exit.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A timm ``VisionTransformer`` (anything with ``blocks[i].attn.attn_drop``).
+    keep_grad : bool
+        Make the recorded tensors retain their gradient for a later ``backward``.
+
+    Yields
+    ------
+    list of torch.Tensor
+        One ``(B, heads, tokens, tokens)`` tensor per block and forward pass, in layer order.
+
+    Raises
+    ------
+    TypeError
+        ``model`` has no transformer blocks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=2, embed_dim=8, num_heads=2).eval()
+    >>> with torch.no_grad(), capture_attention(model) as attentions:
+    ...     _ = model(torch.rand(3, 1, 32, 32))
+    >>> len(attentions), tuple(attentions[0].shape)  # 2 blocks; 1 class token + 2 x 2 patches
+    (2, (3, 2, 5, 5))
     """
     blocks = list(getattr(model, "blocks", []))
     if not blocks:
@@ -81,7 +144,30 @@ def capture_attention(model: nn.Module, *, keep_grad: bool = False) -> Iterator[
 
 
 def target_index(target: torch.Tensor | int, batch: int, device: torch.device) -> torch.Tensor:
-    """Target classes as a ``(batch,)`` long tensor, from one class index or one per image."""
+    """Return the target classes as a ``(batch,)`` long tensor, from one class index or one per image.
+
+    Parameters
+    ----------
+    target : int or torch.Tensor
+        One class index for every image, or ``batch`` indices (any shape with ``batch`` elements).
+    batch : int
+        Number of images.
+    device : torch.device
+        Device of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(batch,)`` int64 class indices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> target_index(1, 3, torch.device("cpu"))
+    tensor([1, 1, 1])
+    >>> target_index(torch.tensor([[0], [1]]), 2, torch.device("cpu"))
+    tensor([0, 1])
+    """
     if isinstance(target, int):
         return torch.full((batch,), target, dtype=torch.long, device=device)
     return torch.as_tensor(target, dtype=torch.long, device=device).reshape(batch)
@@ -92,8 +178,31 @@ def _patch_grid(model: nn.Module) -> tuple[int, int]:
 
 
 def patch_scores_to_image(token_relevance: torch.Tensor, model: nn.Module, image_size: tuple[int, int]) -> np.ndarray:
-    """Patch-token scores ``(B, n_patches)`` to a non-negative float32 ``(B, H, W)`` map by bilinear
-    upsampling of the model's patch grid (negative values clipped to 0)."""
+    """Upsample patch-token scores bilinearly from the model's patch grid to the image.
+
+    Parameters
+    ----------
+    token_relevance : torch.Tensor
+        ``(B, n_patches)`` scores, row-major over the model's patch grid.
+    model : torch.nn.Module
+        A timm ViT; only ``patch_embed.grid_size`` is read.
+    image_size : tuple of int
+        ``(H, W)`` of the map.
+
+    Returns
+    -------
+    np.ndarray
+        ``(B, H, W)`` non-negative float32 map (negative values clipped to 0).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> model = create_vit(img_size=32, depth=1, embed_dim=8, num_heads=2)  # a 2 x 2 patch grid
+    >>> maps = patch_scores_to_image(torch.tensor([[1.0, -1.0, 0.0, 2.0]]), model, (32, 32))
+    >>> maps.shape, float(maps.min()), float(maps.max())
+    ((1, 32, 32), 0.0, 2.0)
+    """
     grid = _patch_grid(model)
     maps = token_relevance.reshape(-1, 1, *grid).float()
     maps = F.interpolate(maps, size=image_size, mode="bilinear", align_corners=False)[:, 0]
@@ -111,7 +220,23 @@ def _max_scale(maps: np.ndarray) -> np.ndarray:
 
 
 class AttentionRollout:
-    """Attention rollout (Abnar & Zuidema, 2020); ignores ``target`` (class-agnostic)."""
+    """Attention rollout (Abnar & Zuidema, 2020); ignores ``target`` (class-agnostic).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A timm ``VisionTransformer``; put in evaluation mode by :meth:`attribute`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=2, embed_dim=8, num_heads=2)
+    >>> maps = AttentionRollout(model).attribute(torch.rand(2, 1, 32, 32))
+    >>> maps.shape, float(maps.max())
+    ((2, 32, 32), 1.0)
+    """
 
     name = "rollout"
     signed = False
@@ -120,6 +245,20 @@ class AttentionRollout:
         self.model = model
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int = 0) -> np.ndarray:
+        """Roll the head-averaged attention (plus identity, row-normalised) out over the blocks.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` images.
+        target : int or torch.Tensor
+            Ignored (class-agnostic).
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` non-negative float32 map of the class token's row, each scaled to a maximum of 1.
+        """
         self.model.eval()
         with torch.no_grad(), capture_attention(self.model) as attentions:
             self.model(inputs)
@@ -134,7 +273,24 @@ class AttentionRollout:
 
 
 class GradientRollout:
-    """Gradient-weighted attention rollout (Chefer et al., 2021b), specific to ``target``."""
+    """Gradient-weighted attention rollout (Chefer et al., 2021b), specific to ``target``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A timm ``VisionTransformer``; put in evaluation mode by :meth:`attribute`, its parameter
+        gradients cleared before and after.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=2, embed_dim=8, num_heads=2)
+    >>> maps = GradientRollout(model).attribute(torch.rand(2, 1, 32, 32), target=1)
+    >>> maps.shape, float(maps.max())
+    ((2, 32, 32), 1.0)
+    """
 
     name = "grad_rollout"
     signed = False
@@ -143,6 +299,20 @@ class GradientRollout:
         self.model = model
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
+        """Roll ``mean_heads(relu(grad(A) * A))`` of the ``target`` logit out over the blocks.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` images.
+        target : int or torch.Tensor
+            Class index for every image, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` non-negative float32 map of the class token's row, each scaled to a maximum of 1.
+        """
         self.model.eval()
         self.model.zero_grad(set_to_none=True)
         batch = inputs.shape[0]
@@ -162,7 +332,24 @@ class GradientRollout:
 
 
 class GradientTimesInput:
-    """Input times the gradient of the ``target`` logit, summed over channels (signed)."""
+    """Input times the gradient of the ``target`` logit, summed over channels (signed).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any classifier of ``(B, C, H, W)`` inputs; put in evaluation mode, its parameters get no
+        ``.grad``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    >>> x = torch.rand(1, 1, 4, 4)
+    >>> maps = GradientTimesInput(model).attribute(x, target=1)
+    >>> bool(torch.allclose(torch.from_numpy(maps), x[:, 0] * model[1].weight[1].view(4, 4)))
+    True
+    """
 
     name = "gradient_x_input"
     signed = True
@@ -171,6 +358,20 @@ class GradientTimesInput:
         self.model = model
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
+        """Multiply the inputs by the gradient of the ``target`` logit and sum over channels.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` images.
+        target : int or torch.Tensor
+            Class index for every image, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` float32 signed map, in logit units.
+        """
         gradient = _input_gradient(self.model, inputs, target)
         return (gradient * inputs).sum(dim=1).float().cpu().numpy()
 
@@ -179,6 +380,34 @@ class IntegratedGradients:
     """Integrated gradients from a silent (all-zero) baseline with ``steps`` midpoint samples (signed).
 
     The maps sum to ``logit(x) - logit(0)`` up to the discretisation error (completeness).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any classifier of ``(B, C, H, W)`` inputs; put in evaluation mode, its parameters get no
+        ``.grad``.
+    steps : int
+        Midpoint samples along the path from the baseline to the input.
+    batch_size : int
+        Path samples per forward and backward pass.
+
+    Raises
+    ------
+    ValueError
+        ``steps`` is less than 1.
+
+    Examples
+    --------
+    Exact for a linear model, whatever the number of steps:
+
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    >>> x = torch.rand(1, 1, 4, 4)
+    >>> maps = IntegratedGradients(model, steps=4).attribute(x, target=1)
+    >>> gap = (model(x) - model(torch.zeros_like(x)))[0, 1].item()
+    >>> maps.shape, bool(abs(maps.sum() - gap) < 1e-5)
+    ((1, 4, 4), True)
     """
 
     name = "integrated_gradients"
@@ -190,6 +419,20 @@ class IntegratedGradients:
         self.model, self.steps, self.batch_size = model, steps, batch_size
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int) -> np.ndarray:
+        """Integrate the gradient of the ``target`` logit from silence to each input.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` images.
+        target : int or torch.Tensor
+            Class index for every image, or ``(B,)`` indices.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` float32 signed map, in logit units, summed over channels.
+        """
         index = target_index(target, inputs.shape[0], inputs.device)
         alphas = (torch.arange(self.steps, dtype=inputs.dtype, device=inputs.device) + 0.5) / self.steps
         maps = []
@@ -210,6 +453,26 @@ class RandomMap:
     different clips get independent maps (one map shared by every clip would line up with whatever
     the clips share, e.g. where the drums sit, and stop being chance) while the same clip always
     gets the same map.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Ignored; taken for the attributor calling convention.
+    seed : int
+        Seed shared by every map.
+    grid : tuple of int
+        ``(rows, columns)`` of the random scores before upsampling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> images = torch.rand(2, 1, 32, 32)
+    >>> random_map = RandomMap(torch.nn.Identity())
+    >>> maps = random_map.attribute(images)
+    >>> maps.shape, bool(np.array_equal(maps[0], random_map.attribute(images[:1])[0]))
+    ((2, 32, 32), True)
     """
 
     name = "random"
@@ -219,6 +482,20 @@ class RandomMap:
         self.model, self.seed, self.grid = model, seed, grid
 
     def attribute(self, inputs: torch.Tensor, *, target: torch.Tensor | int = 0) -> np.ndarray:
+        """Draw one smooth random map per image, seeded by ``seed`` and the image's content.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor
+            ``(B, C, H, W)`` images.
+        target : int or torch.Tensor
+            Ignored.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, H, W)`` float32 map in [0, 1): uniform scores on ``grid``, bilinearly upsampled.
+        """
         pictures = inputs.detach().float().cpu().numpy()
         scores = torch.from_numpy(np.stack([
             np.random.default_rng([self.seed, zlib.crc32(picture.tobytes())]).random((1, *self.grid)) for picture in pictures

@@ -301,7 +301,7 @@ class _Pass:
 
 
 def vit_forward(model: nn.Module, inputs: torch.Tensor, *, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Logits of a timm ViT computed by the functional re-implementation (no LRP rules).
+    """Compute the logits of a timm ViT by the functional re-implementation (no LRP rules).
 
     Parameters
     ----------
@@ -322,6 +322,21 @@ def vit_forward(model: nn.Module, inputs: torch.Tensor, *, dtype: torch.dtype = 
     ------
     TypeError
         ``model`` is not a supported timm ``VisionTransformer``.
+    ValueError
+        ``inputs`` is not ``(B, C, H, W)`` with the model's channels and image size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from engine.models.vit import create_vit
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_vit(img_size=32, depth=1, embed_dim=8, num_heads=2).eval()
+    >>> images = torch.rand(2, 1, 32, 32)
+    >>> logits = vit_forward(model, images)
+    >>> tuple(logits.shape), logits.dtype
+    ((2, 2), torch.float64)
+    >>> bool(torch.allclose(logits.float(), model(images), atol=1e-5))
+    True
     """
     _check_supported(model)
     _check_inputs(model, inputs)

@@ -36,12 +36,36 @@ def _pool(height: int, dropout: float) -> nn.Sequential:
 
 
 class ChowdhuryBackbone(nn.Module):
-    """Convolutional feature extractor; ``forward`` maps ``(B, 1, H, W)`` to ``(B, widths[-1])``.
+    """Extract a convolutional embedding: ``forward`` maps ``(B, 1, H, W)`` to ``(B, widths[-1])``.
 
-    Args:
-        input_height: H of the input (needed to decide whether pooling may halve it).
-        widths: the 9 channel counts, see the module docstring.
-        dropout: dropout after each pooling stage (thesis: 0.3).
+    Parameters
+    ----------
+    input_height : int
+        H of the input, in rows (needed to decide whether pooling may halve it).
+    widths : Sequence[int], default THESIS_WIDTHS
+        The 9 channel counts, see the module docstring.
+    dropout : float, default 0.3
+        Dropout probability after each pooling stage (thesis: 0.3).
+
+    Attributes
+    ----------
+    embedding_size : int
+        Size of the embedding, ``widths[-1]``.
+
+    Raises
+    ------
+    ValueError
+        ``widths`` does not hold exactly 9 channel counts.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = ChowdhuryBackbone(input_height=12, widths=(4, 4, 4, 4, 4, 4, 4, 4, 6)).eval()
+    >>> net.embedding_size
+    6
+    >>> tuple(net(torch.randn(2, 1, 12, 16)).shape)
+    (2, 6)
     """
 
     def __init__(self, *, input_height: int, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3) -> None:
@@ -58,11 +82,45 @@ class ChowdhuryBackbone(nn.Module):
         self.embedding_size = c[8]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Float input of shape ``(B, 1, H, W)``, ``H`` the ``input_height`` given at construction.
+
+        Returns
+        -------
+        torch.Tensor
+            Embeddings, shape ``(B, embedding_size)``.
+        """
         return self.features(x).flatten(1)
 
 
 class CNNRegressor(nn.Module):
-    """One backbone and a linear head: ``(B, 1, H, W)`` to ``(B, n_outputs)`` (A2E or A2Mid)."""
+    """Regress from an image with one backbone and a linear head: ``(B, 1, H, W)`` to ``(B, n_outputs)``.
+
+    The network of the A2E and A2Mid heads.
+
+    Parameters
+    ----------
+    input_height : int
+        H of the input, in rows (149 for a spectrogram, 12 for a chromagram).
+    n_outputs : int
+        Number of regression targets.
+    widths : Sequence[int], default THESIS_WIDTHS
+        The 9 channel counts of the backbone, see the module docstring.
+    dropout : float, default 0.3
+        Dropout probability after each pooling stage.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = CNNRegressor(input_height=12, n_outputs=8, widths=(4,) * 9).eval()
+    >>> tuple(model(torch.randn(3, 1, 12, 20)).shape)
+    (3, 8)
+    """
 
     def __init__(
         self, *, input_height: int, n_outputs: int, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3
@@ -72,14 +130,45 @@ class CNNRegressor(nn.Module):
         self.head = nn.Linear(self.backbone.embedding_size, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Predict the outputs of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Float input of shape ``(B, 1, H, W)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Predictions (or logits, for :class:`CNNClassifier`), shape ``(B, n_outputs)``.
+        """
         return self.head(self.backbone(x))
 
 
 class CNNClassifier(CNNRegressor):
-    """The same network giving class logits: ``(B, 1, H, W)`` to ``(B, num_classes)``.
+    """Classify images with the same network: ``(B, 1, H, W)`` to class logits ``(B, num_classes)``.
 
     The perceptual route's CNN (on the ``(224, 224)`` spectrogram image): it learns from a few
     hundred clips where a ViT from scratch does not, and LRP explains it through zennit.
+
+    Parameters
+    ----------
+    input_height : int, default 224
+        H of the input, in rows.
+    num_classes : int, default 2
+        Number of classes (logits).
+    widths : Sequence[int], default THESIS_WIDTHS
+        The 9 channel counts of the backbone, see the module docstring.
+    dropout : float, default 0.3
+        Dropout probability after each pooling stage.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = CNNClassifier(input_height=32, widths=(4,) * 9).eval()
+    >>> tuple(model(torch.randn(2, 1, 32, 32)).shape)
+    (2, 2)
     """
 
     def __init__(
@@ -89,10 +178,30 @@ class CNNClassifier(CNNRegressor):
 
 
 class LateFusionRegressor(nn.Module):
-    """Two independent backbones whose embeddings are concatenated before one shared head.
+    """Fuse two independent backbones whose embeddings are concatenated before one shared head.
 
     ``forward(a, b)`` takes ``a`` ``(B, 1, H_a, W_a)`` (spectrogram) and ``b`` ``(B, 1, H_b, W_b)``
     (chromagram) and returns ``(B, n_outputs)``. With thesis widths the joint embedding is 512-d.
+
+    Parameters
+    ----------
+    input_heights : tuple of int
+        Input height (rows) of each branch, e.g. ``(149, 12)``; one backbone per entry.
+    n_outputs : int
+        Number of regression targets.
+    widths : Sequence[int], default THESIS_WIDTHS
+        The 9 channel counts of each backbone, see the module docstring.
+    dropout : float, default 0.3
+        Dropout probability after each pooling stage.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = LateFusionRegressor(input_heights=(16, 12), n_outputs=8, widths=(4,) * 9).eval()
+    >>> spectrogram, chromagram = torch.randn(2, 1, 16, 20), torch.randn(2, 1, 12, 20)
+    >>> tuple(model(spectrogram, chromagram).shape)
+    (2, 8)
     """
 
     def __init__(
@@ -111,6 +220,23 @@ class LateFusionRegressor(nn.Module):
         self.head = nn.Linear(joint, n_outputs)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Predict the outputs of a batch from one input per branch.
+
+        Parameters
+        ----------
+        *inputs : torch.Tensor
+            One float tensor ``(B, 1, H_i, W_i)`` per branch, in the order of ``input_heights``.
+
+        Returns
+        -------
+        torch.Tensor
+            Predictions, shape ``(B, n_outputs)``.
+
+        Raises
+        ------
+        ValueError
+            The number of inputs differs from the number of branches.
+        """
         if len(inputs) != len(self.branches):
             raise ValueError(f"expected {len(self.branches)} inputs, got {len(inputs)}")
         return self.head(torch.cat([branch(x) for branch, x in zip(self.branches, inputs)], dim=1))

@@ -8,13 +8,27 @@ import numpy as np
 
 
 def pearson_r(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Pearson correlation per column.
+    """Compute the Pearson correlation per column.
 
-    Args:
-        actual, predicted: arrays of shape ``(n_clips, n_targets)`` (or ``(n_clips,)``).
+    Parameters
+    ----------
+    actual, predicted : numpy.ndarray
+        Arrays of shape ``(n_clips, n_targets)`` (or ``(n_clips,)``).
 
-    Returns:
+    Returns
+    -------
+    numpy.ndarray
         ``(n_targets,)`` correlations (a scalar array for 1-D input); NaN where a column is constant.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> actual = np.array([[1.0, 2.0], [2.0, 2.0], [3.0, 2.0]])
+    >>> predicted = np.array([[1.5, 1.0], [2.5, 2.0], [3.5, 4.0]])
+    >>> pearson_r(actual, predicted).tolist()
+    [1.0, nan]
+    >>> float(pearson_r([1, 2, 3], [3, 2, 1]))
+    -1.0
     """
     a = np.asarray(actual, dtype=np.float64)
     p = np.asarray(predicted, dtype=np.float64)
@@ -26,15 +40,52 @@ def pearson_r(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 
 def mse(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Mean squared error per column of ``(n_clips, n_targets)`` arrays, shape ``(n_targets,)``."""
+    """Compute the mean squared error per column.
+
+    Parameters
+    ----------
+    actual, predicted : numpy.ndarray
+        Arrays of shape ``(n_clips, n_targets)`` (or ``(n_clips,)``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 errors, shape ``(n_targets,)`` (a scalar for 1-D input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mse(np.array([[0.0, 1.0], [2.0, 1.0]]), np.array([[1.0, 1.0], [0.0, 1.0]])).tolist()
+    [2.5, 0.0]
+    """
     return ((np.asarray(actual, dtype=np.float64) - np.asarray(predicted, dtype=np.float64)) ** 2).mean(axis=0)
 
 
 def regression_metrics(actual: np.ndarray, predicted: np.ndarray, *, targets: Sequence[str]) -> dict[tuple[str, str], float]:
-    """Pearson r and MSE per target plus ``"all"``, the mean over targets (the thesis's "total").
+    """Compute Pearson r and MSE per target plus ``"all"``, the mean over targets (the thesis's "total").
 
-    Returns:
+    The ``"all"`` Pearson r averages the targets whose r is defined (NaN when none is).
+
+    Parameters
+    ----------
+    actual, predicted : numpy.ndarray
+        Arrays of shape ``(n_clips, n_targets)``.
+    targets : Sequence[str]
+        Target names, one per column.
+
+    Returns
+    -------
+    dict of (str, str) to float
         ``{(target, metric): value}`` with metric ``"pearson_r"`` or ``"mse"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> actual = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> predicted = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
+    >>> out = regression_metrics(actual, predicted, targets=["valence", "energy"])
+    >>> out[("valence", "pearson_r")], out[("all", "pearson_r")], round(out[("all", "mse")], 3)
+    (1.0, 1.0, 0.167)
     """
     r = pearson_r(actual, predicted)
     e = mse(actual, predicted)
@@ -49,15 +100,28 @@ def regression_metrics(actual: np.ndarray, predicted: np.ndarray, *, targets: Se
 
 
 def classification_metrics(actual: np.ndarray, predicted: np.ndarray, *, classes: Sequence[str]) -> dict[str, float]:
-    """Accuracy, per-class precision/recall/F1, macro averages, weighted F1 and the confusion matrix.
+    """Compute accuracy, per-class precision/recall/F1, macro and weighted averages and the confusion matrix.
 
-    Args:
-        actual, predicted: integer class indices, shape ``(n_clips,)``.
-        classes: class names by index.
+    Parameters
+    ----------
+    actual, predicted : numpy.ndarray
+        Integer class indices, shape ``(n_clips,)``.
+    classes : Sequence[str]
+        Class names by index.
 
-    Returns:
-        flat dict: ``accuracy``, ``precision_<c>``, ``recall_<c>``, ``f1_<c>``, ``macro_precision``,
-        ``macro_recall``, ``weighted_f1`` and ``cm_<true>_<predicted>`` counts.
+    Returns
+    -------
+    dict of str to float
+        Flat dict: ``accuracy``, ``precision_<c>``, ``recall_<c>``, ``f1_<c>``, ``macro_precision``,
+        ``macro_recall``, ``macro_f1``, ``weighted_precision``, ``weighted_recall``,
+        ``weighted_f1`` (weighted by class support) and ``cm_<true>_<predicted>`` counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = classification_metrics(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), classes=["happy", "sad"])
+    >>> out["accuracy"], out["recall_happy"], out["precision_sad"], out["cm_happy_sad"]
+    (0.75, 0.5, 0.6666666666666666, 1.0)
     """
     actual = np.asarray(actual)
     predicted = np.asarray(predicted)
@@ -89,17 +153,33 @@ def classification_metrics(actual: np.ndarray, predicted: np.ndarray, *, classes
 
 
 def calibrate_threshold(p_positive: np.ndarray, is_positive: np.ndarray, *, default: float = 0.5) -> float:
-    """Decision threshold on ``p_positive`` that maximises balanced accuracy (mean per-class recall).
+    """Choose the decision threshold on ``p_positive`` that maximises balanced accuracy (mean per-class recall).
 
-    Candidates are midpoints between the sorted distinct probabilities (plus ``default``); ties go to
-    the candidate nearest ``default``. A clip is called positive when ``p_positive >= threshold``.
+    Candidates are midpoints between the sorted distinct probabilities (plus ``default``, half the
+    lowest probability and the midpoint between the highest and 1); ties go to the candidate
+    nearest ``default``. A clip is called positive when ``p_positive >= threshold``.
 
-    Args:
-        p_positive: ``(n_clips,)`` predicted probability of the positive class (validation data).
-        is_positive: ``(n_clips,)`` booleans, the truth.
+    Parameters
+    ----------
+    p_positive : numpy.ndarray
+        ``(n_clips,)`` predicted probability of the positive class (validation data).
+    is_positive : numpy.ndarray
+        ``(n_clips,)`` booleans, the truth.
+    default : float, default 0.5
+        Threshold returned when either class is absent, and the tie-breaker.
 
-    Returns:
-        the threshold in (0, 1); ``default`` when either class is absent.
+    Returns
+    -------
+    float
+        The threshold in (0, 1); ``default`` when either class is absent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> calibrate_threshold(np.array([0.1, 0.2, 0.3, 0.4]), np.array([False, False, True, True]))
+    0.25
+    >>> calibrate_threshold(np.array([0.1, 0.9]), np.array([True, True]))
+    0.5
     """
     p = np.asarray(p_positive, dtype=np.float64)
     truth = np.asarray(is_positive, dtype=bool)

@@ -29,24 +29,77 @@ BACKBONES: tuple[str, ...] = ("vit", "cnn")
 
 
 def backbone_of(spec: dict[str, Any]) -> str:
-    """The backbone name of a spec (``"vit"`` when the spec names none)."""
+    """Return the backbone name of a spec (``"vit"`` when the spec names none).
+
+    Parameters
+    ----------
+    spec : dict
+        A model spec, see the module docstring.
+
+    Returns
+    -------
+    str
+        One of :data:`BACKBONES`, or whatever the spec names.
+
+    Examples
+    --------
+    >>> backbone_of({"backbone": "cnn", "num_classes": 2})
+    'cnn'
+    >>> backbone_of({"architecture": "vit_tiny_patch16_224"})
+    'vit'
+    """
     return str(spec.get("backbone", "vit"))
 
 
 def input_image_of(spec: dict[str, Any]) -> str:
-    """The input image a spec's model reads (``"linear"`` when the spec names none)."""
+    """Return the input image a spec's model reads (``"linear"`` when the spec names none).
+
+    Parameters
+    ----------
+    spec : dict
+        A model spec, see the module docstring.
+
+    Returns
+    -------
+    str
+        The image name (:mod:`engine.audio.perceptual_images`).
+
+    Examples
+    --------
+    >>> input_image_of({"backbone": "cnn"})
+    'linear'
+    """
     return str(spec.get("image", "linear"))
 
 
 def create_perceptual_model(spec: dict[str, Any], *, weights: str | None = None) -> nn.Module:
     """Build the model a spec describes (random weights unless ``weights`` names a ViT source).
 
-    Args:
-        spec: ``{"backbone": "vit" | "cnn", ...}``, see the module docstring.
-        weights: ViT only: ``None``, ``"hub"`` or a local weights file (:func:`create_vit`).
+    Parameters
+    ----------
+    spec : dict
+        ``{"backbone": "vit" | "cnn", ...}``, see the module docstring. The ``image`` key is
+        ignored; a CNN also reads ``input_height`` (default 224).
+    weights : str or None, default None
+        ViT only: ``None``, ``"hub"`` or a local weights file (:func:`create_vit`).
 
-    Raises:
-        ValueError: unknown backbone, or weights asked of a CNN.
+    Returns
+    -------
+    torch.nn.Module
+        A model mapping ``(B, in_chans, H, W)`` images to ``(B, num_classes)`` logits.
+
+    Raises
+    ------
+    ValueError
+        Unknown backbone, or weights asked of a CNN.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = create_perceptual_model({"backbone": "cnn", "input_height": 32, "widths": [4] * 9}).eval()
+    >>> tuple(model(torch.randn(1, 1, 32, 32)).shape)
+    (1, 2)
     """
     backbone = backbone_of(spec)
     options = {k: v for k, v in spec.items() if k not in ("backbone", "image")}  # the image is the input's business

@@ -34,14 +34,40 @@ def create_vit(
 ) -> nn.Module:
     """Build a timm ViT for ``(B, in_chans, img_size, img_size)`` inputs and ``num_classes`` logits.
 
-    Args:
-        architecture: timm model name, e.g. ``"vit_tiny_patch16_224"`` or ``"vit_base_patch16_224"``.
-        weights: ``None``, ``"hub"`` or a local weights file (see module docstring).
-        overrides: passed to ``timm.create_model`` (e.g. ``depth=4`` for a shallower demo model).
+    Parameters
+    ----------
+    architecture : str, default "vit_tiny_patch16_224"
+        timm model name, e.g. ``"vit_tiny_patch16_224"`` or ``"vit_base_patch16_224"``.
+    num_classes : int, default 2
+        Number of output logits.
+    in_chans : int, default 1
+        Number of input channels.
+    img_size : int, default 224
+        Height and width of the input image, in pixels.
+    weights : str, pathlib.Path or None, default None
+        ``None``, ``"hub"`` or a local weights file (see module docstring).
+    **overrides
+        Passed to ``timm.create_model`` (e.g. ``depth=4`` for a shallower demo model).
 
-    Raises:
-        FileNotFoundError: ``weights`` names a file that does not exist.
-        ValueError: the file is not a readable checkpoint.
+    Returns
+    -------
+    torch.nn.Module
+        The ViT, mapping ``(B, in_chans, img_size, img_size)`` to ``(B, num_classes)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``weights`` names a file that does not exist.
+    ValueError
+        The file is not a readable checkpoint.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> vit = create_vit(img_size=32, depth=1).eval()
+    >>> tuple(vit(torch.randn(1, 1, 32, 32)).shape)
+    (1, 2)
     """
     kwargs: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **overrides)
     if weights is None:

@@ -1,0 +1,1 @@
+"""Music analysis with Essentia and NumPy: harmony, melody, rhythm and the mid-level descriptor estimates."""

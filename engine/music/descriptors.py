@@ -99,12 +99,23 @@ from engine.vocabulary import MIDLEVEL, SAMPLE_RATE
 class RawMeasure:
     """How one raw measure enters one descriptor's estimate.
 
-    Attributes:
-        descriptor: the ``MIDLEVEL`` name it estimates.
-        centre: raw value mapped to 0.5.
-        width: raw change from the centre that moves the estimate to about 0.73 (logistic
-            scale); negative when a larger raw value means a smaller descriptor.
-        weight: weight of the squashed value in the descriptor's mean.
+    Attributes
+    ----------
+    descriptor : str
+        The ``MIDLEVEL`` name it estimates.
+    centre : float
+        Raw value mapped to 0.5.
+    width : float
+        Raw change from the centre that moves the estimate to about 0.73 (logistic scale);
+        negative when a larger raw value means a smaller descriptor.
+    weight : float, default 1.0
+        Weight of the squashed value in the descriptor's mean.
+
+    Examples
+    --------
+    >>> measure = RawMeasure("articulation", centre=5.0, width=2.5)
+    >>> float(measure.squash(5.0)), round(float(measure.squash(7.5)), 3), round(float(measure.squash(2.5)), 3)
+    (0.5, 0.731, 0.269)
     """
 
     descriptor: str
@@ -113,7 +124,18 @@ class RawMeasure:
     weight: float = 1.0
 
     def squash(self, raw: float) -> float:
-        """The raw value mapped into (0, 1)."""
+        """Map a raw value into (0, 1) with the logistic ``1 / (1 + exp(-(raw - centre) / width))``.
+
+        Parameters
+        ----------
+        raw : float
+            Raw value of the measure, in its own units.
+
+        Returns
+        -------
+        float
+            The squashed value; ``(raw - centre) / width`` is clipped to [-50, 50] first.
+        """
         z = float(np.clip((raw - self.centre) / self.width, -50.0, 50.0))
         return 1.0 / (1.0 + np.exp(-z))
 
@@ -149,28 +171,63 @@ NEUTRAL = 0.5
 def estimate_midlevel(
     y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, harmony: Harmony | None = None
 ) -> dict[str, float]:
-    """Estimates of the 7 mid-level descriptors of a clip, each in [0, 1].
+    """Estimate the 7 mid-level descriptors of a clip, each in [0, 1].
 
-    Args:
-        y: mono waveform, shape ``(n_samples,)``, any float dtype and level.
-        sample_rate: sample rate of ``y`` in Hz.
-        harmony: the clip's :func:`~engine.music.harmony.analyse_harmony` result, when already
-            computed; computed here otherwise.
+    The raw measures of :func:`raw_measures` are squashed and averaged by :func:`squash_measures`.
 
-    Returns:
-        One finite value in [0, 1] per name of ``MIDLEVEL``, in that order.
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, shape ``(n_samples,)``, any float dtype and level.
+    sample_rate : int, default SAMPLE_RATE
+        Sample rate of ``y`` in Hz (22,050).
+    harmony : Harmony or None, default None
+        The clip's :func:`~engine.music.harmony.analyse_harmony` result, when already computed;
+        computed here otherwise.
+
+    Returns
+    -------
+    dict of str to float
+        One finite value in [0, 1] per name of ``MIDLEVEL``, in that order; 0.5 (``NEUTRAL``)
+        where none of a descriptor's raw measures could be taken.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s of a C major triad
+    >>> y = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> estimates = estimate_midlevel(y)
+    >>> tuple(estimates) == MIDLEVEL, all(0.0 <= value <= 1.0 for value in estimates.values())
+    (True, True)
+    >>> estimates["melodiousness"]  # one held chord: no melody to measure
+    0.5
+    >>> set(estimate_midlevel(np.zeros(SAMPLE_RATE)).values())  # silence
+    {0.5}
     """
     return squash_measures(raw_measures(y, sample_rate=sample_rate, harmony=harmony))
 
 
 def squash_measures(raw: Mapping[str, float]) -> dict[str, float]:
-    """Descriptor estimates from raw measures (see :data:`RAW_MEASURES`).
+    """Combine raw measures into descriptor estimates (see :data:`RAW_MEASURES`).
 
-    Args:
-        raw: raw values keyed by measure name; NaN or missing ones are skipped.
+    Each descriptor is the weighted mean of its raw measures squashed by
+    :meth:`RawMeasure.squash`, or ``NEUTRAL`` (0.5) when none of them is available.
 
-    Returns:
-        One value in [0, 1] per name of ``MIDLEVEL``.
+    Parameters
+    ----------
+    raw : Mapping of str to float
+        Raw values keyed by measure name; NaN or missing ones are skipped.
+
+    Returns
+    -------
+    dict of str to float
+        One value in [0, 1] per name of ``MIDLEVEL``, in that order.
+
+    Examples
+    --------
+    >>> estimates = squash_measures({"envelope_dip": 7.5, "step_share": float("nan")})
+    >>> round(estimates["articulation"], 3), estimates["melodiousness"]
+    (0.731, 0.5)
     """
     totals = {name: 0.0 for name in MIDLEVEL}
     weights = {name: 0.0 for name in MIDLEVEL}
@@ -188,15 +245,32 @@ def squash_measures(raw: Mapping[str, float]) -> dict[str, float]:
 def raw_measures(
     y: np.ndarray, *, sample_rate: int = SAMPLE_RATE, harmony: Harmony | None = None
 ) -> dict[str, float]:
-    """All raw measures of :data:`RAW_MEASURES` for one clip (NaN where one cannot be taken).
+    """Take all raw measures of :data:`RAW_MEASURES` for one clip (NaN where one cannot be taken).
 
-    Args:
-        y: mono waveform, shape ``(n_samples,)``.
-        sample_rate: sample rate of ``y`` in Hz.
-        harmony: precomputed harmony of ``y``, or ``None`` to compute it.
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, shape ``(n_samples,)``.
+    sample_rate : int, default SAMPLE_RATE
+        Sample rate of ``y`` in Hz (22,050).
+    harmony : Harmony or None, default None
+        Precomputed harmony of ``y``, or ``None`` to compute it.
 
-    Returns:
-        Raw value per measure name (units in the module docstring).
+    Returns
+    -------
+    dict of str to float
+        Raw value per measure name (units in the module docstring); all NaN for a silent clip.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s of a C major triad
+    >>> y = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> raw = raw_measures(y)
+    >>> sorted(raw) == sorted(RAW_MEASURES)
+    True
+    >>> raw["minor_chord_share"], bool(np.isnan(raw["step_share"]))  # no minor chord, no melody
+    (0.0, True)
     """
     signal = normalised(y)
     if signal is None:
@@ -226,19 +300,35 @@ def raw_measures(
 
 
 def _chord_frames(h: Harmony) -> np.ndarray:
-    """Boolean ``(n_frames,)``: frames that carry a chord label."""
+    """Return a boolean ``(n_frames,)`` mask of the frames that carry a chord label."""
     return np.asarray([label != NO_CHORD for label in h.chords], dtype=bool)
 
 
 def dissonant_interval_share(h: Harmony) -> float:
-    """Mean share of semitone (ic1) and tritone (ic6) interval classes among the pitch classes
-    sounding together in each HPCP frame.
+    """Measure the share of semitone (ic1) and tritone (ic6) intervals among the sounding pitch classes.
 
-    Frames are square-root compressed before :func:`interval_class_profile`, so that soft
-    added tones (a minor second on top of a triad) weigh in as the ear hears them.
+    The share is taken per chord-bearing HPCP frame and averaged over frames. Frames are
+    square-root compressed before :func:`interval_class_profile`, so that soft added tones (a
+    minor second on top of a triad) weigh in as the ear hears them.
 
-    Returns:
-        A share in [0, 1], or NaN when no frame has pitched content.
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`~engine.music.harmony.analyse_harmony`.
+
+    Returns
+    -------
+    float
+        A share in [0, 1] (about 0 for a bare triad, 0.27 for all 12 pitch classes equally),
+        or NaN when no frame has pitched content.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s of a C major triad
+    >>> y = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> bool(dissonant_interval_share(analyse_harmony(y)) < 0.235)  # below the squashing centre
+    True
     """
     frames = np.sqrt(np.asarray(h.hpcp, dtype=np.float64)[_chord_frames(h)])
     if frames.size == 0:
@@ -250,11 +340,38 @@ def dissonant_interval_share(h: Harmony) -> float:
 def sensory_roughness(
     signal: np.ndarray, *, sample_rate: int, frame_size: int = 2048
 ) -> float:
-    """Mean Essentia Dissonance (Plomp-Levelt roughness of spectral peaks) over frames whose
-    energy is at least a quarter of the median frame energy.
+    """Measure the mean Essentia Dissonance (Plomp-Levelt roughness of spectral peaks) of a signal.
 
-    Returns:
+    Frames of ``frame_size`` samples (no overlap) with at least two spectral peaks between 40 Hz
+    and 5 kHz are measured; the mean is over those whose energy is at least a quarter of the
+    median frame energy.
+
+    Parameters
+    ----------
+    signal : numpy.ndarray
+        float32 mono waveform, shape ``(n_samples,)``.
+    sample_rate : int
+        Sample rate of ``signal`` in Hz.
+    frame_size : int, default 2048
+        Frame length in samples (93 ms at 22,050 Hz).
+
+    Returns
+    -------
+    float
         Roughness in [0, 1], or NaN when no frame has two spectral peaks.
+
+    Examples
+    --------
+    Two tones a semitone apart are rougher than one:
+
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    >>> tone = np.sin(2 * np.pi * 440.0 * t).astype(np.float32)
+    >>> clash = tone + np.sin(2 * np.pi * 466.16 * t).astype(np.float32)
+    >>> smooth = sensory_roughness(tone, sample_rate=SAMPLE_RATE)
+    >>> rough = sensory_roughness(clash, sample_rate=SAMPLE_RATE)
+    >>> bool(rough > smooth), bool(0.0 <= smooth and rough <= 1.0)
+    (True, True)
     """
     es = essentia_standard()
     window = es.Windowing(type="blackmanharris62", size=frame_size)
@@ -282,15 +399,34 @@ def sensory_roughness(
 
 
 def tonal_measures(h: Harmony, *, window_s: float = 2.5) -> dict[str, float]:
-    """``key_strength``, ``in_scale_share`` and ``key_persistence`` of a clip's harmony.
+    """Measure ``key_strength``, ``in_scale_share`` and ``key_persistence`` of a clip's harmony.
 
     ``key_persistence`` is the mean Pearson correlation between the mean HPCP of each
     ``window_s`` window (half-overlapping) and the clip's mean HPCP: a clip that stays in one
     key keeps the same pitch-class distribution throughout, a modulation or a chromatic passage
-    does not.
+    does not. ``in_scale_share`` is the share of mean-HPCP energy on the 7 scale tones of the key.
 
-    Returns:
-        The three measures; NaN where the clip has no pitched content.
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`~engine.music.harmony.analyse_harmony`.
+    window_s : float, default 2.5
+        Window length in seconds for ``key_persistence``.
+
+    Returns
+    -------
+    dict of str to float
+        The three measures (``key_persistence`` NaN when no window varies); all NaN where the
+        clip has no pitched content.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s of a C major triad
+    >>> y = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> measures = tonal_measures(analyse_harmony(y))
+    >>> sorted(measures), round(measures["key_persistence"], 3)
+    (['in_scale_share', 'key_persistence', 'key_strength'], 1.0)
     """
     frames = np.asarray(h.hpcp, dtype=np.float64)[_chord_frames(h)]
     mean = np.asarray(h.hpcp_mean, dtype=np.float64)
@@ -311,14 +447,31 @@ def tonal_measures(h: Harmony, *, window_s: float = 2.5) -> dict[str, float]:
 
 
 def mode_measures(h: Harmony) -> dict[str, float]:
-    """``minor_third_margin`` and ``minor_chord_share`` of a clip's harmony.
+    """Measure ``minor_third_margin`` and ``minor_chord_share`` of a clip's harmony.
 
     The bass usually plays the chord root; a minor chord has a minor third (3 semitones) above
     its root, a major chord a major third (4). Per frame the margin is ``(m3 - M3) / (m3 + M3)``
     of the HPCP above the strongest bass pitch class; frames without bass are skipped.
+    ``minor_chord_share`` is the share of chord frames labelled minor.
 
-    Returns:
-        Both measures; NaN where there is nothing to measure.
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`~engine.music.harmony.analyse_harmony`.
+
+    Returns
+    -------
+    dict of str to float
+        ``minor_third_margin`` in [-1, 1] and ``minor_chord_share`` in [0, 1]; NaN where there is
+        nothing to measure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s of an A minor triad
+    >>> y = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> mode_measures(analyse_harmony(y))["minor_chord_share"]
+    1.0
     """
     chord = _chord_frames(h)
     bass = np.asarray(h.bass_hpcp, dtype=np.float64)

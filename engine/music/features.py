@@ -33,7 +33,30 @@ MUSIC_FEATURES: dict[str, tuple[str, ...]] = {
 
 
 def music_features(y: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
-    """Every group of ``MUSIC_FEATURES`` for one waveform ``(n_samples,)``, as float32 vectors."""
+    """Compute every group of ``MUSIC_FEATURES`` for one waveform, harmony analysed once.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, shape ``(n_samples,)``.
+    sample_rate : int, default SAMPLE_RATE
+        Sample rate of ``y`` in Hz (22,050).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        float32 vector per group name of ``MUSIC_FEATURES``, its values in the order of the
+        group's names: ``estimated_midlevel`` ``(7,)``, ``thesis_harmony`` ``(27,)`` and
+        ``key_relative`` ``(31,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s of a C major triad
+    >>> features = music_features(sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0)))
+    >>> {name: (values.shape, str(values.dtype)) for name, values in features.items()}
+    {'estimated_midlevel': ((7,), 'float32'), 'thesis_harmony': ((27,), 'float32'), 'key_relative': ((31,), 'float32')}
+    """
     harmony = analyse_harmony(y, sample_rate=sample_rate)
     descriptors = estimate_midlevel(y, sample_rate=sample_rate, harmony=harmony)
     return {

@@ -69,23 +69,44 @@ BASS_MAX_HZ = 200.0
 class Harmony:
     """Chords and key of one clip (arrays are read-only).
 
-    Attributes:
-        chords: one label per HPCP frame, sharp spelling ("C", "A#m", ...), or ``NO_CHORD`` for
-            frames without pitched content.
-        chord_strengths: float32 ``(n_frames,)``, ``ChordsDetection``'s correlation of each
-            frame's windowed HPCP with its triad template (0 for ``NO_CHORD`` frames).
-        key_root: pitch class of the key's tonic, 0 = C ... 11 = B.
-        key_mode: ``"major"`` or ``"minor"``.
-        key_strength: ``Key``'s correlation of the mean HPCP with the key profile (0 for silence).
-        hpcp_mean: float32 ``(12,)``, mean HPCP over frames scaled to a maximum of 1 (all zeros
-            for silence); index 0 is C.
-        hpcp: float32 ``(n_frames, 12)``, per-frame HPCP, each frame scaled to a maximum of 1;
-            column 0 is C.
-        bass_hpcp: float32 ``(n_frames, 12)``, per-frame pitch-class energy (squared peak
-            magnitude) of the bass register only: spectral peaks from ``min_frequency`` to
-            ``BASS_MAX_HZ``, each credited to its nearest semitone, no harmonics, unnormalised;
-            column 0 is C. Its largest bin is usually the chord root.
-        hop_seconds: time between consecutive frames in seconds.
+    Built by :func:`analyse_harmony`.
+
+    Attributes
+    ----------
+    chords : tuple of str
+        One label per HPCP frame, sharp spelling ("C", "A#m", ...), or ``NO_CHORD`` for frames
+        without pitched content.
+    chord_strengths : numpy.ndarray
+        float32 ``(n_frames,)``, ``ChordsDetection``'s correlation of each frame's windowed HPCP
+        with its triad template (0 for ``NO_CHORD`` frames).
+    key_root : int
+        Pitch class of the key's tonic, 0 = C ... 11 = B.
+    key_mode : str
+        ``"major"`` or ``"minor"``.
+    key_strength : float
+        ``Key``'s correlation of the mean HPCP with the key profile (0 for silence).
+    hpcp_mean : numpy.ndarray
+        float32 ``(12,)``, mean HPCP over pitched frames scaled to a maximum of 1 (all zeros for
+        silence); index 0 is C.
+    hpcp : numpy.ndarray
+        float32 ``(n_frames, 12)``, per-frame HPCP, each frame scaled to a maximum of 1 (zeros for
+        frames without spectral peaks); column 0 is C.
+    bass_hpcp : numpy.ndarray
+        float32 ``(n_frames, 12)``, per-frame pitch-class energy (squared peak magnitude) of the
+        bass register only: spectral peaks from ``min_frequency`` to ``BASS_MAX_HZ``, each
+        credited to its nearest semitone, no harmonics, unnormalised; column 0 is C. Its largest
+        bin is usually the chord root.
+    hop_seconds : float
+        Time between consecutive frames in seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = analyse_harmony(np.sin(2 * np.pi * 261.63 * np.arange(SAMPLE_RATE) / SAMPLE_RATE))
+    >>> h.hpcp.shape, h.bass_hpcp.shape, round(h.hop_seconds, 4)
+    ((10, 12), (10, 12), 0.0929)
+    >>> h.hpcp.flags.writeable
+    False
     """
 
     chords: tuple[str, ...]
@@ -105,8 +126,23 @@ class Harmony:
 
 
 def sharp_spelling(label: str) -> str:
-    """A chord label with a flat root respelt with a sharp: ``"Bbm"`` -> ``"A#m"``, ``"Eb"`` ->
-    ``"D#"``; other labels are returned unchanged."""
+    """Respell a chord label's flat root with a sharp: ``"Bbm"`` -> ``"A#m"``, ``"Eb"`` -> ``"D#"``.
+
+    Parameters
+    ----------
+    label : str
+        Chord label, e.g. ``"Bbm"``.
+
+    Returns
+    -------
+    str
+        The label with a sharp root; labels without a flat root are returned unchanged.
+
+    Examples
+    --------
+    >>> sharp_spelling("Bbm"), sharp_spelling("Eb"), sharp_spelling("C#m"), sharp_spelling(NO_CHORD)
+    ('A#m', 'D#', 'C#m', 'N')
+    """
     for flat, sharp in _FLAT_TO_SHARP.items():
         if label.startswith(flat):
             return sharp + label[len(flat) :]
@@ -114,10 +150,25 @@ def sharp_spelling(label: str) -> str:
 
 
 def parse_chord(label: str) -> tuple[int, bool] | None:
-    """Root pitch class (0 = C) and whether the triad is minor, for a label such as ``"A#m"``.
+    """Parse a triad label such as ``"A#m"`` into its root pitch class and quality.
 
-    Returns:
-        ``None`` for ``NO_CHORD`` or any label that is not a plain major or minor triad.
+    Flat spellings are accepted (``"Bbm"`` is ``"A#m"``).
+
+    Parameters
+    ----------
+    label : str
+        Chord label.
+
+    Returns
+    -------
+    tuple of (int, bool) or None
+        Root pitch class (0 = C ... 11 = B) and whether the triad is minor; ``None`` for
+        ``NO_CHORD`` or any label that is not a plain major or minor triad.
+
+    Examples
+    --------
+    >>> parse_chord("A#m"), parse_chord("Eb"), parse_chord(NO_CHORD), parse_chord("G7")
+    ((10, True), (3, False), None, None)
     """
     label = sharp_spelling(label)
     minor = label.endswith("m")
@@ -128,8 +179,29 @@ def parse_chord(label: str) -> tuple[int, bool] | None:
 
 
 def chord_shares(h: Harmony) -> dict[str, float]:
-    """Share of chord-bearing frames (``NO_CHORD`` excluded) labelled with each chord, largest
-    first; empty when no frame has a chord."""
+    """Compute the share of chord-bearing frames labelled with each chord.
+
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`analyse_harmony`.
+
+    Returns
+    -------
+    dict of str to float
+        Share of the chord-bearing frames (``NO_CHORD`` excluded) per chord label, largest first
+        (shares sum to 1); empty when no frame has a chord.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> {label: round(share, 2) for label, share in chord_shares(h).items()}
+    {'Am': 0.52, 'C': 0.48}
+    """
     counts = Counter(label for label in h.chords if parse_chord(label) is not None)
     total = sum(counts.values())
     return {label: count / total for label, count in counts.most_common()}
@@ -149,11 +221,16 @@ def _frame_hpcps(
     max_frequency: float,
     harmonics: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """HPCP of each frame and of its bass register, in Essentia's A-first order.
+    """Compute the HPCP of each frame and of its bass register, in Essentia's A-first order.
 
-    Returns:
+    Returns
+    -------
+    hpcp : numpy.ndarray
         float32 ``(n_frames, 12)`` HPCPs scaled to a maximum of 1 per frame (zeros where the
-        frame has no spectral peaks), float64 ``(n_frames,)`` sums of the raw HPCPs, and
+        frame has no spectral peaks).
+    energy : numpy.ndarray
+        float64 ``(n_frames,)`` sums of the raw HPCPs.
+    bass : numpy.ndarray
         float32 ``(n_frames, 12)`` bass-register pitch-class energies.
     """
     es = essentia_standard()
@@ -195,10 +272,14 @@ def _frame_hpcps(
 def _bass_pitch_classes(
     frequencies: np.ndarray, magnitudes: np.ndarray, *, min_frequency: float
 ) -> np.ndarray:
-    """Energy per pitch class (A first, like Essentia's HPCP) of the spectral peaks between
-    ``min_frequency`` and ``BASS_MAX_HZ``, each peak credited to its nearest semitone.
+    """Compute the energy per pitch class (A first, like Essentia's HPCP) of the bass peaks.
 
-    Returns:
+    Spectral peaks between ``min_frequency`` and ``BASS_MAX_HZ`` count, each credited to its
+    nearest semitone.
+
+    Returns
+    -------
+    numpy.ndarray
         float64 ``(12,)``.
     """
     frequencies = np.asarray(frequencies, dtype=np.float64)
@@ -224,25 +305,54 @@ def analyse_harmony(
     harmonics: int = 4,
     key_profile: str = "bgate",
 ) -> Harmony:
-    """HPCP frames, chord labels and key of a mono waveform.
+    """Analyse the HPCP frames, chord labels and key of a mono waveform.
 
-    Args:
-        y: mono waveform, shape ``(n_samples,)``, any float dtype; inputs shorter than one frame
-            are zero-padded.
-        sample_rate: sample rate of ``y`` in Hz.
-        frame_size: analysis frame in samples (4096 = 186 ms at 22,050 Hz, 5.4 Hz per bin, so
-            that interpolated peaks resolve semitones above about 100 Hz); the hop is half of
-            it, as ``ChordsDetection`` requires.
-        chord_window_s: length in seconds of the window of HPCP frames over which
-            ``ChordsDetection`` picks each frame's triad; 1 s (Essentia's default is 2 s) still
-            follows one chord per bar at 160 BPM, longer windows are steadier.
-        min_frequency: lowest spectral peak in Hz that contributes to the HPCP.
-        max_frequency: highest spectral peak in Hz that contributes to the HPCP.
-        harmonics: harmonics per peak that HPCP credits to lower pitch classes (0: none).
-        key_profile: Essentia ``Key`` profile type ("bgate", "edma", "krumhansl", ...).
+    NaN and infinite samples are replaced by 0. Frames whose HPCP carries no energy get the
+    label ``NO_CHORD``; a clip without pitched content gets key C major with strength 0.
 
-    Returns:
-        The clip's :class:`Harmony`.
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform, shape ``(n_samples,)``, any float dtype; inputs shorter than one frame
+        are zero-padded.
+    sample_rate : int, default SAMPLE_RATE
+        Sample rate of ``y`` in Hz (22,050).
+    frame_size : int, default 4096
+        Analysis frame in samples (4096 = 186 ms at 22,050 Hz, 5.4 Hz per bin, so that
+        interpolated peaks resolve semitones above about 100 Hz); the hop is half of it, as
+        ``ChordsDetection`` requires.
+    chord_window_s : float, default 1.0
+        Length in seconds of the window of HPCP frames over which ``ChordsDetection`` picks each
+        frame's triad; 1 s (Essentia's default is 2 s) still follows one chord per bar at
+        160 BPM, longer windows are steadier.
+    min_frequency : float, default 40.0
+        Lowest spectral peak in Hz that contributes to the HPCP.
+    max_frequency : float, default 5000.0
+        Highest spectral peak in Hz that contributes to the HPCP.
+    harmonics : int, default 4
+        Harmonics per peak that HPCP credits to lower pitch classes (0: none).
+    key_profile : str, default "bgate"
+        Essentia ``Key`` profile type ("bgate", "edma", "krumhansl", ...).
+
+    Returns
+    -------
+    Harmony
+        The clip's harmony: one frame every ``frame_size // 2`` samples from the start (as
+        Essentia's ``FrameGenerator`` cuts them), pitch classes C first.
+
+    Examples
+    --------
+    One second of a C major triad, then one of A minor:
+
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> h.chords[0], h.chords[-1], h.key_root, h.key_mode
+    ('C', 'Am', 0, 'major')
+    >>> h.hpcp.shape, h.hpcp_mean.shape
+    ((21, 12), (12,))
     """
     es = essentia_standard()
     signal = np.asarray(y, dtype=np.float32).ravel()
@@ -300,16 +410,30 @@ def _read_only(array: np.ndarray) -> np.ndarray:
 
 
 def chord_flags(h: Harmony, *, min_share: float = 0.05) -> np.ndarray:
-    """Presence of each of the 24 triads of ``CHORD_FLAG_NAMES``.
+    """Flag the presence of each of the 24 triads of ``CHORD_FLAG_NAMES``.
 
-    Args:
-        h: the clip's harmony.
-        min_share: a chord is present when it labels at least this share of the chord-bearing
-            frames (0.05: about half a second of a 10 s clip), which drops one-frame blips at
-            chord changes.
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`analyse_harmony`.
+    min_share : float, default 0.05
+        A chord is present when it labels at least this share of the chord-bearing frames
+        (0.05: about half a second of a 10 s clip), which drops one-frame blips at chord changes.
 
-    Returns:
-        float32 ``(24,)`` of 0 and 1.
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(24,)`` of 0 and 1, in the order of ``CHORD_FLAG_NAMES`` (C ... B, Cm ... Bm).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> [CHORD_FLAG_NAMES[i] for i in np.flatnonzero(chord_flags(h))]
+    ['C', 'Am']
     """
     flags = np.zeros(len(CHORD_FLAG_NAMES), dtype=np.float32)
     for label, share in chord_shares(h).items():
@@ -319,57 +443,138 @@ def chord_flags(h: Harmony, *, min_share: float = 0.05) -> np.ndarray:
 
 
 def tonic_in_top_chords(h: Harmony, *, top: int = 3) -> bool:
-    """Whether the key root is the root of one of the ``top`` most frequent chords (by frame
-    count; chords with equal counts rank in order of first appearance)."""
+    """Check whether the key root is the root of one of the ``top`` most frequent chords.
+
+    Chords are ranked by frame count; chords with equal counts rank in order of first appearance.
+
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`analyse_harmony`.
+    top : int, default 3
+        Number of most frequent chords considered.
+
+    Returns
+    -------
+    bool
+        True when one of them has the key root as its root.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> tonic_in_top_chords(h), tonic_in_top_chords(h, top=1)  # C major; Am is the most frequent
+    (True, False)
+    """
     roots = [parse_chord(label)[0] for label in list(chord_shares(h))[:top]]
     return h.key_root in roots
 
 
 def thesis_harmony_features(h: Harmony) -> np.ndarray:
-    """The thesis's 27 harmony features, named by ``THESIS_HARMONY_NAMES``.
+    """Compute the thesis's 27 harmony features, named by ``THESIS_HARMONY_NAMES``.
 
-    Returns:
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`analyse_harmony`.
+
+    Returns
+    -------
+    numpy.ndarray
         float32 ``(27,)``: 24 chord flags (:func:`chord_flags`), the key root as a number
         0..11 (as the thesis encoded it, although pitch classes are circular), ``tonic_top3``
         (1 when the key root is the root of one of the three most frequent chords) and
         ``key_mode`` (1 = minor).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> features = thesis_harmony_features(h)
+    >>> features.shape, features.dtype
+    ((27,), dtype('float32'))
+    >>> dict(zip(THESIS_HARMONY_NAMES[-3:], features[-3:].tolist()))
+    {'key_root': 0.0, 'tonic_top3': 1.0, 'key_mode': 0.0}
     """
     extra = [float(h.key_root), float(tonic_in_top_chords(h)), float(h.key_mode == "minor")]
     return np.concatenate([chord_flags(h), np.asarray(extra, dtype=np.float32)])
 
 
 def relative_chord_flags(h: Harmony, *, min_share: float = 0.05) -> np.ndarray:
-    """Presence of each triad as a degree of the key, named by ``RELATIVE_CHORD_NAMES``.
+    """Flag the presence of each triad as a degree of the key, named by ``RELATIVE_CHORD_NAMES``.
 
     The same music in any key gives the same flags: C, Am, F, G in C major and D, Bm, G, A in
     D major are both I, vi, IV, V.
 
-    Args:
-        h: the clip's harmony.
-        min_share: as in :func:`chord_flags`.
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`analyse_harmony`.
+    min_share : float, default 0.05
+        As in :func:`chord_flags`.
 
-    Returns:
-        float32 ``(24,)`` of 0 and 1.
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(24,)`` of 0 and 1: 12 major degrees then 12 minor degrees above the key root.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> [RELATIVE_CHORD_NAMES[i] for i in np.flatnonzero(relative_chord_flags(h))]
+    ['I', 'vi']
     """
     absolute = chord_flags(h, min_share=min_share).reshape(2, 12)  # (quality, root)
     return np.roll(absolute, -h.key_root, axis=1).reshape(-1)
 
 
 def interval_class_profile(chroma12: np.ndarray) -> np.ndarray:
-    """How much each interval class sounds in a pitch-class profile, named by
-    ``INTERVAL_CLASS_NAMES``.
+    """Measure how much each interval class sounds in a pitch-class profile.
+
+    The classes are named by ``INTERVAL_CLASS_NAMES``.
 
     For interval class k (1 to 6) the value is the sum over unordered pitch-class pairs {i, j}
     at circular distance k of ``c_i * c_j``; the six sums are normalised to add up to 1. A
     transposition rotates the profile and leaves every pair's distance unchanged, so the result
     is identical in every key.
 
-    Args:
-        chroma12: non-negative pitch-class energies, shape ``(12,)`` or ``(..., 12)`` for many
-            profiles at once (any rotation; negative values count as 0).
+    Parameters
+    ----------
+    chroma12 : numpy.ndarray
+        Non-negative pitch-class energies, shape ``(12,)`` or ``(..., 12)`` for many profiles at
+        once (any rotation; negative values count as 0).
 
-    Returns:
+    Returns
+    -------
+    numpy.ndarray
         float32 ``(6,)`` (or ``(..., 6)``) summing to 1, or zeros where ``chroma12`` is all zero.
+
+    Raises
+    ------
+    ValueError
+        The last axis of ``chroma12`` does not have 12 entries.
+
+    Examples
+    --------
+    A C major triad holds a minor third (E-G), a major third (C-E) and a fifth (C-G, ic5):
+
+    >>> import numpy as np
+    >>> triad = np.zeros(12)
+    >>> triad[[0, 4, 7]] = 1.0
+    >>> [round(float(share), 3) for share in interval_class_profile(triad)]
+    [0.0, 0.0, 0.333, 0.333, 0.333, 0.0]
+    >>> interval_class_profile(np.zeros((5, 12))).shape
+    (5, 6)
     """
     c = np.clip(np.asarray(chroma12, dtype=np.float64), 0.0, None)
     if c.shape[-1] != 12:
@@ -382,11 +587,32 @@ def interval_class_profile(chroma12: np.ndarray) -> np.ndarray:
 
 
 def key_relative_features(h: Harmony) -> np.ndarray:
-    """Transposition-invariant harmony features, named by ``KEY_RELATIVE_NAMES``.
+    """Compute transposition-invariant harmony features, named by ``KEY_RELATIVE_NAMES``.
 
-    Returns:
-        float32 ``(31,)``: 24 relative chord flags, the 6-value interval-class profile of the
-        mean HPCP, and ``key_mode`` (1 = minor).
+    Parameters
+    ----------
+    h : Harmony
+        The clip's harmony, from :func:`analyse_harmony`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(31,)``: 24 relative chord flags (:func:`relative_chord_flags`), the 6-value
+        interval-class profile of the mean HPCP (:func:`interval_class_profile`), and
+        ``key_mode`` (1 = minor).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(SAMPLE_RATE) / SAMPLE_RATE  # 1 s per chord
+    >>> c_major = sum(np.sin(2 * np.pi * f * t) for f in (261.63, 329.63, 392.0))
+    >>> a_minor = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63))
+    >>> h = analyse_harmony(np.concatenate([c_major, a_minor]))
+    >>> features = key_relative_features(h)
+    >>> features.shape, features.dtype, float(features[-1])
+    ((31,), dtype('float32'), 0.0)
+    >>> round(float(features[24:30].sum()), 3)
+    1.0
     """
     mode = np.asarray([float(h.key_mode == "minor")], dtype=np.float32)
     return np.concatenate([relative_chord_flags(h), interval_class_profile(h.hpcp_mean), mode])

@@ -171,17 +171,36 @@ _FACTOR_DEFAULTS: Mapping[str, float] = {
 
 
 def complete_factors(factors: Mapping[str, float]) -> dict[str, float]:
-    """Validated factors with defaults filled in (descriptors and percussion 0.5, 110 BPM, C).
+    """Validate latent factors and fill in defaults (descriptors and percussion 0.5, 110 BPM, C).
 
-    Args:
-        factors: any of the ``MIDLEVEL`` descriptors, ``tempo_bpm``, ``key_root`` (0 to 11),
-            ``mode`` (0 major, 1 minor; default from ``minorness > 0.5``) and ``percussion``.
+    Parameters
+    ----------
+    factors : Mapping[str, float]
+        Any of the ``MIDLEVEL`` descriptors (in [0, 1]), ``tempo_bpm`` (20 to 300 BPM),
+        ``key_root`` (integer 0 to 11, 0 = C), ``mode`` (0 major, 1 minor; default from
+        ``minorness > 0.5``) and ``percussion`` (in [0, 1]).
 
-    Returns:
+    Returns
+    -------
+    dict of str to float
         All of those keys, as floats.
 
-    Raises:
-        ValueError: an unknown key or a value out of range.
+    Raises
+    ------
+    ValueError
+        An unknown key or a value out of range.
+
+    Examples
+    --------
+    >>> full = complete_factors({"minorness": 0.8, "tempo_bpm": 90})
+    >>> full["mode"], full["tempo_bpm"], full["key_root"], full["dissonance"]
+    (1.0, 90.0, 0.0, 0.5)
+    >>> len(full)
+    11
+    >>> complete_factors({"loudness": 1.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown factors: ['loudness']
     """
     unknown = set(factors) - set(_FACTOR_DEFAULTS) - {"mode"}
     if unknown:

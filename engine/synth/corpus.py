@@ -46,17 +46,41 @@ _PERCUSSION_JITTER_SD = 0.03
 
 @dataclass(frozen=True, kw_only=True)
 class SyntheticConfig:
-    """Size, randomness and bias of a synthetic corpus.
+    """Set the size, randomness and bias of a synthetic corpus.
 
-    Attributes:
-        n_songs: number of songs (groups); at least 3 so that every split gets one.
-        clips_per_song: clips per song.
-        clip_seconds: clip length in seconds.
-        sample_rate: sample rate of the rendered audio in Hz.
-        seed: non-negative integer from which everything is derived.
-        confound: strength in [0, 1] of the train-only percussion/Happy association.
-        split_fractions: (train, val, test) shares of songs, each positive, summing to 1.
-        emotion_noise: SD of rating noise at mid-scale, in rating points (1 to 7.83 scale).
+    Attributes
+    ----------
+    n_songs : int, default 40
+        Number of songs (groups); at least 3 so that every split gets one.
+    clips_per_song : int, default 4
+        Clips per song, at least 1.
+    clip_seconds : float, default 10.0
+        Clip length in seconds.
+    sample_rate : int, default SAMPLE_RATE
+        Sample rate of the rendered audio in Hz, at least 8000.
+    seed : int, default 0
+        Non-negative integer from which everything is derived.
+    confound : float, default 0.8
+        Strength in [0, 1] of the train-only percussion/Happy association.
+    split_fractions : tuple of float, default (0.6, 0.2, 0.2)
+        (train, val, test) shares of songs, each positive, summing to 1.
+    emotion_noise : float, default 0.25
+        SD of rating noise at mid-scale, in rating points (1 to 7.83 scale).
+
+    Raises
+    ------
+    ValueError
+        A setting out of range.
+
+    Examples
+    --------
+    >>> config = SyntheticConfig(n_songs=6, clips_per_song=2, clip_seconds=1.0)
+    >>> config.sample_rate, config.confound
+    (22050, 0.8)
+    >>> SyntheticConfig(n_songs=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_songs must be at least 3, got 2
     """
 
     n_songs: int = 40
@@ -69,6 +93,7 @@ class SyntheticConfig:
     emotion_noise: float = 0.25
 
     def __post_init__(self) -> None:
+        """Check every setting's range."""
         if self.n_songs < len(SPLITS):
             raise ValueError(f"n_songs must be at least {len(SPLITS)}, got {self.n_songs}")
         if self.clips_per_song < 1:
@@ -90,7 +115,43 @@ class SyntheticConfig:
 
 @dataclass(frozen=True)
 class ClipPlan:
-    """Everything decided about one clip before rendering (immutable)."""
+    """Record everything decided about one clip before rendering (immutable).
+
+    Attributes
+    ----------
+    clip_id : str
+        ``"s007c2"`` for clip 2 of song 7.
+    group : str
+        The song, e.g. ``"s007"``.
+    song : int
+        Song index, from 0.
+    clip : int
+        Clip index within the song, from 0.
+    split : str
+        ``"train"``, ``"val"`` or ``"test"`` (the song's).
+    midlevel : tuple of (str, float)
+        The 7 descriptor factors in [0, 1], in ``MIDLEVEL`` order.
+    tempo_bpm : float
+        The song's tempo, in BPM.
+    key_root : int
+        Pitch class of the key at the start of the clip (0 = C).
+    mode : int
+        0 major, 1 minor (from the song's minorness).
+    percussion : float
+        Drum loudness and steadiness in [0, 1].
+    emotions : tuple of (str, float)
+        The 8 emotion ratings (1 to 7.83), in ``EMOTIONS`` order.
+    label : str
+        ``"happy"`` or ``"sad"``.
+
+    Examples
+    --------
+    >>> plan = plan_corpus(SyntheticConfig(n_songs=3, clips_per_song=1))[0]
+    >>> plan.clip_id, plan.group, plan.label
+    ('s000c0', 's000', 'sad')
+    >>> len(plan.factors())
+    11
+    """
 
     clip_id: str
     group: str
@@ -106,6 +167,13 @@ class ClipPlan:
     label: str
 
     def non_descriptor_factors(self) -> dict[str, float]:
+        """Return the factors that are not mid-level descriptors.
+
+        Returns
+        -------
+        dict of str to float
+            ``tempo_bpm``, ``key_root``, ``mode`` and ``percussion``, as floats.
+        """
         return {
             "tempo_bpm": self.tempo_bpm,
             "key_root": float(self.key_root),
@@ -114,7 +182,13 @@ class ClipPlan:
         }
 
     def factors(self) -> dict[str, float]:
-        """All the factors :func:`engine.synth.render.render_factors` needs."""
+        """Return all the factors :func:`engine.synth.render.render_factors` needs.
+
+        Returns
+        -------
+        dict of str to float
+            The 7 descriptors, then ``tempo_bpm``, ``key_root``, ``mode`` and ``percussion``.
+        """
         return {**dict(self.midlevel), **self.non_descriptor_factors()}
 
 
@@ -172,7 +246,7 @@ def _assign_song_splits(
 def _song_percussion(
     *, happy: bool, split: str, confound: float, rng: np.random.Generator
 ) -> float:
-    """A song's percussion: tied to the label with probability ``confound``, in train only."""
+    """Draw a song's percussion: tied to the label with probability ``confound``, in train only."""
     tied, high, low, free = rng.random(4)  # always four draws, so streams never shift
     if split == "train" and tied < confound:
         return float(0.6 + 0.4 * high) if happy else float(0.3 * low)
@@ -187,7 +261,28 @@ def _is_happy_song(draws: Sequence[_ClipDraw]) -> bool:
 
 
 def plan_corpus(config: SyntheticConfig) -> list[ClipPlan]:
-    """Factors, then labels, then splits, then percussion (see the module docstring)."""
+    """Plan a corpus: factors, then labels, then splits, then percussion (see the module docstring).
+
+    Parameters
+    ----------
+    config : SyntheticConfig
+        Size, seed and bias of the corpus.
+
+    Returns
+    -------
+    list of ClipPlan
+        ``config.n_songs * config.clips_per_song`` plans, song by song and clip by clip.
+
+    Examples
+    --------
+    >>> plans = plan_corpus(SyntheticConfig(n_songs=6, clips_per_song=2))
+    >>> len(plans), plans[0].clip_id, plans[-1].clip_id
+    (12, 's000c0', 's005c1')
+    >>> sorted({plan.split for plan in plans}), {plan.label for plan in plans} == {"happy", "sad"}
+    (['test', 'train', 'val'], True)
+    >>> all(plan.split == plans[0].split for plan in plans[:2])
+    True
+    """
     songs = range(config.n_songs)
     # Latin hypercube over songs: each descriptor and the tempo cover their range evenly,
     # which keeps small corpora balanced between Happy and Sad.

@@ -112,15 +112,25 @@ _TEMPO_SPAN = 100.0
 
 
 def emotion_drivers(factors: Mapping[str, float]) -> dict[str, float]:
-    """Centred emotion drivers (each spanning about one unit) from the factors present.
+    """Compute the centred emotion drivers (each spanning about one unit) from the factors present.
 
-    Args:
-        factors: any of the ``MIDLEVEL`` descriptors and ``percussion`` (in [0, 1]) and
-            ``tempo_bpm``.
+    Parameters
+    ----------
+    factors : Mapping[str, float]
+        Any of the ``MIDLEVEL`` descriptors and ``percussion`` (in [0, 1]) and ``tempo_bpm``
+        (BPM); other keys are ignored.
 
-    Returns:
+    Returns
+    -------
+    dict of str to float
         ``factor - 0.5`` per descriptor and for percussion, and ``tempo`` as
-        ``(tempo_bpm - 110) / 100``.
+        ``(tempo_bpm - 110) / 100``; only for the factors present.
+
+    Examples
+    --------
+    >>> drivers = emotion_drivers({"minorness": 0.9, "tempo_bpm": 70.0, "key_root": 3})
+    >>> {name: round(value, 2) for name, value in drivers.items()}
+    {'minorness': 0.4, 'tempo': -0.4}
     """
     names = (*MIDLEVEL, "percussion")
     drivers = {name: float(factors[name]) - 0.5 for name in names if name in factors}
@@ -136,21 +146,40 @@ def emotion_ratings(
     noise_sd: float = 0.25,
     emotions: Sequence[str] = EMOTIONS,
 ) -> dict[str, float]:
-    """Emotion ratings implied by the factors, per :data:`EMOTION_WEIGHTS`.
+    """Compute the emotion ratings implied by the factors, per :data:`EMOTION_WEIGHTS`.
 
-    Args:
-        factors: the drivers' factors (see :func:`emotion_drivers`); only those used by the
-            requested emotions are needed.
-        noise: standard-normal draws, shape ``(len(emotions),)``; ``None`` for no noise.
-        noise_sd: SD of the noise at mid-scale, in rating points.
-        emotions: which emotions to rate.
+    Parameters
+    ----------
+    factors : Mapping[str, float]
+        The drivers' factors (see :func:`emotion_drivers`); only those used by the
+        requested emotions are needed.
+    noise : numpy.ndarray or None, default None
+        Standard-normal draws, shape ``(len(emotions),)``; ``None`` for no noise.
+    noise_sd : float, default 0.25
+        SD of the noise at mid-scale, in rating points.
+    emotions : Sequence[str], default EMOTIONS
+        Which emotions to rate.
 
-    Returns:
-        Rating per emotion on the ``EMOTION_RANGE`` scale (1 to 7.83).
+    Returns
+    -------
+    dict of str to float
+        Rating per emotion on the ``EMOTION_RANGE`` scale (1 to 7.83), in the order of ``emotions``.
 
-    Raises:
-        KeyError: a factor the requested emotions depend on is missing.
-        ValueError: ``noise`` does not have one value per emotion.
+    Raises
+    ------
+    KeyError
+        A factor the requested emotions depend on is missing.
+    ValueError
+        ``noise`` does not have one value per emotion.
+
+    Examples
+    --------
+    >>> from engine.synth.common import complete_factors
+    >>> ratings = emotion_ratings(complete_factors({"minorness": 0.9, "tempo_bpm": 70.0}))
+    >>> round(ratings["happy"], 2), round(ratings["sad"], 2)
+    (1.57, 7.26)
+    >>> emotion_ratings(complete_factors({}), emotions=("valence",))
+    {'valence': 4.415}
     """
     if noise is not None and np.shape(noise) != (len(emotions),):
         raise ValueError(f"noise must have shape ({len(emotions)},), got {np.shape(noise)}")
@@ -168,7 +197,23 @@ def emotion_ratings(
 
 
 def label_of(emotions: Mapping[str, float]) -> str:
-    """``"happy"`` if the happy rating exceeds the sad rating, else ``"sad"``."""
+    """Label a clip ``"happy"`` if its happy rating exceeds its sad rating, else ``"sad"``.
+
+    Parameters
+    ----------
+    emotions : Mapping[str, float]
+        Ratings holding at least ``happy`` and ``sad``.
+
+    Returns
+    -------
+    str
+        ``"happy"`` or ``"sad"`` (a tie is ``"sad"``).
+
+    Examples
+    --------
+    >>> label_of({"happy": 5.2, "sad": 2.1}), label_of({"happy": 3.0, "sad": 3.0})
+    ('happy', 'sad')
+    """
     return CLASSES[0] if emotions["happy"] > emotions["sad"] else CLASSES[1]
 
 

@@ -35,14 +35,26 @@ _STEPS_PER_BAR = 16  # 4/4 bars on a 16th-note grid
 
 @dataclass(frozen=True)
 class NoteEvent:
-    """One note as rendered: melody, bass, or a drum hit (``pitch`` is then its GM drum number).
+    """Record one note as rendered: melody, bass, or a drum hit (``pitch`` is then its GM drum number).
 
-    Attributes:
-        stem: ``"melody"``, ``"bass"`` or ``"drums"``.
-        onset_s: onset time in seconds from the clip start, as performed (jitter included).
-        duration_s: held duration in seconds, before the release tail.
-        pitch: MIDI note number.
-        velocity: linear gain relative to the stem's nominal level.
+    Attributes
+    ----------
+    stem : str
+        ``"melody"``, ``"bass"`` or ``"drums"``.
+    onset_s : float
+        Onset time in seconds from the clip start, as performed (jitter included).
+    duration_s : float
+        Held duration in seconds, before the release tail.
+    pitch : int
+        MIDI note number (:data:`DRUM_PITCHES` for drum hits).
+    velocity : float
+        Linear gain relative to the stem's nominal level.
+
+    Examples
+    --------
+    >>> snare = NoteEvent("drums", onset_s=0.5, duration_s=0.22, pitch=DRUM_PITCHES["snare"], velocity=0.8)
+    >>> snare.pitch, snare.onset_s + snare.duration_s
+    (38, 0.72)
     """
 
     stem: str
@@ -54,16 +66,30 @@ class NoteEvent:
 
 @dataclass(frozen=True)
 class ChordEvent:
-    """One chord strike of the chords stem.
+    """Record one chord strike of the chords stem.
 
-    Attributes:
-        stem: always ``"chords"``.
-        onset_s: onset time in seconds from the clip start, as performed.
-        duration_s: held duration in seconds, before the release tail.
-        pitches: MIDI note numbers sounding, the triad first, then any added dissonant tones.
-        root_pc: pitch class (0 = C) of the chord root.
-        quality: ``"maj"`` or ``"min"`` triad.
-        velocity: linear gain relative to the stem's nominal level.
+    Attributes
+    ----------
+    stem : str
+        Always ``"chords"``.
+    onset_s : float
+        Onset time in seconds from the clip start, as performed.
+    duration_s : float
+        Held duration in seconds, before the release tail.
+    pitches : tuple of int
+        MIDI note numbers sounding, the triad first, then any added dissonant tones.
+    root_pc : int
+        Pitch class (0 = C) of the chord root.
+    quality : str
+        ``"maj"`` or ``"min"`` triad.
+    velocity : float
+        Linear gain relative to the stem's nominal level.
+
+    Examples
+    --------
+    >>> chord = ChordEvent("chords", 0.0, 1.5, pitches=(57, 60, 64, 58), root_pc=9, quality="min", velocity=1.0)
+    >>> chord.pitches[:3], len(chord.pitches) - 3
+    ((57, 60, 64), 1)
     """
 
     stem: str
@@ -102,7 +128,7 @@ class _Timing:
 
 
 def _plan_timing(factors: Mapping[str, float], rng: np.random.Generator, seconds: float) -> _Timing:
-    """The clip's grid: tempo, drift and jitter from rhythm_stability; enough bars for the clip."""
+    """Plan the clip's grid: tempo, drift and jitter from rhythm_stability; enough bars for the clip."""
     instability = 1.0 - factors["rhythm_stability"]
     step_s = 60.0 / factors["tempo_bpm"] / 4
     timing = _Timing(

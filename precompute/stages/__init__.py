@@ -16,8 +16,11 @@ from precompute.database import Rows
 
 @dataclass(frozen=True)
 class Unit:
-    """One resumable piece of work: a unique ``name``, a function producing its rows, and the names of
-    the units whose written rows that function reads (``needs``)."""
+    """One resumable piece of work.
+
+    A unique ``name``, a function producing its rows (computing only: the pipeline writes them), and
+    the names of the units whose written rows that function reads (``needs``).
+    """
 
     name: str
     run: Callable[[], Rows]
@@ -25,11 +28,12 @@ class Unit:
 
 
 def order_units(units: list[Unit]) -> list[Unit]:
-    """The units in an order where every unit comes after the units it needs.
+    """Order the units so that every unit comes after the units it needs.
 
     Stable: among units whose needs are met, the listed order is kept (so stages stay grouped).
 
-    Raises:
+    Raises
+    ------
         ValueError: a unit needs a unit that is not planned, two units share a name, or needs form a cycle.
     """
     by_name = {unit.name: unit for unit in units}

@@ -27,17 +27,19 @@ import pandas as pd
 import torch
 from torch import nn
 
-from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
+from engine.models.cnn import CNNRegressor, LateFusionRegressor
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
 from engine.models.training import fit, predict, seed_everything
 from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from precompute.context import RunContext
 from precompute.database import Rows
-from precompute.profile import TARGET_SCALINGS
+from precompute.profile import TARGET_SCALINGS, AudioRegressionSection
 from precompute.progress import bar
 from precompute.stages import Unit
 from precompute.stages.common import experiment_row, metric_rows, prediction_rows, train_config, training_rows
+from results.schema import A2E_ROUTE, A2MID_ROUTE
+from results.schema import experiment_id as make_experiment_id
 
 INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # input name: (head, representations it is built from)
@@ -46,29 +48,37 @@ INPUTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "chromagram+spectrogram": ("cnn", ("spectrogram", "chromagram")),
     "mean_chroma_12": ("mlp", ("mean_chroma",)),
 }
-ROUTES = {"A2E": ("a2e", "emotions", EMOTIONS), "A2Mid": ("a2mid", "midlevel", MIDLEVEL)}
+ROUTES = {A2E_ROUTE: ("a2e", "emotions", EMOTIONS), A2MID_ROUTE: ("a2mid", "midlevel", MIDLEVEL)}
 
 
-def representations_for(section: dict[str, Any]) -> set[str]:
+def representations_for(section: AudioRegressionSection) -> set[str]:
     """Representations the inputs of an ``[a2e]`` or ``[a2mid]`` section are built from."""
-    return {representation for name in section.get("inputs", []) for representation in _input(name)[1]}
+    return {representation for name in section.inputs for representation in _input(name)[1]}
+
+
+def _section(ctx: RunContext, route: str) -> AudioRegressionSection | None:
+    return getattr(ctx.profile, ROUTES[route][0])
 
 
 def training_context(ctx: RunContext, route: str) -> RunContext:
     """Where a route trains: A2Mid may train on another dataset (``[a2mid] train_dataset``)."""
-    return ctx.a2mid_train if route == "A2Mid" and ctx.a2mid_train is not None else ctx
+    return ctx.a2mid_train if route == A2MID_ROUTE and ctx.a2mid_train is not None else ctx
 
 
 def experiment_id(route: str, input_name: str) -> str:
-    return f"{route}/{input_name}/{_input(input_name)[0]}"
+    """Return ``A2E/<input>/<head>`` (or ``A2Mid/...``) for an input of :data:`INPUTS`."""
+    return make_experiment_id(route, input_name, _input(input_name)[0])
 
 
 def experiments(ctx: RunContext, route: str) -> list[dict[str, Any]]:
-    section_name, kind, _ = ROUTES[route]
-    section = ctx.profile.section(section_name)
+    """Return the ``experiments`` rows of a route's section (none when the profile leaves it out)."""
+    _, kind, _ = ROUTES[route]
+    section = _section(ctx, route)
+    if section is None:
+        return []
     trained_on = training_context(ctx, route)
     rows = []
-    for input_name in section.get("inputs", []):
+    for input_name in section.inputs:
         head, _ = _input(input_name)
         what = "emotion ratings" if kind == "emotions" else "mid-level descriptors"
         rows.append(
@@ -87,8 +97,11 @@ def experiments(ctx: RunContext, route: str) -> list[dict[str, Any]]:
 
 
 def units(ctx: RunContext, route: str) -> list[Unit]:
-    section_name, kind, _ = ROUTES[route]
-    section = ctx.profile.section(section_name)
+    """Return one unit per input and seed (none without the section, or for A2Mid without descriptor labels)."""
+    _, kind, _ = ROUTES[route]
+    section = _section(ctx, route)
+    if section is None:
+        return []
     if kind == "midlevel" and not any(r.midlevel for r in training_context(ctx, route).records):
         return []  # nothing to learn from: no descriptor annotations
     return [
@@ -96,8 +109,8 @@ def units(ctx: RunContext, route: str) -> list[Unit]:
             f"{experiment_id(route, input_name)}#seed{seed}",
             lambda input_name=input_name, seed=seed: train_and_evaluate(ctx, route, input_name, int(seed)),
         )
-        for input_name in section.get("inputs", [])
-        for seed in section.get("seeds", [0])
+        for input_name in section.inputs
+        for seed in section.seeds
     ]
 
 
@@ -110,8 +123,8 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     """
     main = ctx
     ctx = training_context(ctx, route)
-    section_name, kind, targets = ROUTES[route]
-    section = ctx.profile.section(section_name)
+    _, kind, targets = ROUTES[route]
+    section = _section(ctx, route)
     started = time.perf_counter()
     features = ctx.features()
     head, representations = _input(input_name)
@@ -123,7 +136,7 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
 
     seed_everything(seed)
     model = _build_model(head, inputs, n_outputs=len(targets), section=section)
-    config = train_config(section, seed=seed, device=ctx.device, epochs=30, batch_size=16, learning_rate=1e-3)
+    config = train_config(section, seed=seed, device=ctx.device)
     eid = experiment_id(route, input_name)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
 
@@ -160,13 +173,13 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     }
 
 
-def target_scaling(section: dict[str, Any], train_labels: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def target_scaling(section: AudioRegressionSection, train_labels: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """``(offset, scale)``, each ``(n_targets,)``: the model learns ``(label - offset) * scale``.
 
     ``train_labels`` is ``(N_train, n_targets)`` on the label scale; ``kind`` is ``"emotions"`` or
     ``"midlevel"``. See the module docstring for the two scalings.
     """
-    name = str(section.get("targets", "thesis"))
+    name = section.targets
     n = train_labels.shape[1]
     if name == "thesis":
         return np.zeros(n), np.full(n, EMOTION_SCALE if kind == "emotions" else 1.0)
@@ -220,12 +233,11 @@ def _model_input(array: np.ndarray, train_index: np.ndarray, *, reference: np.nd
     return lambda rows: ((array[rows] - mean) / std).astype(np.float32)
 
 
-def _build_model(head: str, inputs: list, *, n_outputs: int, section: dict[str, Any]) -> torch.nn.Module:
-    widths = tuple(section.get("widths", THESIS_WIDTHS))
-    dropout = float(section.get("dropout", 0.3))
+def _build_model(head: str, inputs: list, *, n_outputs: int, section: AudioRegressionSection) -> torch.nn.Module:
+    widths, dropout = section.widths, section.dropout
     shapes = [f(np.arange(1)).shape[1:] for f in inputs]
     if head == "mlp":
-        hidden = tuple(section.get("mlp_hidden", (64, 32)))
+        hidden = section.mlp_hidden
         return MLPRegressor(n_inputs=int(shapes[0][0]), n_outputs=n_outputs, hidden=hidden, dropout=dropout)
     if len(shapes) == 2:
         return LateFusionRegressor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Mapping, Sequence
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from engine.models.training import TrainConfig, TrainResult
+from precompute.profile import Training
 
 
 def experiment_row(
@@ -20,9 +22,12 @@ def experiment_row(
     dataset: str,
     split_name: str,
     description: str,
-    settings: Mapping[str, Any],
+    settings: Any,
     feature_set: str = "",
 ) -> dict[str, Any]:
+    """One ``experiments`` row; ``settings`` is the resolved profile section (a dataclass) or a mapping."""
+    if dataclasses.is_dataclass(settings):
+        settings = dataclasses.asdict(settings)
     return {
         "experiment_id": experiment_id,
         "route": route,
@@ -89,7 +94,7 @@ def training_rows(
 def matrix_rows(
     experiment_id: str, seed: int, matrix: np.ndarray, *, rows: Sequence[str], columns: Sequence[str], row_name: str, column_name: str
 ) -> pd.DataFrame:
-    """A ``(len(rows), len(columns))`` matrix as long-format rows (e.g. coefficients by target and feature)."""
+    """Turn a ``(len(rows), len(columns))`` matrix into long-format rows (e.g. coefficients by target and feature)."""
     r, c = np.meshgrid(np.arange(len(rows)), np.arange(len(columns)), indexing="ij")
     return pd.DataFrame(
         {
@@ -102,22 +107,18 @@ def matrix_rows(
     )
 
 
-def train_config(
-    section: Mapping[str, Any], *, seed: int, device: str, epochs: int, batch_size: int, learning_rate: float
-) -> TrainConfig:
-    """The optimisation settings of a profile section (``epochs``, ``batch_size``, ``learning_rate``,
-    ``weight_decay``, ``patience``, ``schedule``, ``time_shift``, ``transpose``, ``select``); the keyword values are
-    the stage's defaults for the first three."""
+def train_config(section: Training, *, seed: int, device: str) -> TrainConfig:
+    """Return the optimisation settings of a trained profile section, for one seed on one device."""
     return TrainConfig(
-        epochs=int(section.get("epochs", epochs)),
-        batch_size=int(section.get("batch_size", batch_size)),
-        learning_rate=float(section.get("learning_rate", learning_rate)),
-        weight_decay=float(section.get("weight_decay", 0.0)),
-        patience=int(section.get("patience", 10)),
+        epochs=section.epochs,
+        batch_size=section.batch_size,
+        learning_rate=section.learning_rate,
+        weight_decay=section.weight_decay,
+        patience=section.patience,
         seed=seed,
         device=device,
-        schedule=str(section.get("schedule", "constant")),
-        time_shift=bool(section.get("time_shift", False)),
-        select=str(section.get("select", "loss")),
-        transpose=bool(section.get("transpose", False)),
+        schedule=section.schedule,
+        time_shift=section.time_shift,
+        select=section.select,
+        transpose=section.transpose,
     )

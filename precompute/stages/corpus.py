@@ -11,23 +11,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.audio.io import encode_audio
 from engine.audio.representations import VIT_SIZE
 from engine.music.features import MUSIC_FEATURES
 from engine.vocabulary import SAMPLE_RATE
 from precompute.context import RunContext
-from precompute.database import Rows, encode_array
+from precompute.database import Rows
 from precompute.progress import bar
 from precompute.stages import Unit
+from results.codecs import AUDIO_FORMAT, encode_array, encode_stored_audio
 
 REFERENCE_COLUMNS = ("table", "route", "input", "head", "feature_set", "target", "metric", "mean", "sd", "seeds", "note")
 
 
 def units(ctx: RunContext, *, reference_csv: Path | None) -> list[Unit]:
+    """Return the one ``corpus`` unit: clips, per-clip values and features, display images, audio, reference figures."""
     return [Unit("corpus", lambda: corpus_rows(ctx, reference_csv=reference_csv))]
 
 
 def corpus_rows(ctx: RunContext, *, reference_csv: Path | None) -> Rows:
+    """Compute the corpus unit's rows."""
     features = ctx.features()
     clips, values = [], []
     for record in ctx.records:
@@ -84,7 +86,7 @@ def music_feature_rows(ctx: RunContext) -> pd.DataFrame:
 
 
 def media_rows(ctx: RunContext) -> dict[str, pd.DataFrame]:
-    """The ViT input image and the encoded original audio of every usable test clip."""
+    """Return the ViT input image and the encoded original audio of every usable test clip."""
     features = ctx.features()
     test = ctx.split_index("test")
     images, audio = [], []
@@ -108,9 +110,9 @@ def media_rows(ctx: RunContext) -> dict[str, pd.DataFrame]:
             {
                 "dataset": ctx.dataset.name,
                 "clip_id": clip_id,
-                "format": "ogg",
+                "format": AUDIO_FORMAT,
                 "sample_rate": SAMPLE_RATE,
-                "data": encode_audio(ctx.waveform(clip_id)),
+                "data": encode_stored_audio(ctx.waveform(clip_id)),
             }
         )
         progress.update(1)
@@ -119,7 +121,7 @@ def media_rows(ctx: RunContext) -> dict[str, pd.DataFrame]:
 
 
 def reference_rows(path: Path | None) -> pd.DataFrame:
-    """The thesis's reported figures (``thesis-figures.csv``), labelled with their source."""
+    """Read the thesis's reported figures (``thesis-figures.csv``), labelled with their source."""
     if path is None or not path.is_file():
         return pd.DataFrame()
     frame = pd.read_csv(path, dtype={"table": str, "feature_set": str})

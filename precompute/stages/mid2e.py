@@ -34,8 +34,11 @@ from engine.music.features import MUSIC_FEATURES
 from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from precompute.context import RunContext
 from precompute.database import Rows
+from precompute.profile import Mid2ESection
 from precompute.stages import Unit, audio_regression
 from precompute.stages.common import experiment_row, matrix_rows, metric_rows, prediction_rows, training_rows
+from results.schema import A2MID_ROUTE, MID2E_ROUTE
+from results.schema import experiment_id as make_experiment_id
 
 HEADS = ("ridge", "ridge_interactions", "shallow_nn")
 SOURCES = ("annotated", "estimated", "predicted")
@@ -53,13 +56,19 @@ EXTRA_NAMES: dict[str, tuple[str, ...]] = {
 
 
 def experiment_id(source: str, head: str, feature_set: str) -> str:
-    return f"Mid2E/{source}_midlevel/{head}/{feature_set}"
+    """Return ``Mid2E/<source>_midlevel/<head>/<feature_set>``."""
+    return make_experiment_id(MID2E_ROUTE, f"{source}_midlevel", head, feature_set=feature_set)
+
+
+def _section(ctx: RunContext) -> Mid2ESection:
+    if ctx.profile.mid2e is None:
+        raise ValueError("the profile has no [mid2e] section")
+    return ctx.profile.mid2e
 
 
 def _sources(ctx: RunContext) -> list[str]:
-    """The profile's descriptor sources that this run can provide."""
-    section = ctx.profile.section("mid2e")
-    wanted = [str(s) for s in section.get("sources", ["annotated"])]
+    """Return the profile's descriptor sources that this run can provide."""
+    wanted = list(_section(ctx).sources)
     for source in wanted:
         if source not in SOURCES:
             raise ValueError(f"unknown Mid2E source {source!r}; known: {SOURCES}")
@@ -67,38 +76,41 @@ def _sources(ctx: RunContext) -> list[str]:
     for source in wanted:
         if source == "annotated" and not any(r.midlevel for r in ctx.records):
             continue  # e.g. Soundtracks: no descriptor labels
-        if source == "predicted" and not audio_regression.units(ctx, "A2Mid"):
+        if source == "predicted" and not audio_regression.units(ctx, A2MID_ROUTE):
             continue  # no A2Mid model in this run
         available.append(source)
     return available
 
 
 def _plan(ctx: RunContext) -> list[tuple[str, str, str]]:
-    section = ctx.profile.section("mid2e")
-    for name in section.get("feature_sets", []):
+    section = _section(ctx)
+    for name in section.feature_sets:
         if name not in FEATURE_SETS:
             raise ValueError(f"unknown Mid2E feature set {name!r}; known: {sorted(FEATURE_SETS)}")
-    for head in section.get("heads", []):
+    for head in section.heads:
         if head not in HEADS:
             raise ValueError(f"unknown Mid2E head {head!r}; known: {HEADS}")
     # Interaction terms grow as F^2; a profile may keep them to some feature sets (the thesis
     # showed them for 7 only in its figures).
-    interaction_sets = set(section.get("interaction_sets", section.get("feature_sets", [])))
+    interaction_sets = set(section.feature_sets if section.interaction_sets is None else section.interaction_sets)
     return [
         (source, head, fs)
         for source in _sources(ctx)
-        for fs in section.get("feature_sets", [])
-        for head in section.get("heads", [])
+        for fs in section.feature_sets
+        for head in section.heads
         if head != "ridge_interactions" or fs in interaction_sets
     ]
 
 
 def experiments(ctx: RunContext) -> list[dict[str, Any]]:
-    section = ctx.profile.section("mid2e")
+    """Return the ``experiments`` rows of ``[mid2e]`` (none when the profile leaves it out)."""
+    if ctx.profile.mid2e is None:
+        return []
+    section = ctx.profile.mid2e
     return [
         experiment_row(
             experiment_id=experiment_id(source, head, fs),
-            route="Mid2E",
+            route=MID2E_ROUTE,
             input=f"{source}_midlevel",
             head=head,
             feature_set=fs,
@@ -113,13 +125,16 @@ def experiments(ctx: RunContext) -> list[dict[str, Any]]:
 
 def _seeds(ctx: RunContext, source: str, head: str) -> list[int]:
     if source == "predicted":  # seed k reads the descriptors predicted by A2Mid seed k
-        return [int(s) for s in ctx.profile.section("a2mid").get("seeds", [0])]
+        return list(ctx.profile.a2mid.seeds) if ctx.profile.a2mid is not None else []
     if head == "shallow_nn":
-        return [int(s) for s in ctx.profile.section("mid2e").get("seeds", [0])]
+        return list(_section(ctx).seeds)
     return [0]  # ridge on fixed inputs is deterministic
 
 
 def units(ctx: RunContext) -> list[Unit]:
+    """Return one unit per source, head, feature set and seed; ``predicted`` units need their A2Mid unit."""
+    if ctx.profile.mid2e is None:
+        return []
     out = []
     for source, head, fs in _plan(ctx):
         seeds = _seeds(ctx, source, head)
@@ -138,12 +153,12 @@ def _needs(ctx: RunContext, source: str, seed: int) -> tuple[str, ...]:
     """``predicted`` descriptors are read back from the A2Mid unit of the same seed; other sources need nothing."""
     if source != "predicted":
         return ()
-    inputs = ctx.profile.section("a2mid").get("inputs", [])
-    return tuple(f"{audio_regression.experiment_id('A2Mid', name)}#seed{seed}" for name in inputs)
+    inputs = ctx.profile.a2mid.inputs if ctx.profile.a2mid is not None else ()
+    return tuple(f"{audio_regression.experiment_id(A2MID_ROUTE, name)}#seed{seed}" for name in inputs)
 
 
 def descriptors(ctx: RunContext, source: str, *, seed: int) -> np.ndarray:
-    """The 7 descriptors of the usable clips from ``source``: ``(N, 7)``, NaN where unknown."""
+    """Return the 7 descriptors of the usable clips from ``source``: ``(N, 7)``, NaN where unknown."""
     if source == "annotated":
         return ctx.targets("midlevel")
     if source == "estimated":
@@ -157,7 +172,7 @@ def descriptors(ctx: RunContext, source: str, *, seed: int) -> np.ndarray:
 
 
 def feature_matrix(ctx: RunContext, source: str, feature_set: str, *, seed: int) -> tuple[np.ndarray, list[str]]:
-    """Inputs of a feature set for the usable clips: ``(N, F)`` and the ``F`` feature names."""
+    """Return the inputs of a feature set for the usable clips: ``(N, F)`` and the ``F`` feature names."""
     columns = [descriptors(ctx, source, seed=seed)]
     names = list(MIDLEVEL)
     for extra in FEATURE_SETS[feature_set]:
@@ -168,7 +183,7 @@ def feature_matrix(ctx: RunContext, source: str, feature_set: str, *, seed: int)
 
 def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str, seed: int) -> Rows:
     """Fit one head for one seed; return metrics, predictions, coefficients and SHAP values."""
-    section = ctx.profile.section("mid2e")
+    section = _section(ctx)
     started = time.perf_counter()
     features = ctx.features()
     x, names = feature_matrix(ctx, source, feature_set, seed=seed)
@@ -193,14 +208,14 @@ def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str,
         mean, std = x[index["train"]].mean(axis=0), x[index["train"]].std(axis=0)
         std = np.where(std > 1e-6, std, 1.0)  # a (near-)constant input is centred, not blown up
         network = MLPRegressor(
-            n_inputs=x.shape[1], n_outputs=len(EMOTIONS), hidden=tuple(section.get("nn_hidden", (32,))),
-            dropout=float(section.get("nn_dropout", 0.3)), batch_norm=False,
+            n_inputs=x.shape[1], n_outputs=len(EMOTIONS), hidden=section.nn_hidden,
+            dropout=section.nn_dropout, batch_norm=False,
         )
         config = TrainConfig(
-            epochs=int(section.get("nn_epochs", 300)),
-            batch_size=int(section.get("nn_batch_size", 16)),
-            learning_rate=float(section.get("nn_learning_rate", 1e-3)),
-            patience=int(section.get("nn_patience", 15)),
+            epochs=section.nn_epochs,
+            batch_size=section.nn_batch_size,
+            learning_rate=section.nn_learning_rate,
+            patience=section.nn_patience,
             seed=seed,
         )
         result = fit(
@@ -219,7 +234,7 @@ def train_and_explain(ctx: RunContext, source: str, head: str, feature_set: str,
     predicted = predict_fn(x[test])
     explanation = explain_tabular(
         predict_fn, background=background, data=x[test], feature_names=names, target_names=EMOTIONS,
-        max_background=int(section.get("shap_background", 100)), seed=seed,
+        max_background=section.shap_background, seed=seed,
     )
     test_ids = [features.clip_ids[i] for i in test]
     rows.update(

@@ -1,5 +1,6 @@
-"""Perceptual route: a spectrogram-image classifier (a ViT or a CNN) decides Happy or Sad; its
-relevance maps are stored, tested and sonified, and the trained model is stored for later use.
+"""Perceptual route: a spectrogram-image classifier (a ViT or a CNN) decides Happy or Sad.
+
+Its relevance maps are stored, tested and sonified, and the trained model is stored for later use.
 
 Profile sections ``[vit]`` and ``[cnn]`` each describe one backbone (:mod:`engine.models.perceptual`)
 with the same keys besides the architecture: ``seeds``, ``epochs``, ``batch_size``,
@@ -22,6 +23,7 @@ method the agreement of the two with a bootstrap CI.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -30,15 +32,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from engine.audio.io import encode_audio, fit_length
-from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image_magnitude, to_display
-from engine.audio.representations import VIT_HOP, VIT_N_FFT, VIT_SIZE
-from engine.audio.sonify import sonify_spectrum
-from engine.audio.stft import stft
+from engine.audio.io import fit_length
+from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image_magnitude
+from engine.audio.representations import VIT_SIZE
 from engine.explain.attribution import make_attributor
 from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
 from engine.explain.faithfulness import faithfulness, random_orders, tile_orders
-from engine.explain.perceptual import classify
+from engine.explain.perceptual import classify, explain_clip
 from engine.explain.removal import REMOVALS
 from engine.explain.sanity import randomisation_check
 from engine.explain.stems import relevance_by_stem
@@ -48,93 +48,89 @@ from engine.models.store import model_to_bytes
 from engine.models.training import balanced_class_weights, fit, seed_everything
 from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.context import RunContext
-from precompute.database import Rows, encode_array
+from precompute.database import Rows
+from precompute.profile import PERCEPTUAL_SECTIONS, CnnSection, PerceptualSection, Profile, VitSection
 from precompute.progress import bar
 from precompute.stages import Unit
 from precompute.stages.common import experiment_row, train_config, training_rows
+from results.codecs import AUDIO_FORMAT, encode_array, encode_stored_audio
+from results.schema import PERCEPTUAL_ROUTE
+from results.schema import experiment_id as make_experiment_id
 
-ROUTE = "Perceptual"
+ROUTE = PERCEPTUAL_ROUTE
 INPUT_OF = {"linear": "spectrogram_224", "log": "log_spectrogram_224"}
 """Experiment-id input name of each perceptual image (:mod:`engine.audio.perceptual_images`)."""
-SECTIONS = ("vit", "cnn")
-DEFAULT_GAINS = ({"name": "R^2", "power": 2.0, "floor": 0.0, "smooth_frames": 1},)
+SECTIONS = PERCEPTUAL_SECTIONS
 
 
-def image_of(section: dict[str, Any]) -> str:
-    """The section's input image: ``"linear"`` (the thesis's; default) or ``"log"``."""
-    return str(section.get("image", "linear"))
-
-
-def representations_for(sections: dict[str, Any]) -> set[str]:
+def representations_for(profile: Profile) -> set[str]:
     """Feature names the perceptual sections' models read (their images)."""
-    return {REPRESENTATION_OF[image_of(sections[b])] for b in SECTIONS if sections.get(b)}
+    return {REPRESENTATION_OF[section.image] for section in profile.perceptual().values()}
 
 
-def model_spec(backbone: str, section: dict[str, Any]) -> dict[str, Any]:
-    """The model spec (:mod:`engine.models.perceptual`) of a ``[vit]`` or ``[cnn]`` section."""
-    if backbone == "vit":
-        spec: dict[str, Any] = {"backbone": "vit", "architecture": section.get("architecture", "vit_tiny_patch16_224"),
-                                "num_classes": 2, "in_chans": 1}
-        spec.update(section.get("overrides", {}))
+def model_spec(backbone: str, section: PerceptualSection) -> dict[str, Any]:
+    """Return the model spec (:mod:`engine.models.perceptual`) of a ``[vit]`` or ``[cnn]`` section."""
+    if isinstance(section, VitSection):
+        spec: dict[str, Any] = {"backbone": "vit", "architecture": section.architecture, "num_classes": 2, "in_chans": 1}
+        spec.update(section.overrides)
+    elif isinstance(section, CnnSection):
+        spec = {"backbone": "cnn", "num_classes": 2, "widths": list(section.widths), "dropout": section.dropout}
     else:
-        spec = {"backbone": "cnn", "num_classes": 2, "widths": list(section.get("widths", [8, 8, 16, 16, 32, 32, 48, 64, 64])),
-                "dropout": float(section.get("dropout", 0.3))}
-    return {**spec, "image": image_of(section)}
+        raise ValueError(f"no model spec for backbone {backbone!r}")
+    return {**spec, "image": section.image}
 
 
-def experiment_id(backbone: str, section: dict[str, Any], *, confound: float | None = None) -> str:
+def experiment_id(backbone: str, section: PerceptualSection, *, confound: float | None = None) -> str:
     """``Perceptual/<input>/<architecture or cnn>``, with ``@confound<c>`` for a clean model.
 
     ``<input>`` is ``spectrogram_224`` (linear image) or ``log_spectrogram_224`` (log image).
     """
-    head = str(section.get("architecture", "vit_tiny_patch16_224")) if backbone == "vit" else "cnn"
-    return f"{ROUTE}/{INPUT_OF[image_of(section)]}/{head}" + ("" if confound is None else f"@confound{confound:g}")
+    head = section.architecture if isinstance(section, VitSection) else backbone
+    return make_experiment_id(ROUTE, INPUT_OF[section.image], head, variant="" if confound is None else f"confound{confound:g}")
 
 
 def _variants(ctx: RunContext, backbone: str) -> list[float | None]:
     """``None`` (the profile's corpus) and, where the section asks for it, the clean confound."""
-    clean = ctx.profile.section(backbone).get("clean_confound")
-    return [None] if clean is None or ctx.dataset.name != "synthetic" else [None, float(clean)]
+    clean = ctx.profile.perceptual()[backbone].clean_confound
+    return [None] if clean is None or ctx.dataset.name != "synthetic" else [None, clean]
 
 
 def experiments(ctx: RunContext) -> list[dict[str, Any]]:
+    """Return one ``experiments`` row per perceptual section and corpus variant (its settings resolved)."""
     rows = []
-    for backbone in SECTIONS:
-        section = ctx.profile.section(backbone)
-        if not section:
-            continue
+    for backbone, section in ctx.profile.perceptual().items():
         for confound in _variants(ctx, backbone):
             trained = "" if confound is None else f", trained at confound {confound:g} (the clean model)"
             rows.append(experiment_row(
                 experiment_id=experiment_id(backbone, section, confound=confound),
                 route=ROUTE,
-                input=INPUT_OF[image_of(section)],
+                input=INPUT_OF[section.image],
                 head=experiment_id(backbone, section).rsplit("/", 1)[1],
                 dataset=ctx.dataset.name,
                 split_name=ctx.split_name,
-                description=f"{backbone.upper()} on 224 x 224 {image_of(section)}-frequency spectrograms, Happy vs Sad{trained}",
-                settings={**section, "backbone": backbone, "confound": confound,
-                          "sonification": ctx.profile.section("sonification")},
+                description=f"{backbone.upper()} on 224 x 224 {section.image}-frequency spectrograms, Happy vs Sad{trained}",
+                settings={**dataclasses.asdict(section), "backbone": backbone, "confound": confound,
+                          "sonification": dataclasses.asdict(ctx.profile.sonification)},
             ))
     return rows
 
 
 def units(ctx: RunContext) -> list[Unit]:
+    """Return one unit per model and seed, and the contrast units that need both twins of a seed."""
     if not any(r.label for r in ctx.records):
         return []
     out = []
-    for backbone in SECTIONS:
-        section = ctx.profile.section(backbone)
-        variants = _variants(ctx, backbone) if section else []
+    for backbone, section in ctx.profile.perceptual().items():
+        variants = _variants(ctx, backbone)
         for confound in variants:
-            for seed in section.get("seeds", [0]):
+            for seed in section.seeds:
                 out.append(Unit(
                     f"{experiment_id(backbone, section, confound=confound)}#seed{seed}",
                     lambda backbone=backbone, confound=confound, seed=int(seed): train_and_explain(
                         ctx, backbone, seed, confound=confound),
                 ))
         for confound in variants[1:]:  # the contrast reads both models' rows of its seed
-            for seed in section.get("seeds", [0]):
+            for seed in section.seeds:
                 out.append(Unit(
                     f"{experiment_id(backbone, section)}#seed{seed}#contrast",
                     lambda backbone=backbone, confound=confound, seed=int(seed): contrast_unit(ctx, backbone, seed, confound),
@@ -151,11 +147,11 @@ def _labels(ctx: RunContext) -> np.ndarray:
 
 def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
     """Train one perceptual model, evaluate it on the test clips and explain it."""
-    section = ctx.profile.section(backbone)
+    section = ctx.profile.perceptual()[backbone]
     started = time.perf_counter()
     train_ctx = ctx if confound is None else ctx.with_confound(confound)
     labels, train_labels = _labels(ctx), _labels(train_ctx)
-    representation = REPRESENTATION_OF[image_of(section)]
+    representation = REPRESENTATION_OF[section.image]
     images, train_images = ctx.features().arrays[representation], train_ctx.features().arrays[representation]
     fit_index = {s: np.intersect1d(train_ctx.split_index(s), np.flatnonzero(train_labels >= 0)) for s in ("train", "val")}
     test = np.intersect1d(ctx.split_index("test"), np.flatnonzero(labels >= 0))
@@ -164,8 +160,8 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
 
     seed_everything(seed)
     spec = model_spec(backbone, section)
-    model = create_perceptual_model(spec, weights=(section.get("weights") or None) if backbone == "vit" else None)
-    config = train_config(section, seed=seed, device=ctx.device, epochs=60, batch_size=8, learning_rate=1e-4)
+    model = create_perceptual_model(spec, weights=(section.weights or None) if isinstance(section, VitSection) else None)
+    config = train_config(section, seed=seed, device=ctx.device)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
 
     def on_epoch(epoch: int, _total: int, train_loss: float, val_loss: float) -> None:
@@ -266,7 +262,7 @@ def spread_over_groups(groups: list[str], *, n: int) -> list[int]:
 
 
 def _explanations(
-    ctx: RunContext, section: dict[str, Any], model: nn.Module, eid: str, seed: int, test: np.ndarray, actual: np.ndarray,
+    ctx: RunContext, section: PerceptualSection, model: nn.Module, eid: str, seed: int, test: np.ndarray, actual: np.ndarray,
     probabilities: np.ndarray,
 ) -> dict[str, pd.DataFrame]:
     """Relevance maps, stem shares, causal rows, removal curves, sanity checks and sonified audio.
@@ -275,19 +271,18 @@ def _explanations(
     each confusion-matrix cell and for the ``faithfulness_clips`` clips (spread over songs) on which
     the removal tests run; the randomisation check runs on ``sanity_clips`` of those.
     """
-    methods = list(section.get("methods", ["gradient_x_input", "random"]))
-    gains = ctx.profile.section("sonification").get("gains", list(DEFAULT_GAINS))
+    methods = list(section.methods)
+    gains = ctx.profile.sonification.gains
     features = ctx.features()
-    image_kind = image_of(section)
+    image_kind = section.image
     images = features.arrays[REPRESENTATION_OF[image_kind]]
     predicted = probabilities.argmax(axis=1)
     by_id = ctx.records_by_id
     test_ids = [features.clip_ids[i] for i in test]
-    measured = set(spread_over_groups([by_id[c].group for c in test_ids], n=int(section.get("faithfulness_clips", 0))))
-    explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=int(section.get("explain_per_cell", 5)),
+    measured = set(spread_over_groups([by_id[c].group for c in test_ids], n=section.faithfulness_clips))
+    explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=section.explain_per_cell,
                                             groups=[by_id[c].group for c in test_ids]))
-    options = section.get("method_options", {})
-    attributors = {m: make_attributor(m, model, **options.get(m, {})) for m in methods}
+    attributors = {m: make_attributor(m, model, **section.method_options.get(m, {})) for m in methods}
     has_stems = hasattr(ctx.dataset, "render")
     n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
     maps, faithful, stems, causal, sounds, curves = [], [], [], [], [], []
@@ -313,11 +308,6 @@ def _explanations(
             for stem, (p_with, p_without) in stem_reliance(classify_inputs, to_input, waves, target=target).items():
                 causal.append({"experiment_id": eid, "seed": seed, "clip_id": clip_id, "stem": stem,
                                "target_class": CLASSES[target], "p_with": p_with, "p_without": p_without})
-        if position in explained:  # sonified: the clip's own audio and its STFT
-            y = ctx.waveform(clip_id)
-            spectrum = stft(y, n_fft=VIT_N_FFT, hop_length=VIT_HOP)
-        else:
-            spectrum = None
         if position in measured:
             reference = random_orders(images.shape[1] // 16 * (images.shape[2] // 16), seed=seed * 100003 + position)
             for removal in REMOVALS:
@@ -325,8 +315,11 @@ def _explanations(
                 key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": "random order"}
                 faithful += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
                 curves += _curve_points("random order", result)
-        for method, attributor in attributors.items():
-            relevance = attributor.attribute(image, target=target)[0]
+        sonified = position in explained  # maps of the measured clips are stored too, their audio is not
+        explanations = explain_clip(attributors, images[test[position]], target=target, image=image_kind,
+                                    y=ctx.waveform(clip_id) if sonified else None, gains=gains, device=ctx.device)
+        for method, explanation in explanations.items():
+            relevance = explanation.relevance
             key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": method}
             if position in measured:
                 orders = tile_orders(relevance)
@@ -336,30 +329,23 @@ def _explanations(
                     curves += _curve_points(method, result)
             for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items() if stem_grid else ():
                 stems.append({**key, "stem": stem, "relevance_share": share, "area_share": area})
-            shown = to_display(relevance, image=image_kind)  # maps are stored, shown and sonified on the linear grid
-            scale = float(np.abs(shown).max(initial=0.0)) or 1.0
-            maps.append({**key, "target_class": CLASSES[target], "signed": bool(attributor.signed), "scale": scale,
-                         "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(shown / scale)})
-            if spectrum is not None:
-                for gain in gains:
-                    for variant in ("sonified", "complement"):
-                        audio = sonify_spectrum(
-                            spectrum, shown, reference=y, n_fft=VIT_N_FFT, hop_length=VIT_HOP,
-                            power=float(gain["power"]), floor=float(gain.get("floor", 0.0)),
-                            smooth_frames=int(gain.get("smooth_frames", 1)), complement=variant == "complement",
-                        )
-                        sounds.append({**key, "gain": str(gain["name"]), "variant": variant, "format": "ogg",
-                                       "sample_rate": SAMPLE_RATE, "data": encode_audio(audio)})
+            scale = float(np.abs(explanation.display).max(initial=0.0)) or 1.0
+            maps.append({**key, "target_class": CLASSES[target], "signed": explanation.signed, "scale": scale,
+                         "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(explanation.display / scale)})
+            for gain, kept, ignored in zip(gains, explanation.sonified, explanation.complement):
+                for variant, audio in (("sonified", kept), ("complement", ignored)):
+                    sounds.append({**key, "gain": gain.name, "variant": variant, "format": AUDIO_FORMAT,
+                                   "sample_rate": SAMPLE_RATE, "data": encode_stored_audio(audio)})
         progress.update(1)
     progress.close()
     stem_frame, causal_frame = pd.DataFrame(stems), pd.DataFrame(causal)
-    sanity_positions = sorted(measured)[: int(section.get("sanity_clips", 4))]
+    sanity_positions = sorted(measured)[: section.sanity_clips]
     return {
         "relevance_maps": pd.DataFrame(maps),
         "faithfulness": pd.DataFrame(faithful),
         "faithfulness_curves": _mean_curves(curves, eid, seed),
         "sanity_checks": _sanity_rows(model, eid, seed, images[test[sanity_positions]], predicted[sanity_positions],
-                                      [test_ids[p] for p in sanity_positions], methods, device=ctx.device, options=options),
+                                      [test_ids[p] for p in sanity_positions], methods, device=ctx.device, options=section.method_options),
         "relevance_by_stem": stem_frame,
         "stem_reliance": causal_frame,
         "attribution_agreement": agreement_rows(stem_frame, causal_frame, eid=eid, seed=seed),
@@ -427,7 +413,7 @@ def contrast_unit(ctx: RunContext, backbone: str, seed: int, confound: float) ->
 
     Reads both models' stem shares back from the building database (their units run first).
     """
-    section = ctx.profile.section(backbone)
+    section = ctx.profile.perceptual()[backbone]
     shortcut, clean = experiment_id(backbone, section), experiment_id(backbone, section, confound=confound)
     stems = ctx.writer.query(
         "SELECT experiment_id, clip_id, method, relevance_share - area_share AS excess FROM relevance_by_stem "

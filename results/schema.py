@@ -1,18 +1,72 @@
-"""The results database schema: the one contract between precompute and the dashboard.
+"""The results database schema: its tables, its version, its routes and experiment ids.
 
 Written here once and documented table by table in ``data/SCHEMA.md``. Conventions:
 
-- ``experiment_id`` is ``route/input/head[/feature_set]``, e.g. ``A2E/spectrogram/cnn`` or
-  ``Mid2E/midlevel/ridge/7``; ``seed`` is the training seed (0 for deterministic heads).
+- ``experiment_id`` is ``route/input/head[/feature_set][@variant]`` (:func:`experiment_id`), e.g.
+  ``A2E/spectrogram/cnn``, ``Mid2E/annotated_midlevel/ridge/7`` or
+  ``Perceptual/linear_spectrogram/cnn@confound0``; ``seed`` is the training seed (0 for
+  deterministic heads).
 - Empty strings, never NULL, fill key columns that do not apply.
-- 2-D arrays (images, relevance maps) are float16 little-endian bytes in row-major order with their
-  ``height`` and ``width``; row 0 is the lowest frequency.
-- Audio is stored encoded (OGG Vorbis), never as raw samples.
+- 2-D arrays and audio are stored as :mod:`results.codecs` says.
+- ``runs.config`` holds the profile as resolved (every key, defaults filled in) and
+  ``experiments.settings`` the resolved section of the experiment: a reader never supplies a default.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+"""Version 4: stored configs and settings are resolved (every key present)."""
+
+A2E_ROUTE = "A2E"
+A2MID_ROUTE = "A2Mid"
+MID2E_ROUTE = "Mid2E"
+PERCEPTUAL_ROUTE = "Perceptual"
+ROUTES: dict[str, str] = {
+    A2E_ROUTE: "audio → emotion",
+    A2MID_ROUTE: "audio → mid-level",
+    MID2E_ROUTE: "mid-level → emotion",
+    PERCEPTUAL_ROUTE: "audio → Happy/Sad (a spectrogram-image classifier: ViT or CNN)",
+}
+"""Every route an experiment belongs to, with what it maps."""
+
+
+def experiment_id(route: str, input: str, head: str, *, feature_set: str = "", variant: str = "") -> str:
+    """Return the id of an experiment: ``route/input/head[/feature_set][@variant]``.
+
+    Parameters
+    ----------
+    route : str
+        One of :data:`ROUTES`.
+    input : str
+        What the model reads, e.g. ``"spectrogram"`` or ``"annotated_midlevel"``.
+    head : str
+        The model, e.g. ``"cnn"``, ``"ridge"`` or ``"vit_tiny_patch16_224"``.
+    feature_set : str, optional
+        The descriptor set of a Mid2E experiment, e.g. ``"7"``.
+    variant : str, optional
+        A variant trained on other data, e.g. ``"confound0"`` for a perceptual model's clean twin.
+
+    Returns
+    -------
+    str
+        The experiment id.
+
+    Raises
+    ------
+    ValueError
+        ``route`` is not a known route.
+
+    Examples
+    --------
+    >>> experiment_id("Mid2E", "annotated_midlevel", "ridge", feature_set="7")
+    'Mid2E/annotated_midlevel/ridge/7'
+    >>> experiment_id("Perceptual", "log_spectrogram", "cnn", variant="confound0")
+    'Perceptual/log_spectrogram/cnn@confound0'
+    """
+    if route not in ROUTES:
+        raise ValueError(f"unknown route {route!r}; routes: {list(ROUTES)}")
+    parts = [route, input, head, *([feature_set] if feature_set else [])]
+    return "/".join(parts) + (f"@{variant}" if variant else "")
 
 TABLES: dict[str, str] = {
     "schema_info": """
@@ -285,5 +339,16 @@ TABLES: dict[str, str] = {
 
 
 def create_statements() -> list[str]:
-    """``CREATE TABLE IF NOT EXISTS`` statements for every table, in dependency-free order."""
+    """Return ``CREATE TABLE IF NOT EXISTS`` statements for every table, in dependency-free order.
+
+    Returns
+    -------
+    list of str
+        One statement per table of :data:`TABLES`.
+
+    Examples
+    --------
+    >>> create_statements()[0]
+    'CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)'
+    """
     return [f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()})" for name, columns in TABLES.items()]
