@@ -40,7 +40,6 @@ from engine.vocabulary import CLASSES
 from precompute.pipeline import DATA_DIR, _dataset_context
 from precompute.profile import load_profile
 from precompute.stages.common import train_config
-from precompute.stages.perceptual import model_spec
 
 
 def balanced_accuracy(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -78,7 +77,8 @@ def main() -> None:
 
     def context(**options):
         return _dataset_context(profile, dataclasses.replace(dataset, **options), representations={representation}, writer=None,
-                                data_root=DATA_DIR, device="cpu", show_progress=False, jobs=args.threads)
+                                data_root=DATA_DIR, device="cpu", show_progress=False, jobs=args.threads,
+                                cache_root=DATA_DIR / "cache")
 
     trained_on, judged_on = context(confound=confound), context()
     extra = context(confound=0.0, seed=args.corpus_seed, n_songs=args.songs, clips_per_song=args.clips_per_song)
@@ -101,7 +101,7 @@ def main() -> None:
     test_scores, extra_scores = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         seed_everything(seed)
-        spec = model_spec(args.section, section)
+        spec = section.model_spec()
         model = create_perceptual_model(spec)
         config = train_config(section, seed=seed, device="cpu", epochs=60, batch_size=8, learning_rate=1e-4)
         started = time.perf_counter()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from engine.datasets.splits import describe_split
 from engine.models.training import resolve_device
 from engine.music.features import MUSIC_FEATURES
 from precompute import provenance
@@ -32,10 +33,12 @@ def run(
     device: str = "auto",
     show_progress: bool = True,
     jobs: int = 0,
+    cache_dir: Path | None = None,
 ) -> Path:
     """Build (or resume building) the results database of a profile; returns its path.
 
-    ``jobs`` processes extract features in parallel (0: one per CPU core, at most 8).
+    ``jobs`` processes extract features in parallel (0: one per CPU core, at most 8). Features are
+    cached under ``cache_dir``, else the profile's ``[profile] cache_dir``, else ``data/cache``.
 
     Raises
     ------
@@ -44,13 +47,15 @@ def run(
     """
     profile = load_profile(profile_name)
     final = Path(db) if db else default_database(profile.name)
+    cache_root = Path(cache_dir or profile.info.cache_dir or DATA_DIR / "cache")
     with write_lock(final):
         return _run_locked(profile, final=final, data_root=Path(data_root), fresh=fresh, device=device,
-                           show_progress=show_progress, jobs=jobs)
+                           show_progress=show_progress, jobs=jobs, cache_root=cache_root)
 
 
 def _run_locked(
-    profile: Profile, *, final: Path, data_root: Path, fresh: bool, device: str, show_progress: bool, jobs: int
+    profile: Profile, *, final: Path, data_root: Path, fresh: bool, device: str, show_progress: bool, jobs: int,
+    cache_root: Path,
 ) -> Path:
     config_hash = profile.config_hash(data_root=str(data_root.resolve()))
     if not fresh and read_config_hash(final) == config_hash:
@@ -81,7 +86,8 @@ def _run_locked(
     status = "failed"
     try:
         jobs = jobs or min(8, os.cpu_count() or 1)
-        ctx = _context(profile, writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs)
+        ctx = _context(profile, writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
+                       cache_root=cache_root)
         _run_units(ctx, _plan(ctx, data_root=data_root), run_id=run_id)
         status = "finished"
     except KeyboardInterrupt:
@@ -96,24 +102,25 @@ def _run_locked(
 
 
 def _context(
-    profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool, jobs: int
+    profile: Profile, *, writer: ResultsWriter, data_root: Path, device: str, show_progress: bool, jobs: int,
+    cache_root: Path,
 ) -> RunContext:
     """Build the main dataset's context and, when ``[a2mid]`` trains elsewhere, that dataset's context."""
     main = _dataset_context(
         profile, profile.dataset, representations=needed_representations(profile),
-        writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
+        writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs, cache_root=cache_root,
     )
     if profile.a2mid is not None and profile.a2mid.train_dataset is not None:
         main.a2mid_train = _dataset_context(
             profile, profile.a2mid.train_dataset, representations=audio_regression.representations_for(profile.a2mid),
-            writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
+            writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs, cache_root=cache_root,
         )
     if main.dataset.name == "synthetic":
         confounds = {s.clean_confound for s in profile.perceptual().values() if s.clean_confound is not None}
         for confound in sorted(confounds):
             main.confound_variants[confound] = _dataset_context(
                 profile, dataclasses.replace(profile.dataset, confound=confound), representations=perceptual.representations_for(profile),
-                writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
+                writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs, cache_root=cache_root,
             )
     return main
 
@@ -131,9 +138,10 @@ def needed_representations(profile: Profile) -> set[str]:
 
 def _dataset_context(
     profile: Profile, section: DatasetSection, *, representations: set[str], writer: ResultsWriter, data_root: Path,
-    device: str, show_progress: bool, jobs: int,
+    device: str, show_progress: bool, jobs: int, cache_root: Path,
 ) -> RunContext:
     dataset, records, split_name = open_dataset(section, data_root=data_root)
+    split_name = f"{split_name}; {describe_split([r.group for r in records], [r.split for r in records])}"
     clip_seconds = section.clip_seconds
     fingerprint = dataset_fingerprint(section.options(), data_root=str(data_root.resolve()), clip_seconds=clip_seconds)
     return RunContext(
@@ -142,7 +150,7 @@ def _dataset_context(
         records=records,
         clip_seconds=clip_seconds,
         device=device,
-        cache_dir=DATA_DIR / "cache" / f"{dataset.name}-{fingerprint}",
+        cache_dir=cache_root / f"{dataset.name}-{fingerprint}",
         writer=writer,
         representations=tuple(sorted(representations)),
         split_name=split_name,

@@ -36,10 +36,15 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True)
 class ProfileInfo:
-    """``[profile]``: a name (the default results file is ``data/<name>.duckdb``) and one line on what it is for."""
+    """``[profile]``: the profile's name, what it is for, and where features are cached.
+
+    The name gives the default results file (``data/<name>.duckdb``); ``cache_dir`` is overridden by
+    ``--cache-dir`` and defaults to ``data/cache``.
+    """
 
     name: str = ""
     description: str = ""
+    cache_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,10 +139,18 @@ class PerceptualSection(Training):
     methods: tuple[str, ...] = ("gradient_x_input", "random")
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     explain_per_cell: int = 5
-    faithfulness_clips: int = 0
+    faithfulness_clips: int = 32  # spread over songs; 0 = every test clip (on a large test split, a long wait)
     sanity_clips: int = 4
     clean_confound: float | None = None
     image: str = "linear"
+
+    def model_spec(self) -> dict[str, Any]:
+        """Return the model spec :func:`engine.models.perceptual.create_perceptual_model` builds (per backbone)."""
+        raise NotImplementedError(f"{type(self).__name__} names no model")
+
+    def head(self) -> str:
+        """Return the experiment id's head (per backbone)."""
+        raise NotImplementedError(f"{type(self).__name__} names no model")
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,15 @@ class VitSection(PerceptualSection):
     overrides: dict[str, Any] = field(default_factory=dict)
     weights: str = ""
 
+    def model_spec(self) -> dict[str, Any]:
+        """Return the model spec :func:`engine.models.perceptual.create_perceptual_model` builds."""
+        return {"backbone": "vit", "architecture": self.architecture, "num_classes": 2, "in_chans": 1, **self.overrides,
+                "image": self.image}
+
+    def head(self) -> str:
+        """Return the experiment id's head: the timm architecture."""
+        return self.architecture
+
 
 @dataclass(frozen=True)
 class CnnSection(PerceptualSection):
@@ -155,6 +177,14 @@ class CnnSection(PerceptualSection):
 
     widths: tuple[int, ...] = (8, 8, 16, 16, 32, 32, 48, 64, 64)
     dropout: float = 0.3
+
+    def model_spec(self) -> dict[str, Any]:
+        """Return the model spec :func:`engine.models.perceptual.create_perceptual_model` builds."""
+        return {"backbone": "cnn", "num_classes": 2, "widths": list(self.widths), "dropout": self.dropout, "image": self.image}
+
+    def head(self) -> str:
+        """Return the experiment id's head."""
+        return "cnn"
 
 
 @dataclass(frozen=True)
@@ -164,29 +194,27 @@ class SonificationSection:
     gains: tuple[NamedGain, ...] = (NamedGain(name="R^2", power=2.0),)
 
 
+BACKBONE_SECTIONS: dict[str, type[PerceptualSection]] = {"vit": VitSection, "cnn": CnnSection}
+"""The perceptual backbones a profile may train, each its own section (``[vit]``, ``[cnn]``) with the
+class that reads it; a new backbone is one entry here, one section class and its engine module."""
+PERCEPTUAL_SECTIONS = tuple(BACKBONE_SECTIONS)
+FAMILIES: dict[str, type] = {"a2e": AudioRegressionSection, "a2mid": A2MidSection, "mid2e": Mid2ESection}
 SECTIONS: dict[str, type] = {
-    "profile": ProfileInfo,
-    "dataset": DatasetSection,
-    "a2e": AudioRegressionSection,
-    "a2mid": A2MidSection,
-    "mid2e": Mid2ESection,
-    "vit": VitSection,
-    "cnn": CnnSection,
-    "sonification": SonificationSection,
+    "profile": ProfileInfo, "dataset": DatasetSection, **FAMILIES, **BACKBONE_SECTIONS, "sonification": SonificationSection,
 }
 """Every section a profile may hold, and the dataclass that reads it."""
 KNOWN_KEYS: dict[str, set[str]] = {name: {f.name for f in dataclasses.fields(cls)} for name, cls in SECTIONS.items()}
 """Every key each section may hold; anything else is refused when the profile is read."""
-PERCEPTUAL_SECTIONS = ("vit", "cnn")  # the section name is the backbone
-SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"), "vit": ("loss", "balanced_accuracy"),
-              "cnn": ("loss", "balanced_accuracy")}
+SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"),
+              **{backbone: ("loss", "balanced_accuracy") for backbone in BACKBONE_SECTIONS}}
 
 
 @dataclass(frozen=True)
 class Profile:
     """A loaded profile: its name and file, the sections as written, and each section typed.
 
-    A family the profile leaves out is ``None``; ``dataset`` and ``sonification`` are always there.
+    A family the profile leaves out is ``None`` (or absent from ``backbones``); ``dataset`` and
+    ``sonification`` are always there.
     """
 
     name: str
@@ -197,22 +225,38 @@ class Profile:
     a2e: AudioRegressionSection | None
     a2mid: A2MidSection | None
     mid2e: Mid2ESection | None
-    vit: VitSection | None
-    cnn: CnnSection | None
+    backbones: dict[str, PerceptualSection]
     sonification: SonificationSection
+
+    @property
+    def vit(self) -> VitSection | None:
+        """The ``[vit]`` section, or ``None``."""
+        return self.backbones.get("vit")  # type: ignore[return-value]
+
+    @property
+    def cnn(self) -> CnnSection | None:
+        """The ``[cnn]`` section, or ``None``."""
+        return self.backbones.get("cnn")  # type: ignore[return-value]
 
     def perceptual(self) -> dict[str, PerceptualSection]:
         """Return the perceptual sections the profile has, by backbone (``"vit"``, ``"cnn"``)."""
-        return {name: section for name in PERCEPTUAL_SECTIONS if (section := getattr(self, name)) is not None}
+        return dict(self.backbones)
 
     def resolved(self) -> dict[str, Any]:
         """Every section the profile has, with every key (defaults filled in): what ``runs.config`` stores."""
-        return {name: dataclasses.asdict(getattr(self, "info" if name == "profile" else name)) for name in SECTIONS
-                if getattr(self, "info" if name == "profile" else name) is not None}
+        sections = {"profile": self.info, "dataset": self.dataset, **{name: getattr(self, name) for name in FAMILIES},
+                    **self.backbones, "sonification": self.sonification}
+        return {name: dataclasses.asdict(section) for name, section in sections.items() if section is not None}
 
     def config_hash(self, *, data_root: str) -> str:
-        """Short hash of everything that determines the results (the sections as written, plus the data location)."""
-        payload = json.dumps({"sections": self.written, "data_root": data_root}, sort_keys=True)
+        """Short hash of everything that determines the results (the sections as written, plus the data location).
+
+        Where the feature cache lives does not change a result, so ``[profile] cache_dir`` is left out.
+        """
+        written = dict(self.written)
+        if "profile" in written:
+            written["profile"] = {k: v for k, v in written["profile"].items() if k != "cache_dir"}
+        payload = json.dumps({"sections": written, "data_root": data_root}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -226,8 +270,9 @@ def load_profile(name_or_path: str) -> Profile:
 
     Raises
     ------
-        ProfileError: no such file, invalid TOML, an unknown section or key, a value of the wrong type,
-            or a value outside its choices (named with the file, section and key).
+    ProfileError
+        No such file, invalid TOML, an unknown section or key, a value of the wrong type, or a value
+        outside its choices (named with the file, section and key).
     """
     path = Path(name_or_path)
     if path.suffix != ".toml":
@@ -238,6 +283,17 @@ def load_profile(name_or_path: str) -> Profile:
         written = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
         raise ProfileError(f"{path}: not valid TOML ({error})") from error
+    return parse_profile(written, path=path)
+
+
+def parse_profile(written: dict[str, Any], *, path: Path) -> Profile:
+    """Type and check the sections of a profile (as TOML gives them); ``path`` names it in messages.
+
+    Raises
+    ------
+    ProfileError
+        An unknown section or key, a value of the wrong type or outside its choices.
+    """
     for section in written:
         if section not in SECTIONS:
             raise ProfileError(f"{path}: unknown section [{section}]{_did_you_mean(section, set(SECTIONS))}; "
@@ -250,17 +306,17 @@ def load_profile(name_or_path: str) -> Profile:
         # the training dataset takes the main clip length unless it sets its own
         train = {"clip_seconds": typed["dataset"].clip_seconds, **written["a2mid"]["train_dataset"]}
         typed["a2mid"] = dataclasses.replace(a2mid, train_dataset=_read(DatasetSection, train, where=f"{path}: [a2mid] train_dataset"))
+    info = typed.get("profile", ProfileInfo())
     profile = Profile(
-        name=typed["profile"].name if "profile" in typed and typed["profile"].name else path.stem,
+        name=info.name or path.stem,
         path=path,
         written=written,
-        info=typed.get("profile", ProfileInfo()),
+        info=info,
         dataset=typed["dataset"],
         a2e=typed.get("a2e"),
         a2mid=typed.get("a2mid"),
         mid2e=typed.get("mid2e"),
-        vit=typed.get("vit"),
-        cnn=typed.get("cnn"),
+        backbones={name: typed[name] for name in BACKBONE_SECTIONS if name in typed},
         sonification=typed.get("sonification", SonificationSection()),
     )
     _check_choices(profile)
@@ -326,8 +382,8 @@ def _check_choices(profile: Profile) -> None:
     from engine.models.training import SCHEDULES  # imports torch: only once a profile has been read
 
     path = profile.path
-    for name in ("a2e", "a2mid", *PERCEPTUAL_SECTIONS):
-        section = getattr(profile, name)
+    trained = {"a2e": profile.a2e, "a2mid": profile.a2mid, **profile.backbones}
+    for name, section in trained.items():
         if section is None:
             continue
         if section.schedule not in SCHEDULES:

@@ -13,9 +13,18 @@ SELECT experiment_id, e.split_name, count(DISTINCT seed) AS seeds,
 FROM metrics JOIN experiments e USING (experiment_id)
 WHERE target = 'all' AND split = 'test' GROUP BY ALL ORDER BY experiment_id
 """
+SPLITS = """
+SELECT DISTINCT dataset, split_name FROM experiments ORDER BY ALL
+"""
+CLIPS = """
+SELECT dataset, split, count(*) AS clips, count(DISTINCT group_id) AS groups,
+       CASE split WHEN 'train' THEN 0 WHEN 'val' THEN 1 WHEN 'test' THEN 2 ELSE 3 END AS position
+FROM clips GROUP BY ALL ORDER BY dataset, position
+"""
 CLASSIFICATION = """
 SELECT experiment_id, seed, target, metric, value FROM metrics
-WHERE target LIKE 'happy_vs_sad%' AND (metric IN ('accuracy', 'recall_happy', 'recall_sad', 'macro_f1', 'weighted_f1',
+WHERE target LIKE 'happy_vs_sad%' AND (metric IN ('accuracy', 'recall_happy', 'recall_sad', 'precision_happy',
+      'precision_sad', 'macro_f1', 'weighted_f1',
       'threshold_p_happy') OR metric LIKE 'cm_%')
 ORDER BY experiment_id, seed, target, metric
 """
@@ -57,6 +66,8 @@ def summarise(db: Path) -> str:
             "SELECT run_id, profile, dataset, git_revision, finished_at FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1"
         ).fetchone()
         regression = con.execute(REGRESSION).fetchall()
+        splits = con.execute(SPLITS).fetchall()
+        clips = con.execute(CLIPS).fetchall()
         classification = con.execute(CLASSIFICATION).fetchall()
         attribution = con.execute(ATTRIBUTION).fetchall()
         stems = con.execute(STEMS).fetchall()
@@ -67,8 +78,11 @@ def summarise(db: Path) -> str:
     if run is None:
         raise SummaryError(f"{db}: holds no finished run")
     lines = [f"{db}: run {run[0]}, profile {run[1]}, dataset {run[2]}, code {run[3]}, finished {run[4]:%Y-%m-%d %H:%M}"]
-    splits = sorted({row[1] for row in regression})
-    lines += [f"split: {s}" for s in splits]
+    lines += [f"split of {dataset}: {description}" for dataset, description in splits]
+    by_dataset: dict[str, list[str]] = {}
+    for dataset, split, count, groups, _ in clips:
+        by_dataset.setdefault(dataset, []).append(f"{split or '(none)'} {count} ({groups} groups)")
+    lines += [f"clips of {dataset}: " + ", ".join(parts) for dataset, parts in by_dataset.items()]
     if regression:  # a classifier-only run has no regression table
         lines.append(f"\n{'experiment':62s} {'seeds':>5s} {'r (mean ± SD)':>16s} {'MSE (mean ± SD)':>17s}")
     for experiment, _, seeds, r, r_sd, mse, mse_sd in regression:

@@ -4,7 +4,7 @@ Written here once and documented table by table in ``data/SCHEMA.md``. Conventio
 
 - ``experiment_id`` is ``route/input/head[/feature_set][@variant]`` (:func:`experiment_id`), e.g.
   ``A2E/spectrogram/cnn``, ``Mid2E/annotated_midlevel/ridge/7`` or
-  ``Perceptual/linear_spectrogram/cnn@confound0``; ``seed`` is the training seed (0 for
+  ``Perceptual/log_spectrogram_224/cnn@confound0``; ``seed`` is the training seed (0 for
   deterministic heads).
 - Empty strings, never NULL, fill key columns that do not apply.
 - 2-D arrays and audio are stored as :mod:`results.codecs` says.

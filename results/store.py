@@ -17,7 +17,13 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 class ResultsError(Exception):
-    """A results database cannot be read; the message names the file and the reason."""
+    """A results database cannot be read; the message names the file and the reason.
+
+    Examples
+    --------
+    >>> str(ResultsError("data/x.duckdb: no results database"))
+    'data/x.duckdb: no results database'
+    """
 
 
 def default_database(profile_name: str, *, data_dir: Path = DATA_DIR) -> Path:

@@ -14,6 +14,7 @@ from engine.datasets.kaggle_mec import KaggleMECConfig, KaggleMECDataset
 from engine.datasets.soundtracks import DatasetError
 from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.datasets import KNOWN, open_dataset
+from precompute.profile import DatasetSection
 
 
 def write_clip(path: Path, *, seed: int, rate: int = 44_100) -> None:
@@ -189,7 +190,7 @@ def test_open_dataset_builds_both_by_name(tmp_path):
     assert {"kaggle_mec", "folder"} <= set(KNOWN)
     write_kaggle(tmp_path / "kaggle-mec", n_train=4, n_test=1)
     dataset, records, split_name = open_dataset(
-        {"name": "kaggle_mec", "clip_seconds": 10.0, "val_fraction": 0.25, "split_seed": 3}, data_root=tmp_path
+        DatasetSection(name="kaggle_mec", clip_seconds=10.0, val_fraction=0.25, split_seed=3), data_root=tmp_path
     )
     assert isinstance(dataset, KaggleMECDataset) and len(records) == 10 and "25%" in split_name
     assert sum(r.split == "val" for r in records) == 2 and dataset.config.split_seed == 3
@@ -197,12 +198,12 @@ def test_open_dataset_builds_both_by_name(tmp_path):
         write_clip(tmp_path / "mine" / "happy" / f"h{i}.wav", seed=i)
         write_clip(tmp_path / "mine" / "sad" / f"s{i}.wav", seed=i)
     dataset, records, split_name = open_dataset(
-        {"name": "folder", "root": "mine", "fractions": [0.5, 0.0, 0.5], "split_seed": 1}, data_root=tmp_path
+        DatasetSection(name="folder", root="mine", fractions=(0.5, 0.0, 0.5), split_seed=1), data_root=tmp_path
     )
     assert isinstance(dataset, FolderDataset) and len(records) == 6 and "50/0/50" in split_name
     assert {r.split for r in records} == {"train", "test"}
     with pytest.raises(ValueError, match="needs a root"):
-        open_dataset({"name": "folder"}, data_root=tmp_path)
+        open_dataset(DatasetSection(name="folder"), data_root=tmp_path)
 
 
 def test_folder_csv_paths_must_stay_inside_the_dataset_and_text_must_be_utf8(tmp_path):

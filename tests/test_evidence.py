@@ -359,15 +359,15 @@ def test_standardised_targets_round_trip_to_the_label_scale():
     from precompute.stages.audio_regression import target_scaling
 
     labels = np.array([[1.0, 5.0], [3.0, 7.0], [5.0, 6.0]])
-    offset, scale = target_scaling({"targets": "standardised"}, labels, kind="emotions")
+    offset, scale = target_scaling("standardised", labels, kind="emotions")
     learned = (labels - offset) * scale
     np.testing.assert_allclose(learned.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(learned.std(axis=0), 1.0, atol=1e-5)
     np.testing.assert_allclose(learned / scale + offset, labels)
-    offset, scale = target_scaling({}, labels, kind="emotions")  # the thesis's x 0.1
+    offset, scale = target_scaling("thesis", labels, kind="emotions")  # the thesis's x 0.1
     np.testing.assert_allclose((labels - offset) * scale, labels * 0.1)
     with pytest.raises(ValueError, match="targets must be one of"):
-        target_scaling({"targets": "minmax"}, labels, kind="emotions")
+        target_scaling("minmax", labels, kind="emotions")
 
 
 def test_a_profile_with_two_a2mid_inputs_or_an_unknown_target_scaling_is_refused(tmp_path):

@@ -9,19 +9,21 @@ from scipy.stats import spearmanr
 from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
 from engine.music.descriptors import RAW_MEASURES, estimate_midlevel, raw_measures, squash_measures
 from engine.music.harmony import (
+    NO_CHORD,
+    analyse_harmony,
+    parse_chord,
+    sharp_spelling,
+)
+from engine.music.harmony_features import (
     CHORD_FLAG_NAMES,
     INTERVAL_CLASS_NAMES,
     KEY_RELATIVE_NAMES,
-    NO_CHORD,
     RELATIVE_CHORD_NAMES,
     THESIS_HARMONY_NAMES,
-    analyse_harmony,
     chord_flags,
     interval_class_profile,
     key_relative_features,
-    parse_chord,
     relative_chord_flags,
-    sharp_spelling,
     thesis_harmony_features,
 )
 from engine.music.melody import diatonic_fit

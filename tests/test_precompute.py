@@ -201,13 +201,13 @@ class WithBadClip(SyntheticCorpus):
 def test_parallel_feature_extraction_matches_serial_and_reports_bad_clips(tmp_path):
     from engine.datasets.synthetic import SyntheticConfig
     from precompute.context import RunContext
-    from precompute.profile import Profile
+    from precompute.profile import parse_profile
 
     dataset = WithBadClip(SyntheticConfig(n_songs=3, clips_per_song=2, clip_seconds=2.0, seed=3))
 
     def features(jobs: int):
         ctx = RunContext(
-            profile=Profile(name="t", path=tmp_path, sections={}), dataset=dataset, records=dataset.records(),
+            profile=parse_profile({"dataset": {"name": "synthetic"}}, path=tmp_path / "t.toml"), dataset=dataset, records=dataset.records(),
             clip_seconds=2.0, device="cpu", cache_dir=tmp_path / f"cache{jobs}", writer=None,
             representations=("mean_chroma", "vit_spectrogram"), show_progress=False, jobs=jobs,
         )

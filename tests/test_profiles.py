@@ -7,7 +7,7 @@ import torch
 
 from engine.models.cnn import CNNRegressor, LateFusionRegressor
 from precompute.profile import ProfileError, available_profiles, load_profile
-from precompute.stages import audio_regression, mid2e, perceptual
+from precompute.stages import audio_regression, mid2e
 
 
 @pytest.mark.parametrize("name", available_profiles())
@@ -32,10 +32,10 @@ def test_profile_models_build_at_their_sizes(name):
         fusion = LateFusionRegressor(input_heights=(149, 12), n_outputs=8, widths=widths).eval()
         assert fusion(torch.zeros(1, 1, 149, 313), torch.zeros(1, 1, 12, 431)).shape == (1, 8)
         assert CNNRegressor(input_height=149, n_outputs=7, widths=widths).eval()(torch.zeros(1, 1, 149, 313)).shape == (1, 7)
-    for backbone, section in profile.perceptual().items():
+    for section in profile.perceptual().values():
         from engine.models.perceptual import create_perceptual_model
 
-        model = create_perceptual_model(perceptual.model_spec(backbone, section)).eval()  # random weights
+        model = create_perceptual_model(section.model_spec()).eval()  # random weights
         assert model(torch.zeros(1, 1, 224, 224)).shape == (1, 2)
 
 

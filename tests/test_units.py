@@ -32,7 +32,7 @@ def test_unplanned_needs_duplicates_and_cycles_are_refused():
 def test_the_demo_plan_declares_what_its_units_read():
     profile = load_profile("demo")
     ctx = _dataset_context(profile, profile.dataset, representations=set(), writer=None, data_root=DATA_DIR,
-                           device="cpu", show_progress=False, jobs=1)
+                           device="cpu", show_progress=False, jobs=1, cache_root=DATA_DIR / "cache")
     units = _plan(ctx, data_root=DATA_DIR)
     position = {u.name: i for i, u in enumerate(units)}
     needs = {u.name: u.needs for u in units if u.needs}

@@ -12,13 +12,16 @@ What counts as bad input and what comes back for each case is tabulated in ``doc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
@@ -294,13 +297,36 @@ class _Mixer:
         return np.concatenate(self.blocks) if len(self.blocks) > 1 else self.blocks[0]
 
 
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Send what C libraries write to file descriptor 2 to /dev/null while decoding.
+
+    libsndfile's MP3 decoder (mpg123) prints "Note: Illegal Audio-MPEG-Header ..." and "Trying to
+    resync..." for every damaged frame; the caller reports a bad file in one line of its own.
+    Python's own ``sys.stderr`` object is untouched, so nothing written through it is lost.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        yield  # no real file descriptor behind stderr (e.g. a notebook): nothing to silence
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def _read_soundfile(path: Path, mixer: _Mixer, *, offset_s: float, duration_s: float | None) -> tuple[int, int]:
     """Decode the excerpt into ``mixer``; returns ``(sample rate, frames the header announces)``.
 
     Reads block by block until the file ends: a damaged header may announce far more frames than
     there are (e.g. a corrupt MP3 Xing header claiming 10^11 frames), so nothing is allocated from it.
     """
-    with sf.SoundFile(str(path)) as handle:
+    with _c_stderr_silenced(), sf.SoundFile(str(path)) as handle:
         rate = int(handle.samplerate)
         total = int(handle.frames)
         start = int(round(offset_s * rate))

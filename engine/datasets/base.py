@@ -65,6 +65,8 @@ class Dataset(Protocol):
     ----------
     name : str
         Adapter name, copied into :attr:`ClipRecord.dataset`.
+    split_name : str
+        How the clips were split, in words (stored with every experiment and shown on the pages).
 
     Examples
     --------
@@ -77,6 +79,7 @@ class Dataset(Protocol):
     """
 
     name: str
+    split_name: str
 
     def records(self) -> list[ClipRecord]:
         """Return all clips, in a stable order.

@@ -22,7 +22,9 @@ names clips that must share a split (e.g. excerpts of one song); ``split`` (opti
 given for every row. Files in the folder that the CSV does not list are ignored.
 
 Clip ids are the paths relative to ``root`` without their extension, with ``/`` separators (e.g.
-``happy/live/b``); two files differing only in extension are an error. Without a ``split``
+``happy/live/b``); two files differing only in extension are an error. In the label-file layout,
+folders named after a class or a split are left out of the ids when the ids stay unique
+(``Test/Happy/Happy00622`` becomes ``Happy00622``). Without a ``split``
 column, splits are group-aware (:func:`engine.datasets.splits.group_split`) with ``fractions``;
 without a ``group`` column every clip is its own group.
 
@@ -36,6 +38,7 @@ split, a repeated path or clip id, no audio at all) raises
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -67,19 +70,23 @@ class FolderConfig:
     fractions : tuple of float, default (0.7, 0.1, 0.2)
         Train, validation and test shares of clips, used when the CSV has no ``split`` column.
     split_seed : int, default 0
-        Seed of that split.
+        Seed of that split, and of the validation hold-out below.
+    val_fraction : float, default 0.1
+        When the CSV's ``split`` column names only train and test clips, this share of the training
+        clips (whole groups, seeded) becomes the validation split; 0 leaves validation empty.
 
     Examples
     --------
     >>> config = FolderConfig(root=Path("my_clips"), labels_csv="labels.csv")
-    >>> config.fractions, config.split_seed
-    ((0.7, 0.1, 0.2), 0)
+    >>> config.fractions, config.split_seed, config.val_fraction
+    ((0.7, 0.1, 0.2), 0, 0.1)
     """
 
     root: Path
     labels_csv: Path | str | None = None
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_seed: int = 0
+    val_fraction: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ class FolderDataset:
         self.skipped: list[tuple[str, str]] = []
         self._has_groups = False
         self._has_splits = False
+        self._val_held_out = False
         self._records = self._read()
         self._paths = {r.clip_id: Path(r.path) for r in self._records if r.path}
 
@@ -164,7 +172,12 @@ class FolderDataset:
         """
         labels = self.labels_path
         if labels is not None and self._has_splits:
-            return f"as given in the split column of {labels.name}"
+            given = f"as given in the split column of {labels.name}"
+            if self._val_held_out:
+                by = "in whole groups" if self._has_groups else "each clip its own group"
+                given += (f"; validation: {round(100 * self.config.val_fraction)}% of the training clips ({by}), "
+                          f"held out (seed {self.config.split_seed})")
+            return given
         shares = "/".join(f"{round(100 * f)}" for f in self.config.fractions)
         by = f"group-aware by the group column of {labels.name}" if self._has_groups and labels else "clip-level (each clip its own group)"
         return f"{by}, {shares} train/val/test (seed {self.config.split_seed})"
@@ -212,6 +225,8 @@ class FolderDataset:
             raise DatasetError(f"{where}: no usable audio files ({len(self.skipped)} listed file(s) missing)")
         if self._has_splits:
             splits = [e.split or "" for e in entries]
+            if "val" not in splits and self.config.val_fraction > 0:
+                splits = self._hold_out_validation(entries, splits)
         else:
             groups = [e.group or e.clip_id for e in entries]
             splits = group_split(groups, fractions=self.config.fractions, seed=self.config.split_seed)
@@ -226,6 +241,19 @@ class FolderDataset:
             )
             for e, split in zip(entries, splits)
         ]
+
+    def _hold_out_validation(self, entries: list[_Entry], splits: list[str]) -> list[str]:
+        """Move ``val_fraction`` of the training clips (whole groups) to validation."""
+        if not 0.0 < self.config.val_fraction < 1.0:
+            raise DatasetError(f"{self.labels_path}: val_fraction must be in (0, 1), got {self.config.val_fraction}")
+        train = [i for i, split in enumerate(splits) if split == "train"]
+        held = group_split([entries[i].group or entries[i].clip_id for i in train],
+                           fractions=(1.0 - self.config.val_fraction, self.config.val_fraction, 0.0), seed=self.config.split_seed)
+        out = list(splits)
+        for i, split in zip(train, held):
+            out[i] = split
+        self._val_held_out = True
+        return out
 
     def _from_folders(self) -> list[_Entry]:
         entries: list[_Entry] = []
@@ -291,7 +319,21 @@ class FolderDataset:
                     continue
                 entries.append(_Entry(clip_id=_clip_id(relative), label=label, path=path, group=group, split=split))
         _check_unique(entries, where=labels)
+        return _without_label_folders(entries)
+
+
+def _without_label_folders(entries: list[_Entry]) -> list[_Entry]:
+    """Drop folders named after a class or a split from the clip ids (``Test/Happy/x`` -> ``x``), if ids stay unique.
+
+    A label-file layout often sorts files into ``<split>/<class>/`` folders; kept in the id, they
+    print the answer beside every clip on the dashboard.
+    """
+    redundant = {*CLASSES, *SPLITS, *SPLIT_ALIASES}
+    short = ["/".join([p for p in e.clip_id.split("/")[:-1] if p.lower() not in redundant] + [e.clip_id.split("/")[-1]])
+             for e in entries]
+    if len(set(short)) < len(short):
         return entries
+    return [dataclasses.replace(e, clip_id=clip_id) for e, clip_id in zip(entries, short)]
 
 
 def _clip_id(relative: Path | PurePosixPath) -> str:

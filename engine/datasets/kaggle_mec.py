@@ -146,7 +146,8 @@ class KaggleMECDataset:
         val = round(100 * self.config.val_fraction)
         return (
             f"published Train.csv/Test.csv split; validation: {val}% of Train.csv stratified by label "
-            f"(seed {self.config.split_seed}); clip-level, no song grouping known"
+            f"(seed {self.config.split_seed}); clip-level: every clip is its own group (no song grouping is known), "
+            "so validation and test clips may share songs with training clips"
         )
 
     def records(self) -> list[ClipRecord]:

@@ -106,3 +106,40 @@ def random_split(n_clips: int, *, fractions: Sequence[float] = (0.7, 0.1, 0.2), 
     out[order[bounds[0] : bounds[1]]] = "val"
     out[order[bounds[1] :]] = "test"
     return list(out)
+
+
+def describe_split(groups: Sequence[str], splits: Sequence[str]) -> str:
+    """Count the groups and clips of each split, and say whether any group spans two splits.
+
+    Parameters
+    ----------
+    groups : Sequence[str]
+        Group key per clip (e.g. the song), length ``n_clips``.
+    splits : Sequence[str]
+        Split name per clip (``"train"``, ``"val"``, ``"test"``), length ``n_clips``.
+
+    Returns
+    -------
+    str
+        E.g. ``"train 3 groups (6 clips), val 1 (2), test 1 (2); each group in one split"``.
+
+    Examples
+    --------
+    >>> describe_split(["a", "a", "b", "c"], ["train", "train", "val", "test"])
+    'train 1 groups (2 clips), val 1 (1), test 1 (1); each group in one split'
+    >>> describe_split(["a", "a", "b"], ["train", "test", "train"])
+    'train 2 groups (2 clips), val 0 (0), test 1 (1); 1 group(s) in more than one split (their clips are not independent across splits)'
+    """
+    by_split = {name: (set(), 0) for name in ("train", "val", "test")}
+    homes: dict[str, set[str]] = {}
+    for group, split in zip(groups, splits):
+        members, clips = by_split.setdefault(split, (set(), 0))
+        members.add(group)
+        by_split[split] = (members, clips + 1)
+        homes.setdefault(group, set()).add(split)
+    parts = [f"{name} {len(members)}{' groups' if i == 0 else ''} ({clips}{' clips' if i == 0 else ''})"
+             for i, (name, (members, clips)) in enumerate(by_split.items())]
+    shared = sum(len(places) > 1 for places in homes.values())
+    tail = "each group in one split" if not shared else (
+        f"{shared} group(s) in more than one split (their clips are not independent across splits)")
+    return ", ".join(parts) + "; " + tail

@@ -44,6 +44,7 @@ class SyntheticCorpus:
     """
 
     name = "synthetic"
+    split_name = "group-aware by song (synthetic generator)"
 
     def __init__(self, config: SyntheticConfig | None = None) -> None:
         self.config = config or SyntheticConfig()

@@ -39,6 +39,7 @@ from torch import nn
 
 from engine.explain import cnn_lrp, vit_lrp, vit_relevance
 from engine.explain.vit_relevance import Attributor
+from engine.models.perceptual import BACKBONES
 
 ATTRIBUTION_METHODS: dict[str, Callable[[nn.Module], Attributor]] = {
     "chefer2021": vit_lrp.Chefer2021,
@@ -51,7 +52,7 @@ ATTRIBUTION_METHODS: dict[str, Callable[[nn.Module], Attributor]] = {
     **{name: partial(cnn_lrp.ZennitLRP, composite=name) for name in cnn_lrp.COMPOSITES},
 }
 
-_ANY = ("vit", "cnn")
+_ANY = BACKBONES  # gradients and the random map fit every backbone
 BACKBONES_OF: dict[str, tuple[str, ...]] = {
     "chefer2021": ("vit",),
     "attnlrp": ("vit",),

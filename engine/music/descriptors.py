@@ -82,8 +82,10 @@ from engine.music.harmony import (
     Harmony,
     analyse_harmony,
     chord_shares,
-    interval_class_profile,
     parse_chord,
+)
+from engine.music.harmony_features import (
+    interval_class_profile,
 )
 from engine.music.melody import melody_measures, scale_mask
 from engine.music.rhythm import envelope_dip, pulse_concentration, syncopation, track_beats

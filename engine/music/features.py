@@ -16,9 +16,11 @@ import numpy as np
 
 from engine.music.descriptors import estimate_midlevel
 from engine.music.harmony import (
+    analyse_harmony,
+)
+from engine.music.harmony_features import (
     KEY_RELATIVE_NAMES,
     THESIS_HARMONY_NAMES,
-    analyse_harmony,
     key_relative_features,
     thesis_harmony_features,
 )

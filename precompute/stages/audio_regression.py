@@ -131,7 +131,7 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     labels = ctx.targets(kind)
     usable = ~np.isnan(labels).any(axis=1)
     index = {split: np.intersect1d(ctx.split_index(split), np.flatnonzero(usable)) for split in ("train", "val", "test")}
-    offset, scale = target_scaling(section, labels[index["train"]], kind=kind)
+    offset, scale = target_scaling(section.targets, labels[index["train"]], kind=kind)
     inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
 
     seed_everything(seed)
@@ -173,13 +173,13 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     }
 
 
-def target_scaling(section: AudioRegressionSection, train_labels: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def target_scaling(targets: str, train_labels: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """``(offset, scale)``, each ``(n_targets,)``: the model learns ``(label - offset) * scale``.
 
     ``train_labels`` is ``(N_train, n_targets)`` on the label scale; ``kind`` is ``"emotions"`` or
     ``"midlevel"``. See the module docstring for the two scalings.
     """
-    name = section.targets
+    name = targets  # "thesis" or "standardised" (the section's ``targets``)
     n = train_labels.shape[1]
     if name == "thesis":
         return np.zeros(n), np.full(n, EMOTION_SCALE if kind == "emotions" else 1.0)

@@ -6,8 +6,8 @@ Profile sections ``[vit]`` and ``[cnn]`` each describe one backbone (:mod:`engin
 with the same keys besides the architecture: ``seeds``, ``epochs``, ``batch_size``,
 ``learning_rate``, ``weight_decay``, ``patience``, ``methods`` (checked against the backbone when
 the profile is read), ``explain_per_cell`` (maps and audio for the most confident clips of each
-confusion-matrix cell), ``faithfulness_clips`` (test clips spread over songs for the removal tests;
-0 = all), ``sanity_clips`` and, on the synthetic corpus, ``clean_confound``: a second model of the
+confusion-matrix cell), ``faithfulness_clips`` (test clips spread over songs for the removal tests,
+the costliest part; 0 = all), ``sanity_clips`` and, on the synthetic corpus, ``clean_confound``: a second model of the
 same backbone trained on the corpus re-planned at that confound (the *clean* model: same val and
 test clips, train clips without the drum shortcut).
 
@@ -37,7 +37,7 @@ from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image
 from engine.audio.representations import VIT_SIZE
 from engine.explain.attribution import make_attributor
 from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
-from engine.explain.faithfulness import faithfulness, random_orders, tile_orders
+from engine.explain.faithfulness import DEFAULT_FRACTIONS, faithfulness, random_orders, tile_orders
 from engine.explain.perceptual import classify, explain_clip
 from engine.explain.removal import REMOVALS
 from engine.explain.sanity import randomisation_check
@@ -49,7 +49,7 @@ from engine.models.training import balanced_class_weights, fit, seed_everything
 from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.context import RunContext
 from precompute.database import Rows
-from precompute.profile import PERCEPTUAL_SECTIONS, CnnSection, PerceptualSection, Profile, VitSection
+from precompute.profile import PERCEPTUAL_SECTIONS, PerceptualSection, Profile, VitSection
 from precompute.progress import bar
 from precompute.stages import Unit
 from precompute.stages.common import experiment_row, train_config, training_rows
@@ -68,25 +68,12 @@ def representations_for(profile: Profile) -> set[str]:
     return {REPRESENTATION_OF[section.image] for section in profile.perceptual().values()}
 
 
-def model_spec(backbone: str, section: PerceptualSection) -> dict[str, Any]:
-    """Return the model spec (:mod:`engine.models.perceptual`) of a ``[vit]`` or ``[cnn]`` section."""
-    if isinstance(section, VitSection):
-        spec: dict[str, Any] = {"backbone": "vit", "architecture": section.architecture, "num_classes": 2, "in_chans": 1}
-        spec.update(section.overrides)
-    elif isinstance(section, CnnSection):
-        spec = {"backbone": "cnn", "num_classes": 2, "widths": list(section.widths), "dropout": section.dropout}
-    else:
-        raise ValueError(f"no model spec for backbone {backbone!r}")
-    return {**spec, "image": section.image}
-
-
 def experiment_id(backbone: str, section: PerceptualSection, *, confound: float | None = None) -> str:
     """``Perceptual/<input>/<architecture or cnn>``, with ``@confound<c>`` for a clean model.
 
     ``<input>`` is ``spectrogram_224`` (linear image) or ``log_spectrogram_224`` (log image).
     """
-    head = section.architecture if isinstance(section, VitSection) else backbone
-    return make_experiment_id(ROUTE, INPUT_OF[section.image], head, variant="" if confound is None else f"confound{confound:g}")
+    return make_experiment_id(ROUTE, INPUT_OF[section.image], section.head(), variant="" if confound is None else f"confound{confound:g}")
 
 
 def _variants(ctx: RunContext, backbone: str) -> list[float | None]:
@@ -159,7 +146,7 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
     eid = experiment_id(backbone, section, confound=confound)
 
     seed_everything(seed)
-    spec = model_spec(backbone, section)
+    spec = section.model_spec()
     model = create_perceptual_model(spec, weights=(section.weights or None) if isinstance(section, VitSection) else None)
     config = train_config(section, seed=seed, device=ctx.device)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
@@ -294,7 +281,10 @@ def _explanations(
     def to_input(wave: np.ndarray) -> np.ndarray:
         return image_input(wave, clip_seconds=ctx.clip_seconds, image=image_kind)
 
-    progress = bar(total=len(positions), desc=f"{eid} explanations", unit="clip", leave=False, enabled=ctx.show_progress)
+    # the removal tests dominate the cost: say what they will take before paying it
+    passes = len(measured) * (len(methods) + 1) * len(REMOVALS) * 2 * len(DEFAULT_FRACTIONS)
+    desc = f"{eid} explanations ({len(methods)} methods; removal tests on {len(measured)} clips, {passes} model passes)"
+    progress = bar(total=len(positions), desc=desc, unit="clip", leave=False, enabled=ctx.show_progress)
     for position in positions:
         clip_id = test_ids[position]
         target = int(predicted[position])
