@@ -43,6 +43,8 @@ benchmark: setup
 	$(BIN)/python benchmarks/bench_generalisation.py
 	$(BIN)/python benchmarks/bench_profile.py --from-db data/demo.duckdb
 	$(BIN)/python benchmarks/bench_dashboard.py
+	$(BIN)/python benchmarks/bench_costs.py
+	$(BIN)/python benchmarks/bench_own_data.py --clips 2000 --budget-minutes 15
 
 clean:
 	rm -rf $(VENV) data/cache data/*.duckdb data/*.building

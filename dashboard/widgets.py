@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from dashboard import export, figures, listening, queries
+from dashboard import export, figures, queries
 from results import store
 from results.schema import SCHEMA_VERSION
 
@@ -171,7 +171,9 @@ def vit_model(db: Path) -> tuple[str, str, int]:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> listening.ClipSpectrum | None:
+def _clip_spectrum(path: str, modified: float, dataset: str, clip_id: str) -> Any:
+    from dashboard import listening  # on use: its STFT code costs every page about 0.5 s of imports
+
     encoded = read(Path(path), queries.original_audio, dataset=dataset, clip_id=clip_id)
     return None if encoded is None else listening.clip_spectrum(encoded)
 
@@ -184,6 +186,8 @@ def _resonified(path: str, modified: float, experiment: str, seed: int, dataset:
     stored = read(db, queries.relevance_map, experiment, seed=seed, clip_id=clip_id, method=method)
     if clip is None or stored is None:
         return None
+    from dashboard import listening
+
     return listening.resonify(clip, stored[0], power=power, complement=complement)
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -173,6 +172,8 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     x, y = np.ravel(x), np.ravel(y)
     if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
+    from scipy import stats  # imported on use: scipy.stats takes about a second to import (the dashboard's start)
+
     return float(stats.spearmanr(x, y).statistic)
 
 
@@ -211,5 +212,7 @@ def seed_ci(values: np.ndarray, *, confidence: float = CONFIDENCE) -> Estimate:
     mean = float(values.mean())
     if n < 2:
         return Estimate(mean, mean, mean, n)
+    from scipy import stats  # imported on use, as above
+
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * values.std(ddof=1) / np.sqrt(n))
     return Estimate(mean, mean - half, mean + half, n)

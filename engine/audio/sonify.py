@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
-from engine.audio.spectrogram import resize
-from engine.audio.stft import istft, stft
+# scipy.ndimage, the resampler and the STFT are imported where they are used: the gain type is read
+# by every dashboard page, which should not pay their import time (about half a second).
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,8 @@ def upsample_relevance(relevance: np.ndarray, *, shape: tuple[int, int]) -> np.n
     >>> upsample_relevance(np.ones((4, 4)), shape=(8, 6)).shape
     (8, 6)
     """
+    from engine.audio.spectrogram import resize
+
     return np.clip(resize(relevance, shape=shape), 0.0, None)
 
 
@@ -192,6 +193,8 @@ def gain_mask(
         raise ValueError(f"smooth_frames must be at least 1, got {smooth_frames}")
     upsampled = upsample_relevance(normalise_relevance(relevance), shape=shape)
     if smooth_frames > 1:
+        from scipy.ndimage import uniform_filter1d
+
         upsampled = uniform_filter1d(upsampled, size=smooth_frames, axis=1, mode="nearest")
     gains = power_gain(normalise_relevance(upsampled), power=power, floor=floor)
     return (1.0 - gains) if complement else gains
@@ -294,10 +297,13 @@ def sonify(
     >>> kept = sonify(y, np.ones((224, 224)), loudness="none")
     >>> kept.shape, bool(np.abs(kept - y).max() < 1e-3)
     ((22050,), True)
+    >>> from engine.audio.stft import stft
     >>> S = stft(y, n_fft=3198, hop_length=989)
     >>> bool(np.allclose(sonify(y, np.ones((224, 224)), S=S), sonify(y, np.ones((224, 224)))))
     True
     """
+    from engine.audio.stft import istft, stft
+
     spectrum = stft(y, n_fft=n_fft, hop_length=hop_length) if S is None else S
     if spectrum.shape[0] != n_fft // 2 + 1:
         raise ValueError(f"S has {spectrum.shape[0]} frequency rows; an STFT with n_fft={n_fft} has {n_fft // 2 + 1}")

@@ -14,10 +14,12 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import get_window
 
 
 def _window(n_fft: int) -> np.ndarray:
+    from scipy.signal import get_window  # imported here: scipy.signal takes about 1 s to import, and the dashboard
+    # imports this module on every page while only the confusion browser's live re-sonification computes an STFT
+
     return get_window("hann", n_fft, fftbins=True).astype(np.float32)
 
 
