@@ -212,7 +212,7 @@ def seed_ci(values: np.ndarray, *, confidence: float = CONFIDENCE) -> Estimate:
     mean = float(values.mean())
     if n < 2:
         return Estimate(mean, mean, mean, n)
-    from scipy import stats  # imported on use, as above
+    from scipy.special import stdtrit  # Student t quantile (what scipy.stats.t.ppf calls), a fifth of the import time
 
-    half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + confidence / 2.0) * values.std(ddof=1) / np.sqrt(n))
     return Estimate(mean, mean - half, mean + half, n)
