@@ -55,7 +55,7 @@ def feature_cost(image: str) -> float:
     """Seconds to read one 10 s WAV and compute the display image and the model's image."""
     folder = Path(tempfile.mkdtemp())
     path = folder / "clip.wav"
-    sf.write(path, _clip(0), 44_100 // 2)
+    sf.write(path, _clip(0), SAMPLE_RATE)
 
     def once() -> None:
         y = load_audio(path)

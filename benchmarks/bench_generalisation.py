@@ -63,7 +63,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     profile = load_profile(args.profile)
-    section = profile.perceptual().get(args.section)
+    section = profile.backbones.get(args.section)
     if section is None:
         raise SystemExit(f"{profile.path}: no [{args.section}] section")
     if args.image:

@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from results.schema import SCHEMA_VERSION, TABLES, create_statements
-from results.store import ResultsError, open_results
+from results.store import ResultsError, connect_read_only, open_results, schema_version
 
 Rows = Mapping[str, pd.DataFrame]
 """Rows a unit produced, by table name."""
@@ -217,9 +217,9 @@ def read_config_hash(path: Path) -> str | None:
     if not path.is_file():
         return None
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect_read_only(path)
         try:
-            version = con.execute("SELECT max(version) FROM schema_info").fetchone()[0]
+            version = schema_version(con)
             row = con.execute(
                 "SELECT config_hash FROM runs WHERE status = 'finished' ORDER BY run_id DESC LIMIT 1"
             ).fetchone()

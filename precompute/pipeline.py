@@ -116,7 +116,7 @@ def _context(
             writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs, cache_root=cache_root,
         )
     if main.dataset.name == "synthetic":
-        confounds = {s.clean_confound for s in profile.perceptual().values() if s.clean_confound is not None}
+        confounds = {s.clean_confound for s in profile.backbones.values() if s.clean_confound is not None}
         for confound in sorted(confounds):
             main.confound_variants[confound] = _dataset_context(
                 profile, dataclasses.replace(profile.dataset, confound=confound), representations=perceptual.representations_for(profile),

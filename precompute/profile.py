@@ -238,10 +238,6 @@ class Profile:
         """The ``[cnn]`` section, or ``None``."""
         return self.backbones.get("cnn")  # type: ignore[return-value]
 
-    def perceptual(self) -> dict[str, PerceptualSection]:
-        """Return the perceptual sections the profile has, by backbone (``"vit"``, ``"cnn"``)."""
-        return dict(self.backbones)
-
     def resolved(self) -> dict[str, Any]:
         """Every section the profile has, with every key (defaults filled in): what ``runs.config`` stores."""
         sections = {"profile": self.info, "dataset": self.dataset, **{name: getattr(self, name) for name in FAMILIES},
@@ -405,7 +401,7 @@ def _check_perceptual(profile: Profile) -> None:
     from engine.explain.attribution import check_method_options, check_methods  # imports torch
 
     path = profile.path
-    for backbone, section in profile.perceptual().items():
+    for backbone, section in profile.backbones.items():
         try:
             check_methods(list(section.methods), backbone=backbone, where=f"{path} [{backbone}] methods")
             options = section.method_options

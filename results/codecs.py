@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.audio.io import decode_audio, encode_audio
+from engine.audio.io import encode_audio
 from engine.vocabulary import SAMPLE_RATE
 
 ARRAY_DTYPE = "<f2"
 AUDIO_FORMAT = "ogg"
-
-__all__ = ["ARRAY_DTYPE", "AUDIO_FORMAT", "decode_array", "decode_audio", "encode_array", "encode_stored_audio"]
 
 
 def encode_array(array: np.ndarray) -> bytes:
@@ -74,7 +72,7 @@ def encode_stored_audio(y: np.ndarray) -> bytes:
     Returns
     -------
     bytes
-        An OGG Vorbis file; :func:`decode_audio` reads it back as ``(waveform, sample_rate)``.
+        An OGG Vorbis file; :func:`engine.audio.io.decode_audio` reads it back as ``(waveform, sample_rate)``.
 
     Examples
     --------

@@ -32,7 +32,7 @@ def test_profile_models_build_at_their_sizes(name):
         fusion = LateFusionRegressor(input_heights=(149, 12), n_outputs=8, widths=widths).eval()
         assert fusion(torch.zeros(1, 1, 149, 313), torch.zeros(1, 1, 12, 431)).shape == (1, 8)
         assert CNNRegressor(input_height=149, n_outputs=7, widths=widths).eval()(torch.zeros(1, 1, 149, 313)).shape == (1, 7)
-    for section in profile.perceptual().values():
+    for section in profile.backbones.values():
         from engine.models.perceptual import create_perceptual_model
 
         model = create_perceptual_model(section.model_spec()).eval()  # random weights

@@ -117,16 +117,15 @@ def explain_clip(
     for name, attributor in attributors.items():
         relevance = attributor.attribute(tensor, target=target)[0]
         display = to_display(relevance, image=image)
-        sounds = {
-            complement: tuple(
-                sonify(y, display, S=S, n_fft=VIT_N_FFT, hop_length=VIT_HOP, power=gain.power, floor=gain.floor,
-                       smooth_frames=gain.smooth_frames, complement=complement)
-                for gain in gains
-            ) if y is not None else ()
-            for complement in (False, True)
-        }
+
+        def sounds(complement: bool, display: np.ndarray = display) -> tuple[np.ndarray, ...]:
+            if y is None:
+                return ()
+            return tuple(sonify(y, display, S=S, n_fft=VIT_N_FFT, hop_length=VIT_HOP, power=gain.power, floor=gain.floor,
+                                smooth_frames=gain.smooth_frames, complement=complement) for gain in gains)
+
         explained[name] = MethodExplanation(relevance=relevance, display=display, signed=bool(attributor.signed),
-                                            sonified=sounds[False], complement=sounds[True])
+                                            sonified=sounds(False), complement=sounds(True))
     return explained
 
 

@@ -179,13 +179,12 @@ def target_scaling(targets: str, train_labels: np.ndarray, *, kind: str) -> tupl
     ``train_labels`` is ``(N_train, n_targets)`` on the label scale; ``kind`` is ``"emotions"`` or
     ``"midlevel"``. See the module docstring for the two scalings.
     """
-    name = targets  # "thesis" or "standardised" (the section's ``targets``)
     n = train_labels.shape[1]
-    if name == "thesis":
+    if targets == "thesis":
         return np.zeros(n), np.full(n, EMOTION_SCALE if kind == "emotions" else 1.0)
-    if name == "standardised":
+    if targets == "standardised":
         return train_labels.mean(axis=0), 1.0 / (train_labels.std(axis=0) + 1e-6)
-    raise ValueError(f"targets must be one of {TARGET_SCALINGS}, got {name!r}")
+    raise ValueError(f"targets must be one of {TARGET_SCALINGS}, got {targets!r}")
 
 
 def _predicted_descriptors(

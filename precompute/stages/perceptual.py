@@ -65,7 +65,7 @@ SECTIONS = PERCEPTUAL_SECTIONS
 
 def representations_for(profile: Profile) -> set[str]:
     """Feature names the perceptual sections' models read (their images)."""
-    return {REPRESENTATION_OF[section.image] for section in profile.perceptual().values()}
+    return {REPRESENTATION_OF[section.image] for section in profile.backbones.values()}
 
 
 def experiment_id(backbone: str, section: PerceptualSection, *, confound: float | None = None) -> str:
@@ -78,14 +78,14 @@ def experiment_id(backbone: str, section: PerceptualSection, *, confound: float 
 
 def _variants(ctx: RunContext, backbone: str) -> list[float | None]:
     """``None`` (the profile's corpus) and, where the section asks for it, the clean confound."""
-    clean = ctx.profile.perceptual()[backbone].clean_confound
+    clean = ctx.profile.backbones[backbone].clean_confound
     return [None] if clean is None or ctx.dataset.name != "synthetic" else [None, clean]
 
 
 def experiments(ctx: RunContext) -> list[dict[str, Any]]:
     """Return one ``experiments`` row per perceptual section and corpus variant (its settings resolved)."""
     rows = []
-    for backbone, section in ctx.profile.perceptual().items():
+    for backbone, section in ctx.profile.backbones.items():
         for confound in _variants(ctx, backbone):
             trained = "" if confound is None else f", trained at confound {confound:g} (the clean model)"
             rows.append(experiment_row(
@@ -107,7 +107,7 @@ def units(ctx: RunContext) -> list[Unit]:
     if not any(r.label for r in ctx.records):
         return []
     out = []
-    for backbone, section in ctx.profile.perceptual().items():
+    for backbone, section in ctx.profile.backbones.items():
         variants = _variants(ctx, backbone)
         for confound in variants:
             for seed in section.seeds:
@@ -134,7 +134,7 @@ def _labels(ctx: RunContext) -> np.ndarray:
 
 def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
     """Train one perceptual model, evaluate it on the test clips and explain it."""
-    section = ctx.profile.perceptual()[backbone]
+    section = ctx.profile.backbones[backbone]
     started = time.perf_counter()
     train_ctx = ctx if confound is None else ctx.with_confound(confound)
     labels, train_labels = _labels(ctx), _labels(train_ctx)
@@ -403,7 +403,7 @@ def contrast_unit(ctx: RunContext, backbone: str, seed: int, confound: float) ->
 
     Reads both models' stem shares back from the building database (their units run first).
     """
-    section = ctx.profile.perceptual()[backbone]
+    section = ctx.profile.backbones[backbone]
     shortcut, clean = experiment_id(backbone, section), experiment_id(backbone, section, confound=confound)
     stems = ctx.writer.query(
         "SELECT experiment_id, clip_id, method, relevance_share - area_share AS excess FROM relevance_by_stem "
