@@ -45,6 +45,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/bench_dashboard.py
 	$(BIN)/python benchmarks/bench_costs.py
 	$(BIN)/python benchmarks/bench_own_data.py --clips 2000 --budget-minutes 15
+	$(BIN)/python benchmarks/bench_ray.py
 
 clean:
 	rm -rf $(VENV) data/cache data/*.duckdb data/*.building

@@ -103,7 +103,7 @@ def main() -> None:
         seed_everything(seed)
         spec = section.model_spec()
         model = create_perceptual_model(spec)
-        config = train_config(section, seed=seed, device="cpu", epochs=60, batch_size=8, learning_rate=1e-4)
+        config = train_config(section, seed=seed, device="cpu")
         started = time.perf_counter()
         result = fit(model, train_inputs=[x[train][:, None]], train_targets=y[train], val_inputs=[x[val][:, None]],
                      val_targets=y[val], config=config,

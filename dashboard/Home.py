@@ -16,6 +16,7 @@ st.set_page_config(page_title="MER workbench", page_icon="🎧", layout="wide")
 PAGES = {
     "Overview": [
         st.Page("views/overview.py", title="Home", icon=":material/home:", url_path="home", default=True),
+        st.Page("views/compare.py", title="Run comparison", icon=":material/compare_arrows:", url_path="compare"),
     ],
     "Feature route": [
         st.Page("views/feature_sets.py", title="Feature sets", icon=":material/bar_chart:", url_path="feature_sets"),
@@ -26,6 +27,7 @@ PAGES = {
         st.Page("views/confusion.py", title="Confusion browser", icon=":material/headphones:", url_path="confusion"),
         st.Page("views/attribution_quality.py", title="Attribution quality", icon=":material/balance:", url_path="attribution_quality"),
         st.Page("views/explain_clip.py", title="Explain your clip", icon=":material/upload_file:", url_path="explain_clip"),
+        st.Page("views/listening_study.py", title="Listening study", icon=":material/hearing:", url_path="listening_study"),
     ],
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from typing import Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -67,3 +68,38 @@ def figure_image(figure: go.Figure, *, format: str, width: int = 1000, height: i
         raise ValueError(f"figure format must be one of {FIGURE_FORMATS}, got {format!r}")
     height = height or int(figure.layout.height or 450)
     return figure.to_image(format=format, width=width, height=height, scale=2 if format == "png" else 1)
+
+
+def figure_images(figures: Iterable[tuple[go.Figure, int]], *, format: str = "png", scale: float = 1.5) -> list[bytes]:
+    """Render many figures in one Kaleido browser session: ``(figure, width in px)`` each, in order.
+
+    One session costs a few seconds to start and a fraction of a second per figure, against a new
+    browser per :func:`figure_image` call. ``figures`` may be a generator that waits for figures still
+    being made (the browser starts meanwhile). Runs in a worker thread, so it works whether or not
+    the caller is inside an event loop.
+
+    Raises
+    ------
+    ValueError
+        ``format`` is not one of :data:`FIGURE_FORMATS`.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import kaleido
+
+    if format not in FIGURE_FORMATS:
+        raise ValueError(f"figure format must be one of {FIGURE_FORMATS}, got {format!r}")
+    pending = iter(figures)
+
+    async def render() -> list[bytes]:
+        out = []
+        async with kaleido.Kaleido(n=1) as browser:
+            while (item := await asyncio.to_thread(next, pending, None)) is not None:
+                figure, width = item
+                out.append(await browser.calc_fig(figure.to_dict(), opts=dict(format=format, width=width, scale=scale,
+                                                                              height=int(figure.layout.height or 450))))
+        return out
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, render()).result()

@@ -434,3 +434,44 @@ def perturbation_curves(curves: pd.DataFrame, *, removal: str, curve: str) -> go
     fig.update_layout(title=f"{removal}: {label} ({better})", xaxis=dict(title="share of tiles removed", tickformat=".0%"),
                       yaxis=dict(title="p(explained class)", range=[0, 1]), height=340, margin=dict(l=10, r=10, t=40, b=40))
     return fig
+
+
+def interval_forest(frame: pd.DataFrame, *, xaxis_title: str, reference: float = 0.0) -> go.Figure:
+    """Draw one point with its 95 % CI per row, a dashed line at ``reference`` (no difference, no agreement).
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        Rows with ``label`` (the y axis, top to bottom), ``value``, ``low``, ``high``.
+    xaxis_title : str
+        What the values are.
+    reference : float
+        Where the dashed line goes. A point whose CI excludes it is drawn in colour, one whose CI
+        contains it in grey.
+    """
+    excludes = (frame["low"] > reference) | (frame["high"] < reference)
+    fig = go.Figure()
+    for clear, name, colour in ((True, f"CI excludes {reference:g}", OURS), (False, f"CI contains {reference:g}", THESIS)):
+        rows = frame[excludes == clear]
+        fig.add_scatter(
+            x=rows["value"], y=rows["label"], mode="markers", name=name, marker=dict(color=colour, size=9),
+            error_x=dict(type="data", symmetric=False, array=rows["high"] - rows["value"],
+                         arrayminus=rows["value"] - rows["low"], visible=True, color=colour),
+            hovertemplate="%{y}<br>%{x:+.3f}<extra></extra>",
+        )
+    fig.add_vline(x=reference, line_dash="dash", line_color="black")
+    fig.update_layout(xaxis_title=xaxis_title, height=max(240, 80 + 28 * len(frame)), margin=dict(l=10, r=10, t=30, b=40),
+                      yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=list(frame["label"])),
+                      legend=dict(orientation="h", y=1.08))
+    return fig
+
+
+def confusion_heatmap(counts: pd.DataFrame, *, title: str = "") -> go.Figure:
+    """Draw a confusion matrix (rows: true class, columns: predicted) as a heatmap with the counts printed."""
+    fig = go.Figure(go.Heatmap(
+        z=counts.to_numpy(), x=[f"predicted {c}" for c in counts.columns], y=[f"true {c}" for c in counts.index],
+        colorscale="Blues", showscale=False, text=counts.to_numpy(), texttemplate="%{text}", textfont=dict(size=18),
+        hovertemplate="%{y}, %{x}: %{z}<extra></extra>",
+    ))
+    fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=40), yaxis=dict(autorange="reversed"))
+    return fig

@@ -356,6 +356,24 @@ def sonified_audio(
     return None if row is None else bytes(row[0])
 
 
+def study_candidates(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, gain: str, dataset: str) -> pd.DataFrame:
+    """Return the clips and methods a listening study can play: both sonification variants stored at ``gain``.
+
+    One row per clip and method with the model's test decision (``actual``, ``predicted``,
+    ``confidence``) and whether the clip's original audio is stored (``has_original``).
+    """
+    return _df(
+        con,
+        "SELECT s.clip_id, s.method, c.actual, c.predicted, c.confidence, a.clip_id IS NOT NULL AS has_original "
+        "FROM sonifications s JOIN sonifications o ON o.experiment_id = s.experiment_id AND o.seed = s.seed "
+        "AND o.clip_id = s.clip_id AND o.method = s.method AND o.gain = s.gain AND o.variant = 'complement' "
+        "JOIN classifications c ON c.experiment_id = s.experiment_id AND c.seed = s.seed AND c.clip_id = s.clip_id "
+        "LEFT JOIN audio_originals a ON a.dataset = ? AND a.clip_id = s.clip_id "
+        "WHERE s.experiment_id = ? AND s.seed = ? AND s.gain = ? AND s.variant = 'sonified' ORDER BY s.clip_id, s.method",
+        [dataset, experiment_id, seed, gain],
+    )
+
+
 def stem_shares(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, clip_id: str, method: str) -> pd.DataFrame:
     return _df(
         con,
@@ -449,6 +467,21 @@ def reliance_summary(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed
         "SELECT stem, avg(p_with - p_without) AS reliance, stddev_samp(p_with - p_without) AS reliance_sd, "
         "count(*) AS clips FROM stem_reliance WHERE experiment_id = ? AND seed = ? GROUP BY stem ORDER BY reliance DESC",
         [experiment_id, seed],
+    )
+
+
+def ear_checks(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int, gain: str | None = None,
+               clip_id: str | None = None) -> pd.DataFrame:
+    """Return the model's-ear rows: p(explained class) for each explained clip, its sonification (B) and complement (C).
+
+    One row per clip, method and gain (optionally one gain, one clip); see ``engine/explain/model_ear.py``.
+    """
+    return _df(
+        con,
+        "SELECT clip_id, method, gain, target_class, p_original, p_sonified, p_complement FROM ear_checks "
+        "WHERE experiment_id = ? AND seed = ? AND (? IS NULL OR gain = ?) AND (? IS NULL OR clip_id = ?) "
+        "ORDER BY method, gain, clip_id",
+        [experiment_id, seed, gain, gain, clip_id, clip_id],
     )
 
 
@@ -571,3 +604,61 @@ def descriptor_rank_agreement(con: duckdb.DuckDBPyConnection, *, dataset: str) -
 def stored_models(con: duckdb.DuckDBPyConnection) -> list[PerceptualModel]:
     """Every stored perceptual model (ViT or CNN) with its settings and clip length, the pages' default first."""
     return settings.perceptual_models(con)
+
+
+# run comparison and report ----------------------------------------------------------------------
+def regression_outputs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every regression model's test predictions: ``experiment_id``, ``seed``, ``clip_id``, ``target``, ``predicted``, ``actual``."""
+    return _df(
+        con,
+        "SELECT experiment_id, seed, clip_id, target, predicted, actual FROM predictions ORDER BY experiment_id, seed, clip_id, target",
+    )
+
+
+def classifier_outputs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every perceptual model's test decisions: ``experiment_id``, ``seed``, ``clip_id``, ``actual``, ``predicted``."""
+    return _df(con, "SELECT experiment_id, seed, clip_id, actual, predicted FROM classifications ORDER BY experiment_id, seed, clip_id")
+
+
+def matched_reference(con: duckdb.DuckDBPyConnection, *, route: str, metric: str) -> pd.DataFrame:
+    """Return the thesis's figures for a route's experiments, matched on route, input, head and feature set.
+
+    Columns ``experiment_id``, ``target``, ``mean``, ``sd``, ``thesis_input``. Mid2E experiments on
+    other descriptors than the thesis's (it used A2Mid-*predicted* ones) are matched on head and
+    feature set; ``thesis_input`` says which descriptors the thesis's figure is for. Empty when the
+    run had no thesis figures.
+    """
+    columns = ["experiment_id", "target", "mean", "sd", "thesis_input"]
+    reference = reference_figures(con)
+    if reference.empty:
+        return pd.DataFrame(columns=columns)
+    reference = reference[(reference["metric"] == metric) & (reference["route"] == route)]
+    keys = ["route", "input", "head", "feature_set"]
+    found = experiments(con)[["experiment_id", *keys]]
+    exact = found.merge(reference.assign(thesis_input=reference["input"]), on=keys)
+    if route != "Mid2E":
+        return exact[columns].reset_index(drop=True)
+    loose = found.merge(reference.rename(columns={"input": "thesis_input"}), on=["route", "head", "feature_set"])
+    return pd.concat([exact, loose[~loose["experiment_id"].isin(exact["experiment_id"])]])[columns].reset_index(drop=True)
+
+
+def has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Tell whether the database has a table (a reader of a table added later can say "not computed for this run")."""
+    row = con.cursor().execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()
+    return bool(row and row[0])
+
+
+def most_confident_explained(con: duckdb.DuckDBPyConnection, experiment_id: str, *, seed: int) -> pd.DataFrame:
+    """Per confusion-matrix cell, the most confident test clip whose relevance maps are stored.
+
+    Columns ``actual``, ``predicted``, ``clip_id``, ``confidence``; one row per cell that has such a clip.
+    """
+    return _df(
+        con,
+        "SELECT c.actual, c.predicted, c.clip_id, c.confidence FROM classifications c "
+        "WHERE c.experiment_id = ? AND c.seed = ? AND c.clip_id IN "
+        "(SELECT clip_id FROM relevance_maps WHERE experiment_id = ? AND seed = ?) "
+        "QUALIFY row_number() OVER (PARTITION BY c.actual, c.predicted ORDER BY c.confidence DESC, c.clip_id) = 1 "
+        "ORDER BY c.actual, c.predicted",
+        [experiment_id, seed, experiment_id, seed],
+    )

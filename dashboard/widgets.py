@@ -134,9 +134,17 @@ def database() -> Path | None:
     return found[0] if found else None
 
 
-def require_database() -> Path:
-    """Return the chosen database, or show a message on how to build one (and the page stops there)."""
-    path = database()
+def databases() -> dict[str, Path]:
+    """Return the runs on offer by name (file stem), newest first: the pinned database alone in hosted mode."""
+    pinned = pinned_database()
+    if pinned is not None:
+        return {pinned.stem: pinned}
+    return {p.stem: p for p in store.available_databases()}
+
+
+def require_database(path: Path | None = None) -> Path:
+    """Return the chosen database (or ``path``), or show why it cannot be read (and the page stops there)."""
+    path = database() if path is None else path
     if path is None or not path.is_file():
         if path is not None:
             st.warning(f"{path} does not exist.")
@@ -210,6 +218,52 @@ def audio_player(label: str, data: bytes | None, *, format: str = "audio/ogg") -
         st.audio(data, format=format)
 
 
+def _run_outputs(path: Path) -> dict[str, pd.DataFrame]:
+    return {"experiments": read(path, queries.experiments), "regression": read(path, queries.regression_outputs),
+            "decisions": read(path, queries.classifier_outputs)}
+
+
+@st.cache_data(max_entries=32, show_spinner="Comparing the runs (bootstrap over clips)…")
+def _compared(a: str, a_modified: float, b: str, b_modified: float, options: tuple) -> pd.DataFrame:
+    from dashboard import comparison
+
+    return comparison.compare_runs(_run_outputs(Path(a)), _run_outputs(Path(b)), same_run=a == b, **dict(options))
+
+
+def compare_runs(a: Path, b: Path, **options: Any) -> pd.DataFrame:
+    """Return ``comparison.compare_runs`` of two results databases (cached on both files' modification times)."""
+    a, b = a.resolve(), b.resolve()
+    return _compared(str(a), a.stat().st_mtime, str(b), b.stat().st_mtime, tuple(sorted(options.items())))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _report(path: str, modified: float, base_url: str | None) -> bytes:
+    from dashboard import report
+
+    con = store.connect_read_only(Path(path))
+    try:
+        return report.build_report(con, run=Path(path).stem, base_url=base_url).encode("utf-8")
+    finally:
+        con.close()
+
+
+def report_html(db: Path, *, base_url: str | None = None) -> bytes:
+    """Return the one-file HTML report of a results database: the same as ``python -m precompute report`` writes."""
+    return _report(str(db), db.stat().st_mtime, base_url)
+
+
+def dashboard_url() -> str | None:
+    """Return the address this dashboard is served at (``http://host:8501``, with its base path), or ``None``."""
+    from urllib.parse import urlsplit
+
+    url = getattr(st.context, "url", None)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"{parts.scheme}://{parts.netloc}" + (f"/{base}" if base else "")
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _figure(builder: str, args: tuple, kwargs: tuple) -> Any:
     # Building a Plotly figure (validation of every trace) costs 30-250 ms; the same data gives the same
@@ -275,6 +329,16 @@ def top_percent(highlight: str) -> float | None:
     """``"top 10 %"`` to 10.0; ``"whole map"`` (or anything else) to None (see ``figures.relevance_overlay``)."""
     parts = highlight.split()
     return float(parts[1]) if len(parts) == 3 and parts[0] == "top" else None
+
+
+def lazy_expander(label: str, *, key: str) -> Any | None:
+    """Return an expander whose content is drawn only while it is open: the container when open, else None.
+
+    A plain expander's content is computed and sent on every rerun even when closed; opening this one
+    reruns the page once, and closing it stops paying for what it holds.
+    """
+    box = st.expander(label, key=key, on_change="rerun")
+    return box if box.open else None
 
 
 __all__ = ["page", "run_selector", "database", "require_database", "read", "vit_model", "audio_player", "chart", "top_percent", "HIGHLIGHTS",

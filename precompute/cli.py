@@ -1,4 +1,4 @@
-"""Command line: ``python -m precompute run|explain ...`` (see ``--help``)."""
+"""Command line: ``python -m precompute run|explain|report ...`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true", help="ignore finished work and rebuild from scratch")
     run.add_argument("--device", default="auto", help="torch device: auto (GPU if present), cpu, cuda")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (messages only)")
-    run.add_argument("--jobs", type=int, default=0, help="processes for feature extraction (default: one per core, at most 8)")
+    run.add_argument("--jobs", type=int, default=0, help="processes for feature extraction (default: one per core, at most 8; "
+                                                          "with --ray: feature tasks in flight, default twice the cluster's CPUs)")
     run.add_argument("--cache-dir", type=Path, default=None,
                      help="feature cache folder (default: [profile] cache_dir, else data/cache); any writable place")
+    run.add_argument("--ray", metavar="ADDRESS", default=None,
+                     help="run on a Ray cluster: auto (the cluster `ray start` started here), local (start one on this "
+                          "machine) or HOST:PORT of the head; data and --cache-dir must be at the same path on every node")
+    run.add_argument("--ray-parquet-rows", type=int, default=None, metavar="N",
+                     help="with --ray: tables of at least N rows come back as Parquet files in the shared cache folder "
+                          "instead of through Ray's object store (default 1000000)")
 
     explain = commands.add_parser("explain", help="predict, attribute and sonify one audio file with the stored ViT")
     explain.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3, ...)")
@@ -46,11 +53,16 @@ def _parser() -> argparse.ArgumentParser:
     compact = commands.add_parser("compact", help="write a smaller read-only copy of a results database for hosting")
     compact.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
     compact.add_argument("--out", type=Path, required=True, help="the copy to write (e.g. hosted/demo.duckdb)")
+    report = commands.add_parser("report", help="write a run's one-file HTML report (and a PDF of it)")
+    report.add_argument("--db", type=Path, default=Path("data/demo.duckdb"), help="results database (default: data/demo.duckdb)")
+    report.add_argument("--out", type=Path, default=Path("report.html"), help="HTML file to write (default: report.html)")
+    report.add_argument("--pdf", type=Path, default=None, help="also print it to this PDF (system Chromium), a page per section")
+    report.add_argument("--base-url", default=None, help="the dashboard's address (e.g. http://host:8501): sections link to their views")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command (``run``, ``new-profile``, ``explain``, ``summary``, ``compact``); return the exit status."""
+    """Run one command (``run``, ``new-profile``, ``explain``, ``summary``, ``compact``, ``report``); return the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
@@ -60,11 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         return _compact(args)
     if args.command == "new-profile":
         return _new_profile(args)
+    if args.command == "report":
+        return _report(args)
     return _explain(args)
 
 
 def _run(args: argparse.Namespace) -> int:
     from engine.datasets.soundtracks import DatasetError
+    from precompute.cluster import ClusterError
     from precompute.database import DatabaseLockedError, SchemaMismatchError
     from precompute.pipeline import DATA_DIR, run
 
@@ -78,8 +93,10 @@ def _run(args: argparse.Namespace) -> int:
             show_progress=not args.no_progress,
             jobs=args.jobs,
             cache_dir=args.cache_dir,
+            ray=args.ray,
+            ray_parquet_rows=args.ray_parquet_rows,
         )
-    except (ProfileError, SchemaMismatchError, DatabaseLockedError, DatasetError) as error:
+    except (ProfileError, SchemaMismatchError, DatabaseLockedError, DatasetError, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -142,4 +159,20 @@ def _compact(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{args.out}: {size / 1e6:.1f} MB (from {args.db.stat().st_size / 1e6:.1f} MB), read-only copy for hosting")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from precompute.report import ReportError, write_report
+    from results.store import ResultsError
+
+    try:
+        written = write_report(args.db, args.out, pdf=args.pdf, base_url=args.base_url)
+    except (ResultsError, ReportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{written.html}: {written.html.stat().st_size / 1e6:.1f} MB, {written.sections} sections, {written.figures} figures "
+          f"in {written.html_seconds:.1f} s")
+    if written.pdf is not None:
+        print(f"{written.pdf}: {written.pages} pages in {written.pdf_seconds:.1f} s")
     return 0

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -88,6 +88,18 @@ class RunContext:
             self._features = _compute_features(self)
         return self._features
 
+    def use_features(self, features: Features) -> None:
+        """Take features computed elsewhere (on a Ray cluster, :mod:`precompute.cluster`) instead of computing them."""
+        self._features = features
+
+    def contexts(self) -> "list[RunContext]":
+        """Return this context and every context it holds (``a2mid_train``, ``confound_variants``), each once."""
+        found: list[RunContext] = [self]
+        for other in (self.a2mid_train, *self.confound_variants.values()):
+            if other is not None and all(other is not seen for seen in found):
+                found += [c for c in other.contexts() if all(c is not seen for seen in found)]
+        return found
+
     def split_index(self, split: str) -> np.ndarray:
         """Row indices (into ``features().clip_ids``) of the usable clips in ``split``."""
         by_id = self.records_by_id
@@ -122,13 +134,9 @@ def dataset_fingerprint(options: dict[str, Any], *, data_root: str, clip_seconds
 
 def _compute_features(ctx: RunContext) -> Features:
     ctx.cache_dir.mkdir(parents=True, exist_ok=True)
-    clip_ids: list[str] = []
-    per_clip: dict[str, list[np.ndarray]] = {name: [] for name in ctx.representations}
-    # Clips the adapter itself left out (e.g. a listed file that is missing) are reported the same way.
-    skipped: dict[str, str] = {str(clip): str(reason) for clip, reason in getattr(ctx.dataset, "skipped", [])}
     progress = bar(total=len(ctx.records), desc="features", unit="clip", enabled=ctx.show_progress)
     job = partial(
-        _clip_features_or_reason, ctx.dataset, representations=ctx.representations, cache_dir=ctx.cache_dir,
+        clip_features_or_reason, ctx.dataset, representations=ctx.representations, cache_dir=ctx.cache_dir,
         clip_seconds=ctx.clip_seconds,
     )
     clip_order = [record.clip_id for record in ctx.records]
@@ -145,16 +153,37 @@ def _compute_features(ctx: RunContext) -> Features:
             results = pool.map(job, clip_order, chunksize=4)
         else:
             results = map(job, clip_order)
-        for clip_id, (arrays, reason) in zip(clip_order, results):
-            if arrays is None:
-                skipped[clip_id] = reason
-                say(f"skipped {clip_id}: {reason}")
-            else:
-                clip_ids.append(clip_id)
-                for name in ctx.representations:
-                    per_clip[name].append(arrays[name])
-            progress.update(1)
+        features = gather_features(ctx, zip(clip_order, results), on_clip=lambda: progress.update(1))
     progress.close()
+    return features
+
+
+def gather_features(
+    ctx: RunContext, results: Iterable[tuple[str, tuple[dict[str, np.ndarray] | None, str]]],
+    *, on_clip: Callable[[], None] = lambda: None,
+) -> Features:
+    """Stack per-clip results ``(clip_id, (arrays, reason))``, given in record order, into the run's features.
+
+    A clip with ``arrays`` None is reported and recorded as skipped with its ``reason``, as are the
+    clips the dataset adapter itself left out. ``on_clip`` is called once per clip (progress).
+
+    Raises
+    ------
+        RuntimeError: no clip was readable.
+    """
+    clip_ids: list[str] = []
+    per_clip: dict[str, list[np.ndarray]] = {name: [] for name in ctx.representations}
+    # Clips the adapter itself left out (e.g. a listed file that is missing) are reported the same way.
+    skipped: dict[str, str] = {str(clip): str(reason) for clip, reason in getattr(ctx.dataset, "skipped", [])}
+    for clip_id, (arrays, reason) in results:
+        if arrays is None:
+            skipped[clip_id] = reason
+            say(f"skipped {clip_id}: {reason}")
+        else:
+            clip_ids.append(clip_id)
+            for name in ctx.representations:
+                per_clip[name].append(arrays[name])
+        on_clip()
     if not clip_ids:
         raise RuntimeError(f"no readable clips in dataset {ctx.dataset.name!r} ({len(skipped)} skipped)")
     return Features(
@@ -173,7 +202,7 @@ def _cache_file(cache_dir: Path, clip_id: str) -> Path:
     return cache_dir / f"{clip_id}.npz"
 
 
-def _clip_features_or_reason(
+def clip_features_or_reason(
     dataset: Dataset, clip_id: str, *, representations: tuple[str, ...], cache_dir: Path, clip_seconds: float
 ) -> tuple[dict[str, np.ndarray] | None, str]:
     """``(arrays, "")`` for a usable clip, ``(None, reason)`` for one to skip (runs in a worker process)."""

@@ -14,17 +14,29 @@ import datetime as dt
 import fcntl
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import duckdb
 import pandas as pd
 
-from results.schema import SCHEMA_VERSION, TABLES, create_statements
+from results.schema import SCHEMA_VERSION, TABLES, columns, create_statements
 from results.store import ResultsError, connect_read_only, open_results, schema_version
 
-Rows = Mapping[str, pd.DataFrame]
-"""Rows a unit produced, by table name."""
+Rows = Mapping[str, "pd.DataFrame | ParquetRows"]
+"""Rows a unit produced, by table name: a data frame, or (from a cluster worker) a Parquet file of them."""
+
+
+@dataclass(frozen=True)
+class ParquetRows:
+    """Rows of one table that a cluster worker wrote as a Parquet file on shared storage (see precompute.cluster).
+
+    The writer ingests the file with DuckDB inside the unit's transaction; the file is the caller's to delete.
+    """
+
+    path: str
+    rows: int
 
 
 def building_path(db_path: Path) -> Path:
@@ -99,6 +111,16 @@ class ResultsWriter:
             self.con.execute(statement)
         if found is None:
             self.con.execute("INSERT INTO schema_info VALUES (?)", [SCHEMA_VERSION])
+        for table in TABLES:
+            present = [row[0] for row in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table]).fetchall()]
+            if tuple(present) != columns(table):
+                self.con.close()
+                raise SchemaMismatchError(
+                    f"{self.path}: table {table} has columns {present}, this code writes {list(columns(table))} "
+                    f"(an earlier layout of schema version {SCHEMA_VERSION}); start again with --fresh"
+                )
 
     def close(self) -> None:
         """Checkpoint and close the database."""
@@ -121,12 +143,15 @@ class ResultsWriter:
         versions: Mapping[str, str],
         git_revision: str,
         device: str,
+        cluster: Mapping[str, Any] | None = None,
     ) -> int:
-        """Record a new run as ``running``; return its id."""
+        """Record a new run as ``running``; return its id. ``cluster`` describes the Ray cluster of a ``--ray`` run."""
         run_id = int(self.con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0])
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running')",
-            [run_id, profile, dataset, json.dumps(config), config_hash, json.dumps(versions), git_revision, device, _now()],
+            "INSERT INTO runs (run_id, profile, dataset, config, config_hash, versions, git_revision, device, started_at, "
+            "finished_at, status, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running', ?)",
+            [run_id, profile, dataset, json.dumps(config), config_hash, json.dumps(versions), git_revision, device, _now(),
+             None if cluster is None else json.dumps(cluster, sort_keys=True)],
         )
         return run_id
 
@@ -151,11 +176,16 @@ class ResultsWriter:
     def write_unit(self, unit: str, rows: Rows, *, run_id: int, seconds: float, peak_rss_mb: float) -> None:
         """Insert every table's rows and mark ``unit`` done, all in one transaction.
 
-        ``peak_rss_mb`` is the process's peak resident memory so far (it only grows).
+        ``peak_rss_mb`` is the process's peak resident memory so far (it only grows). A table's rows are
+        a data frame or a :class:`ParquetRows` file, which DuckDB reads straight from disk.
         """
         self.con.execute("BEGIN TRANSACTION")
         try:
             for table, frame in rows.items():
+                if isinstance(frame, ParquetRows):
+                    if frame.rows:
+                        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [frame.path])
+                    continue
                 if frame is None or frame.empty:
                     continue
                 self.con.register("unit_rows", frame)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import resource
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -23,6 +25,9 @@ from precompute.progress import bar, say
 from precompute.stages import Unit, audio_regression, corpus, mid2e, order_units, perceptual
 from results.store import DATA_DIR, default_database
 
+if TYPE_CHECKING:  # Ray is imported only for --ray runs
+    from precompute.cluster import Cluster
+
 
 def run(
     profile_name: str,
@@ -34,28 +39,46 @@ def run(
     show_progress: bool = True,
     jobs: int = 0,
     cache_dir: Path | None = None,
+    ray: str | None = None,
+    ray_parquet_rows: int | None = None,
 ) -> Path:
     """Build (or resume building) the results database of a profile; returns its path.
 
     ``jobs`` processes extract features in parallel (0: one per CPU core, at most 8). Features are
     cached under ``cache_dir``, else the profile's ``[profile] cache_dir``, else ``data/cache``.
+    ``ray`` (``auto``, ``local`` or ``HOST:PORT``) runs the work on a Ray cluster
+    (:mod:`precompute.cluster`); this process stays the only writer of the database. Then ``jobs``
+    caps the feature tasks in flight (0: twice the cluster's CPUs), and a table of at least
+    ``ray_parquet_rows`` rows (default :data:`precompute.cluster.PARQUET_MIN_ROWS`) comes back from a
+    worker as a Parquet file under the cache folder, which must then be shared by every node.
 
     Raises
     ------
         KeyboardInterrupt: the run was interrupted; finished units are kept for the next run.
         precompute.database.DatabaseLockedError: another run is writing the same database.
+        precompute.cluster.ClusterError: the Ray cluster cannot be reached.
     """
     profile = load_profile(profile_name)
     final = Path(db) if db else default_database(profile.name)
     cache_root = Path(cache_dir or profile.info.cache_dir or DATA_DIR / "cache")
-    with write_lock(final):
-        return _run_locked(profile, final=final, data_root=Path(data_root), fresh=fresh, device=device,
-                           show_progress=show_progress, jobs=jobs, cache_root=cache_root)
+    cluster = None
+    if ray is not None:
+        from precompute.cluster import connect
+
+        cluster = connect(ray)
+    try:
+        with write_lock(final):
+            return _run_locked(profile, final=final, data_root=Path(data_root), fresh=fresh, device=device,
+                               show_progress=show_progress, jobs=jobs, cache_root=cache_root, cluster=cluster,
+                               ray_parquet_rows=ray_parquet_rows)
+    finally:
+        if cluster is not None:
+            cluster.close()
 
 
 def _run_locked(
     profile: Profile, *, final: Path, data_root: Path, fresh: bool, device: str, show_progress: bool, jobs: int,
-    cache_root: Path,
+    cache_root: Path, cluster: "Cluster | None" = None, ray_parquet_rows: int | None = None,
 ) -> Path:
     config_hash = profile.config_hash(data_root=str(data_root.resolve()))
     if not fresh and read_config_hash(final) == config_hash:
@@ -73,7 +96,11 @@ def _run_locked(
     writer = ResultsWriter(building)
     if writer.mark_killed_runs():
         say("an earlier run on this database was killed; its finished units are kept")
-    device = resolve_device(device)
+    device = cluster.resolve_device(device) if cluster else resolve_device(device)
+    if cluster:
+        device_label = cluster.device_label(device)
+    else:
+        device_label = device if device == "cpu" else f"{device} ({torch.cuda.get_device_name(0)})"
     run_id = writer.start_run(
         profile=profile.name,
         dataset=profile.dataset.name,
@@ -81,14 +108,17 @@ def _run_locked(
         config_hash=config_hash,
         versions=provenance.library_versions(),
         git_revision=provenance.git_revision(),
-        device=device if device == "cpu" else f"{device} ({torch.cuda.get_device_name(0)})",
+        device=device_label,
+        cluster=cluster.description if cluster else None,
     )
     status = "failed"
     try:
-        jobs = jobs or min(8, os.cpu_count() or 1)
+        if cluster is None:
+            jobs = jobs or min(8, os.cpu_count() or 1)
         ctx = _context(profile, writer=writer, data_root=data_root, device=device, show_progress=show_progress, jobs=jobs,
                        cache_root=cache_root)
-        _run_units(ctx, _plan(ctx, data_root=data_root), run_id=run_id)
+        _run_units(ctx, _plan(ctx, data_root=data_root), run_id=run_id, data_root=data_root,
+                   cluster=cluster, cache_root=cache_root, ray_parquet_rows=ray_parquet_rows)
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -177,11 +207,18 @@ def _plan(ctx: RunContext, *, data_root: Path) -> list[Unit]:
     ])
 
 
-def _run_units(ctx: RunContext, units: list[Unit], *, run_id: int) -> None:
+def _run_units(
+    ctx: RunContext, units: list[Unit], *, run_id: int, data_root: Path = DATA_DIR, cluster: "Cluster | None" = None,
+    cache_root: Path = DATA_DIR / "cache", ray_parquet_rows: int | None = None,
+) -> None:
     done = ctx.writer.done_units()
     todo = [unit for unit in units if unit.name not in done]
     if len(todo) < len(units):
         say(f"{len(units) - len(todo)} of {len(units)} units already done; {len(todo)} to go")
+    if cluster is not None and todo:
+        _run_units_on(ctx, todo, done=done, total=len(units), run_id=run_id, data_root=data_root,
+                      cache_root=cache_root, parquet_rows=ray_parquet_rows)
+        return
     overall = bar(total=len(units), desc="run", unit="unit", enabled=ctx.show_progress)
     overall.update(len(units) - len(todo))
     for unit in todo:
@@ -192,6 +229,32 @@ def _run_units(ctx: RunContext, units: list[Unit], *, run_id: int) -> None:
         ctx.writer.write_unit(unit.name, rows, run_id=run_id, seconds=time.perf_counter() - started, peak_rss_mb=peak_mb)
         overall.update(1)
     overall.close()
+
+
+def _run_units_on(
+    ctx: RunContext, todo: list[Unit], *, done: set[str], total: int, run_id: int, data_root: Path, cache_root: Path,
+    parquet_rows: int | None,
+) -> None:
+    """Run the units on the connected Ray cluster (:mod:`precompute.cluster`), committing each here as it finishes."""
+    from precompute.cluster import PARQUET_MIN_ROWS, extract_features, run_units, spill_folder
+
+    extract_features(ctx, jobs=ctx.jobs)
+    overall = bar(total=total, desc="run", unit="unit", enabled=ctx.show_progress)
+    overall.update(total - len(todo))
+
+    def commit(name: str, rows, seconds: float, peak_mb: float) -> None:
+        ctx.writer.write_unit(name, rows, run_id=run_id, seconds=seconds, peak_rss_mb=peak_mb)
+
+    def on_commit(name: str) -> None:
+        overall.set_postfix_str(name)
+        overall.update(1)
+
+    try:
+        run_units(ctx, todo, done=done, planner=functools.partial(_plan, data_root=data_root), commit=commit,
+                  on_commit=on_commit, spill_dir=spill_folder(cache_root, ctx.writer.path),
+                  parquet_min_rows=PARQUET_MIN_ROWS if parquet_rows is None else parquet_rows)
+    finally:
+        overall.close()
 
 
 def _building_hash(path: Path) -> str | None:

@@ -205,8 +205,8 @@ SECTIONS: dict[str, type] = {
 """Every section a profile may hold, and the dataclass that reads it."""
 KNOWN_KEYS: dict[str, set[str]] = {name: {f.name for f in dataclasses.fields(cls)} for name, cls in SECTIONS.items()}
 """Every key each section may hold; anything else is refused when the profile is read."""
-SELECTIONS = {"a2e": ("loss", "pearson_r"), "a2mid": ("loss", "pearson_r"),
-              **{backbone: ("loss", "balanced_accuracy") for backbone in BACKBONE_SECTIONS}}
+SELECTIONS = {"a2e": ("loss", "pearson_r", "last"), "a2mid": ("loss", "pearson_r", "last"),
+              **{backbone: ("loss", "balanced_accuracy", "last") for backbone in BACKBONE_SECTIONS}}
 
 
 @dataclass(frozen=True)

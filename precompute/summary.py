@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.explain.model_ear import ear_summary
 from results.store import open_results
 
 REGRESSION = """
@@ -44,6 +45,9 @@ RELIANCE = """
 SELECT experiment_id, seed, stem, avg(p_with - p_without) AS reliance, stddev_samp(p_with - p_without) AS sd, count(*) AS clips
 FROM stem_reliance GROUP BY ALL ORDER BY ALL
 """
+EAR = """
+SELECT experiment_id, seed, gain, method, clip_id, p_sonified, p_complement FROM ear_checks ORDER BY ALL
+"""
 STEMS = """
 SELECT experiment_id, seed, method, stem, avg(relevance_share) AS relevance, avg(area_share) AS area
 FROM relevance_by_stem GROUP BY ALL ORDER BY ALL
@@ -73,6 +77,7 @@ def summarise(db: Path) -> str:
         stems = con.execute(STEMS).fetchall()
         agreement = con.execute(AGREEMENT).fetchall()
         reliance = con.execute(RELIANCE).fetchall()
+        ear = con.execute(EAR).fetchall()
     finally:
         con.close()
     if run is None:
@@ -117,6 +122,8 @@ def summarise(db: Path) -> str:
         for experiment, seed, method, measure, value, low, high, n in agreement:
             text = "n/a" if value is None else f"{value:+.3f} [{low:+.3f}, {high:+.3f}]"
             lines.append(f"{experiment + f' #{seed}':44s} {method:24s} {measure:16s} {text}  n={n}")
+    if ear:
+        lines += _ear_lines(ear)
     if stems:
         lines.append("\nrelevance share (area share) per stem")
         by_method: dict[tuple[str, str], list[str]] = {}
@@ -124,6 +131,22 @@ def summarise(db: Path) -> str:
             by_method.setdefault((experiment, method), []).append(f"{stem} {relevance:.3f} ({area:.3f})")
         lines += [f"{experiment:44s} {method:24s} " + ", ".join(parts) for (experiment, method), parts in by_method.items()]
     return "\n".join(lines)
+
+
+def _ear_lines(ear: list[tuple]) -> list[str]:
+    """Format the model's-ear check per model, gain and method: p(class | B), p(class | C), the gap and its excess over random."""
+    lines = ["\nmodel's ear: the model re-classifies the sonified explanation B and its complement C "
+             "(gap = p(class | B) - p(class | C), mean [95 % CI] over clips; vs random: paired)"]
+    models: dict[tuple[str, int, str], list[tuple[str, str, float, float]]] = {}
+    for experiment, seed, gain, method, clip_id, kept, ignored in ear:
+        models.setdefault((experiment, seed, gain), []).append((method, clip_id, kept, ignored))
+    for (experiment, seed, gain), records in models.items():
+        for method, row in ear_summary(records).items():
+            gap, against = row["gap"], row["against_reference"]
+            versus = "" if against is None else f"  vs random {against.value:+.3f} [{against.low:+.3f}, {against.high:+.3f}]"
+            lines.append(f"{experiment + f' #{seed} {gain}':44s} {method:24s} B {row['p_sonified']:.3f}  C {row['p_complement']:.3f}  "
+                         f"gap {gap.value:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}] n={gap.n}{versus}")
+    return lines
 
 
 def _flat_flag(recall: dict[str, float]) -> str:

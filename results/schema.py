@@ -10,12 +10,15 @@ Written here once and documented table by table in ``data/SCHEMA.md``. Conventio
 - 2-D arrays and audio are stored as :mod:`results.codecs` says.
 - ``runs.config`` holds the profile as resolved (every key, defaults filled in) and
   ``experiments.settings`` the resolved section of the experiment: a reader never supplies a default.
+- ``runs.cluster`` describes the Ray cluster a run used (``--ray``; JSON: nodes, CPUs, GPUs, Ray
+  version); it is NULL for a run on one machine.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
-"""Version 4: stored configs and settings are resolved (every key present)."""
+SCHEMA_VERSION = 5
+"""Version 5: the model's-ear check (``ear_checks``) and the Ray cluster of a run (``runs.cluster``).
+Version 4: stored configs and settings are resolved (every key present)."""
 
 A2E_ROUTE = "A2E"
 A2MID_ROUTE = "A2Mid"
@@ -83,7 +86,8 @@ TABLES: dict[str, str] = {
         device VARCHAR NOT NULL,
         started_at TIMESTAMP NOT NULL,
         finished_at TIMESTAMP,
-        status VARCHAR NOT NULL
+        status VARCHAR NOT NULL,
+        cluster JSON
     """,
     "work_units": """
         unit VARCHAR PRIMARY KEY,
@@ -314,6 +318,18 @@ TABLES: dict[str, str] = {
         data BLOB NOT NULL,
         PRIMARY KEY (experiment_id, seed, clip_id, method, gain, variant)
     """,
+    "ear_checks": """
+        experiment_id VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        clip_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        gain VARCHAR NOT NULL,
+        target_class VARCHAR NOT NULL,
+        p_original DOUBLE NOT NULL,
+        p_sonified DOUBLE NOT NULL,
+        p_complement DOUBLE NOT NULL,
+        PRIMARY KEY (experiment_id, seed, clip_id, method, gain)
+    """,
     "models": """
         experiment_id VARCHAR NOT NULL,
         seed INTEGER NOT NULL,
@@ -352,3 +368,30 @@ def create_statements() -> list[str]:
     'CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL)'
     """
     return [f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()})" for name, columns in TABLES.items()]
+
+
+def columns(table: str) -> tuple[str, ...]:
+    """Return the column names of a table of :data:`TABLES`, in declared order.
+
+    Parameters
+    ----------
+    table : str
+        A table name, e.g. ``"runs"``.
+
+    Returns
+    -------
+    tuple of str
+        The declared columns (key clauses such as ``PRIMARY KEY (...)`` are not columns).
+
+    Raises
+    ------
+    KeyError
+        ``table`` is not a table of the schema.
+
+    Examples
+    --------
+    >>> columns("work_units")
+    ('unit', 'run_id', 'seconds', 'peak_rss_mb', 'finished_at')
+    """
+    lines = (line.strip() for line in TABLES[table].strip().splitlines())
+    return tuple(line.split()[0] for line in lines if line and not line.startswith(("PRIMARY KEY", "UNIQUE", "CHECK")))

@@ -397,3 +397,21 @@ def test_attribution_options_reach_the_method_and_unknown_ones_are_refused(tmp_p
     profile.write_text('[dataset]\nname = "synthetic"\n[cnn]\nmethod_options = { integrated_gradient = { steps = 3 } }\n')
     with pytest.raises(ProfileError, match=r"unknown attribution method 'integrated_gradient'"):
         load_profile(str(profile))
+
+
+def test_selection_last_keeps_the_final_annealed_weights():
+    """``select="last"`` keeps the weights of the final epoch, even when an earlier epoch had a lower validation loss."""
+    from engine.models.training import TrainConfig, fit
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -0.5, 0.2], dtype=np.float32))[:, None]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 1))
+    config = TrainConfig(epochs=6, batch_size=8, learning_rate=0.05, schedule="onecycle", select="last")
+    # validation targets far from the training ones: the validation loss would pick an early epoch
+    result = fit(model, train_inputs=[x], train_targets=y, val_inputs=[x], val_targets=-y,
+                 loss_fn=torch.nn.MSELoss(), config=config)
+    assert result.best_epoch == 6 and len(result.history) == 6
+    losses = [h["val_loss"] for h in result.history]
+    assert min(losses) < losses[-1]  # loss selection would have kept another epoch

@@ -27,12 +27,14 @@ DASHBOARD = Path(__file__).resolve().parents[1] / "dashboard"
 VIEWS = sorted((DASHBOARD / "views").glob("*.py"))
 TITLES = {
     "overview": "Explainable Music Emotion Recognition",
+    "compare": "Run comparison",
     "feature_sets": "Feature sets",
     "midlevel": "Mid-level explanations",
     "descriptors": "Descriptors and harmony",
     "confusion": "Confusion browser",
     "attribution_quality": "Attribution quality",
     "explain_clip": "Explain your clip",
+    "listening_study": "Listening study",
 }
 CELLS = ["happy-happy", "happy-sad", "sad-happy", "sad-sad"]
 # Pages whose default view shows tables, each with its CSV export (the mid-level page shows one only for
@@ -527,6 +529,11 @@ def test_confusion_browser_shows_both_decision_rules_and_a_heatmap(tiny_db, monk
 
     app = open_app(tiny_db, monkeypatch, view="confusion")
     assert_clean(app)
+    # A closed lazy expander sends nothing; opening it draws its tables.
+    with pytest.raises(AssertionError):
+        frame_with(app, "calibrated")
+    app.session_state["metrics_open"] = True
+    app.run()
     experiment, seed = app.selectbox(key="model").value, app.selectbox(key="seed").value
     decisions = frame_with(app, "calibrated")
     assert list(decisions.columns) == ["at p = 0.5", "calibrated"]
@@ -577,6 +584,10 @@ def test_confusion_browser_clip_choice_shows_that_clip(tiny_db, monkeypatch):
     assert_clean(app)
     assert app.radio(key="cell").value == cell and app.selectbox(key="clip").value == clips[1]
     assert any(s.value.startswith(f"{clips[1]}:") for s in app.subheader)
+    # beside the A/B/C player: what the model itself hears in B and C for this clip and method
+    assert any(m.value.startswith("The model's ear: it hears") for m in app.markdown)
+    app.session_state["facts_open"] = True  # a lazy expander: drawn once opened
+    app.run()
     known = frame_with(app, "name")
     assert len(known) > 0
 
@@ -601,7 +612,12 @@ def test_attribution_quality_shows_faithfulness_sanity_and_stems(tiny_db, monkey
     stems = next(f for f in frames if "drums" in f.columns or "percussion" in f.columns)
     assert len(stems) == len(methods)
     assert len(app.get("plotly_chart")) == 2  # MoRF and LeRF curves
-    assert downloads(app).count("CSV") == 5
+    # the model's ear: one row per method, each with its gap and its difference from random's
+    ear = next(f for f in frames if "ear gap B − C [95 % CI]" in f.columns)
+    assert set(ear["method"]) == methods and ear["ear gap B − C [95 % CI]"].str.contains(r"\[").all()
+    assert (ear.set_index("method").loc["random", "gap − random's [95 % CI]"]) == "reference"
+    assert any("clips" in m.value and "random map" in m.value for m in app.markdown)  # the ear verdict
+    assert downloads(app).count("CSV") == 6
     # The model and seed pickers (shared by the ViT pages) are worked and bound to the URL.
     model = app.selectbox(key="model")
     model.set_value(model.options[-1]).run()

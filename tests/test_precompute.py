@@ -78,6 +78,10 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
         "floor/morf", "floor/lerf", "road/morf", "road/lerf"}
     n_sonified = rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0]
     assert n_sonified > 0 and rows(tiny_db, "SELECT count(DISTINCT variant) FROM sonifications")[0][0] == 2
+    # The model's ear: one check per stored sonification pair, probabilities in [0, 1].
+    ears = rows(tiny_db, "SELECT count(*), min(least(p_original, p_sonified, p_complement)), "
+                         "max(greatest(p_original, p_sonified, p_complement)) FROM ear_checks")[0]
+    assert ears[0] == n_sonified // 2 and 0.0 <= ears[1] and ears[2] <= 1.0
     assert rows(tiny_db, "SELECT count(DISTINCT method) FROM sanity_checks WHERE experiment_id LIKE '%vit%'")[0][0] == 7
     assert rows(tiny_db, "SELECT count(*) FROM audio_originals")[0][0] == n_test
 

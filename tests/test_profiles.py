@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -13,7 +15,7 @@ from precompute.stages import audio_regression, mid2e
 @pytest.mark.parametrize("name", available_profiles())
 def test_profile_sections_and_names_are_known(name):
     profile = load_profile(name)
-    assert profile.dataset.name in ("synthetic", "soundtracks", "mtg_midlevel")
+    assert profile.dataset.name in ("synthetic", "soundtracks", "mtg_midlevel", "folder")
     for section in (profile.a2e, profile.a2mid):
         for input_name in section.inputs if section else ():
             assert input_name in audio_regression.INPUTS
@@ -37,6 +39,13 @@ def test_profile_models_build_at_their_sizes(name):
 
         model = create_perceptual_model(section.model_spec()).eval()  # random weights
         assert model(torch.zeros(1, 1, 224, 224)).shape == (1, 2)
+
+
+def test_the_catalogue_profile_loads_without_its_data_and_sizes_for_a_cluster():
+    profile = load_profile("catalogue")  # reads no file: /shared/catalogue need not exist here
+    assert profile.dataset.name == "folder" and Path(profile.dataset.root).is_absolute()
+    assert profile.info.cache_dir and Path(profile.info.cache_dir).is_absolute()  # shared by every node
+    assert set(profile.backbones) == {"cnn", "vit"} and all(len(s.seeds) >= 5 for s in profile.backbones.values())
 
 
 def test_thesis_profile_follows_the_thesis():

@@ -53,6 +53,19 @@ else:
     with right:
         widgets.chart(figures.perturbation_curves, curves, removal=removal, curve="lerf", name=f"{removal} LeRF curves")
 
+ears = widgets.read(db, queries.ear_checks, experiment, seed=seed)
+if not ears.empty:
+    st.header("The model's ear: does the sonification still carry the class?")
+    gains = sorted(ears["gain"].unique())
+    gain = st.selectbox("Gain", gains, key="ear_gain") if len(gains) > 1 else gains[0]
+    ears = ears[ears["gain"] == gain]
+    st.markdown(verdicts.ear_verdict(ears))
+    st.caption(f"Every stored sonification (gain {gain}) is classified again by the same model: **B** keeps what the map "
+               "marked (what the listener hears as 'what the model used'), **C** the rest. A faithful map gives a B that "
+               "keeps the predicted class and a C that loses it: a large gap p(B) − p(C). The random map's sonification is "
+               "the chance reference (difference paired by clip). 95 % bootstrap CIs over clips.")
+    widgets.table(verdicts.ear_table(ears), name=f"model's ear {experiment} {gain}", latex=False)
+
 st.header("Sanity: randomise the model, does the map change?")
 sanity = widgets.read(db, queries.sanity_summary, experiment, seed=seed)
 if sanity.empty:

@@ -112,11 +112,11 @@ with right:
                       height=220, selection_default={"selection": {"rows": [order.index(clip)]}},
                       column_config={"confidence": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
     confidence = in_cell.set_index("clip_id")["confidence"]
-    methods = widgets.read(db, queries.relevance_methods, experiment)
-    method = st.selectbox("Attribution method", methods, key="method", bind="query-params", help=METHOD_HELP)
+methods = widgets.read(db, queries.relevance_methods, experiment)
+
 
 @st.fragment
-def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float) -> None:
+def relevance_view(image, values, signed: bool, *, clip: str, method: str, max_hz: float, seconds: float) -> None:
     """Draw the overlay and its controls: a highlight or opacity change reruns only this part of the page."""
     show, fade = st.columns([3, 2])
     highlight = show.radio("Show", widgets.HIGHLIGHTS, index=widgets.HIGHLIGHTS.index("top 10 %"), key="show", bind="query-params",
@@ -140,7 +140,7 @@ def relevance_view(image, values, signed: bool, *, max_hz: float, seconds: float
 
 
 @st.fragment
-def listening_view() -> None:
+def listening_view(clip: str, method: str) -> None:
     """Draw the A/B/C players and the gain slider: a change of p reruns only this part of the page."""
     st.subheader("Listen: A/B")
     power = st.slider("Gain exponent p in A(R) = R^p", 0.5, 4.0, 2.0, 0.25, key="p", bind="query-params",
@@ -167,58 +167,75 @@ def listening_view() -> None:
     with players[2]:
         widgets.audio_player(f"C · What it ignored: STFT × (1 − R^{power:g})", sources["complement"][0],
                              format=sources["complement"][1])
+    if gain is not None:
+        ear = widgets.read(db, queries.ear_checks, experiment, seed=seed, gain=gain.name, clip_id=clip)
+        ear = ear[ear["method"] == method]
+        if not ear.empty:
+            st.markdown(verdicts.ear_sentence(ear.iloc[0]))
 
 
-st.subheader(f"{clip}: true {actual.capitalize()}, predicted {predicted.capitalize()} ({confidence[clip]:.1%})")
-stored = widgets.read(db, queries.image, dataset=dataset, clip_id=clip)
-relevance = widgets.read(db, queries.relevance_map, experiment, seed=seed, clip_id=clip, method=method)
-if stored is not None:
-    image, max_hz, seconds = stored
-    if relevance is not None:
-        relevance_view(image, relevance[0], relevance[1], max_hz=max_hz, seconds=seconds)
-    else:
-        widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)",
-                      name=f"{clip} spectrogram")
-        st.info("No relevance map is stored for this clip: maps are kept for the most confident clips of each cell.")
-listening_view()
+@st.fragment
+def clip_view(clip: str) -> None:
+    """Draw the clip on screen with its method: a method change reruns only this part of the page (not the matrix and tables)."""
+    method = st.selectbox("Attribution method", methods, key="method", bind="query-params", help=METHOD_HELP)
+    st.subheader(f"{clip}: true {actual.capitalize()}, predicted {predicted.capitalize()} ({confidence[clip]:.1%})")
+    stored = widgets.read(db, queries.image, dataset=dataset, clip_id=clip)
+    relevance = widgets.read(db, queries.relevance_map, experiment, seed=seed, clip_id=clip, method=method)
+    if stored is not None:
+        image, max_hz, seconds = stored
+        if relevance is not None:
+            relevance_view(image, relevance[0], relevance[1], clip=clip, method=method, max_hz=max_hz, seconds=seconds)
+        else:
+            widgets.chart(figures.spectrogram_figure, image, max_hz=max_hz, seconds=seconds, title="Log spectrogram (model input)",
+                          name=f"{clip} spectrogram")
+            st.info("No relevance map is stored for this clip: maps are kept for the most confident clips of each cell.")
+    listening_view(clip, method)
 
-causal = widgets.read(db, queries.stem_reliance, experiment, seed=seed, clip_id=clip)
-if not causal.empty:
-    st.markdown(verdicts.reliance_sentence(causal))
-shares = widgets.read(db, queries.stem_shares, experiment, seed=seed, clip_id=clip, method=method)
-if not shares.empty:
-    st.subheader("Which instrument did the model look at?")
-    left, right = st.columns(2)
-    with left:
-        st.caption("This clip: share of relevance on bins each stem dominates, against the share of bins it owns.")
-        widgets.chart(figures.stem_share_bars, shares, name=f"{clip} {method} stem shares")
-    with right:
-        by_cell = widgets.read(db, queries.stem_shares_by_cell, experiment, seed=seed, method=method)
-        by_cell["cell"] = by_cell["actual"].str.capitalize() + " → " + by_cell["predicted"].str.capitalize()
-        st.caption("All test clips, mean relevance share per stem by confusion-matrix cell.")
-        widgets.table(by_cell.pivot(index="cell", columns="stem", values="relevance_share"), name=f"stem shares by cell {method}",
-                      style="{:.0%}")
+    causal = widgets.read(db, queries.stem_reliance, experiment, seed=seed, clip_id=clip)
+    if not causal.empty:
+        st.markdown(verdicts.reliance_sentence(causal))
+    shares = widgets.read(db, queries.stem_shares, experiment, seed=seed, clip_id=clip, method=method)
+    if not shares.empty:
+        st.subheader("Which instrument did the model look at?")
+        left, right = st.columns(2)
+        with left:
+            st.caption("This clip: share of relevance on bins each stem dominates, against the share of bins it owns.")
+            widgets.chart(figures.stem_share_bars, shares, name=f"{clip} {method} stem shares")
+        with right:
+            by_cell = widgets.read(db, queries.stem_shares_by_cell, experiment, seed=seed, method=method)
+            by_cell["cell"] = by_cell["actual"].str.capitalize() + " → " + by_cell["predicted"].str.capitalize()
+            st.caption("All test clips, mean relevance share per stem by confusion-matrix cell.")
+            widgets.table(by_cell.pivot(index="cell", columns="stem", values="relevance_share"),
+                          name=f"stem shares by cell {method}", style="{:.0%}")
 
-with st.expander("Every test metric of the model, at p = 0.5 and at the calibrated threshold"):
-    left_metrics, right_matrix = st.columns([3, 2])
-    with left_metrics:
-        widgets.table(verdicts.decision_table(metrics, calibrated, classes=list(CLASSES)), name=f"decision metrics {experiment}",
-                      style="{:.3f}")
-    with right_matrix:
-        st.caption("Confusion matrix at the calibrated threshold")
-        calibrated_counts = verdicts.confusion_counts(calibrated, classes=list(CLASSES))
-        widgets.table(calibrated_counts, name=f"calibrated confusion matrix {experiment}",
-                      css=verdicts.heat_styles(calibrated_counts))
 
-with st.expander("What is known about this clip"):
-    values = widgets.read(db, queries.clip_values, dataset=dataset, clip_id=clip)
-    facts = values.pivot(index="name", columns="kind", values="value").dropna(axis=0, how="all").dropna(axis=1, how="all")
-    # a fact a clip does not have (e.g. no annotation of one kind) is left blank rather than shown as None
-    widgets.table(facts, name=f"{clip} values", latex=False, style="{:.3f}", na_rep="")
+clip_view(clip)
 
-with st.expander("Faithfulness of the attribution methods (removal tests)"):
-    st.caption("16 × 16 tiles are removed most relevant first (MoRF: a faithful map makes the probability fall, low AUC) "
-               "and least relevant first (LeRF: it should stay, high AUC), by silence (floor) or by imputation from the "
-               "surroundings (road). Means with 95 % CIs over clips; random order is chance. See Attribution quality.")
-    widgets.table(verdicts.faithfulness_table(widgets.read(db, queries.faithfulness_summary, experiment, seed=seed)),
-                  name=f"faithfulness {experiment}")
+# Lazy expanders, drawn only while open: a closed expander's content would otherwise be sent with every clip or
+# method change, and these tables cost more to draw than the clip view.
+if (box := widgets.lazy_expander("Every test metric of the model, at p = 0.5 and at the calibrated threshold", key="metrics_open")):
+    with box:
+        left_metrics, right_matrix = st.columns([3, 2])
+        with left_metrics:
+            widgets.table(verdicts.decision_table(metrics, calibrated, classes=list(CLASSES)), name=f"decision metrics {experiment}",
+                          style="{:.3f}")
+        with right_matrix:
+            st.caption("Confusion matrix at the calibrated threshold")
+            calibrated_counts = verdicts.confusion_counts(calibrated, classes=list(CLASSES))
+            widgets.table(calibrated_counts, name=f"calibrated confusion matrix {experiment}",
+                          css=verdicts.heat_styles(calibrated_counts))
+
+if (box := widgets.lazy_expander("What is known about this clip", key="facts_open")):
+    with box:
+        values = widgets.read(db, queries.clip_values, dataset=dataset, clip_id=clip)
+        facts = values.pivot(index="name", columns="kind", values="value").dropna(axis=0, how="all").dropna(axis=1, how="all")
+        # a fact a clip does not have (e.g. no annotation of one kind) is left blank rather than shown as None
+        widgets.table(facts, name=f"{clip} values", latex=False, style="{:.3f}", na_rep="")
+
+if (box := widgets.lazy_expander("Faithfulness of the attribution methods (removal tests)", key="faithfulness_open")):
+    with box:
+        st.caption("16 × 16 tiles are removed most relevant first (MoRF: a faithful map makes the probability fall, low AUC) "
+                   "and least relevant first (LeRF: it should stay, high AUC), by silence (floor) or by imputation from the "
+                   "surroundings (road). Means with 95 % CIs over clips; random order is chance. See Attribution quality.")
+        widgets.table(verdicts.faithfulness_table(widgets.read(db, queries.faithfulness_summary, experiment, seed=seed)),
+                      name=f"faithfulness {experiment}")

@@ -5,7 +5,6 @@ The page also shows what the interpretable mid-level bottleneck costs.
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import figures, queries, verdicts, widgets
@@ -30,28 +29,7 @@ metric = right.radio("Metric", list(METRICS), horizontal=True, key="metric", bin
 summary = widgets.read(db, queries.metric_summary, metric=metric)
 summary = summary[summary["route"] == route]
 all_reference = widgets.read(db, queries.reference_figures)
-reference = all_reference[(all_reference["metric"] == metric) & (all_reference["route"] == route)] if not all_reference.empty else all_reference
-keys = ["route", "input", "head", "feature_set"]
-
-
-def matched_reference() -> pd.DataFrame:
-    """Return the thesis's figures for this route's experiments, matched on route, input, head and feature set.
-
-    Mid2E experiments on other descriptors than the thesis's (it used A2Mid-*predicted* ones) are
-    matched on head and feature set; ``thesis_input`` says which descriptors the thesis's figure is for.
-    """
-    columns = ["experiment_id", "target", "mean", "sd", "thesis_input"]
-    if reference.empty:
-        return pd.DataFrame(columns=columns)
-    experiments = widgets.read(db, queries.experiments)[["experiment_id", *keys]]
-    exact = experiments.merge(reference.assign(thesis_input=reference["input"]), on=keys)
-    if route != "Mid2E":
-        return exact[columns]
-    loose = experiments.merge(reference.rename(columns={"input": "thesis_input"}), on=["route", "head", "feature_set"])
-    return pd.concat([exact, loose[~loose["experiment_id"].isin(exact["experiment_id"])]])[columns]
-
-
-thesis = matched_reference()
+thesis = widgets.read(db, queries.matched_reference, route=route, metric=metric)
 number = st.column_config.NumberColumn(format="%.3f")
 # Tabs bound to the URL (?view=...): only the open tab is computed and drawn, so a page switch draws
 # one or two charts instead of four.

@@ -20,6 +20,13 @@ runs = widgets.read(db, queries.runs)
 finished = runs[runs["status"] == "finished"]
 latest = (finished if not finished.empty else runs).iloc[0]
 st.caption(f"Database `{db}` · profile **{latest['profile']}** · dataset **{latest['dataset']}** · run {latest['run_id']} ({latest['status']})")
+base_url = widgets.dashboard_url()
+# A callable: the report (figures drawn by Kaleido, some seconds) is built only when the button is clicked.
+st.download_button("Report (HTML)", data=lambda: widgets.report_html(db, base_url=base_url), file_name=f"{db.stem}-report.html",
+                   mime="text/html", icon=":material/download:", on_click="ignore", key="report",
+                   help="One self-contained HTML file: provenance, feature sets against the thesis, mid-level coefficients and "
+                        "SHAP, confusion matrices, the attribution verdict, the model's-ear check and a gallery of relevance maps, "
+                        "with links back to these pages. The same file as `python -m precompute report --db …`.")
 
 st.header("Headline figures (test split)")
 st.caption("The best model of each route that works on new audio: mean over seeds with a 95 % CI (Student t) and the "
@@ -44,8 +51,11 @@ for column, (route, label, frame) in zip(columns, HEADLINES):
     if best["ceiling"]:
         column.caption(best["ceiling"])
 if not flags.empty:
-    with st.expander(f"{flags['experiment_id'].nunique()} model(s) flagged: flat predictions or worse than a constant"):
-        widgets.table(flags, name="Flagged models", latex=False)
+    # Lazy expanders (drawn only while open) keep Home's first render light.
+    if box := widgets.lazy_expander(f"{flags['experiment_id'].nunique()} model(s) flagged: flat predictions or worse than a "
+                                    "constant", key="flags_open"):
+        with box:
+            widgets.table(flags, name="Flagged models", latex=False)
 
 st.header("A guided path")
 st.markdown("Each step answers one question a reviewer asks; the run chosen in the sidebar applies to every page, "
@@ -65,13 +75,18 @@ st.header("Datasets")
 widgets.table(widgets.read(db, queries.clip_counts), name="Clips per dataset and split")
 skipped = widgets.read(db, queries.skipped_clips)
 if not skipped.empty:
-    with st.expander(f"{len(skipped)} clip(s) skipped because their audio could not be read"):
-        widgets.table(skipped, name="Skipped clips", latex=False)
+    if box := widgets.lazy_expander(f"{len(skipped)} clip(s) skipped because their audio could not be read", key="skipped_open"):
+        with box:
+            widgets.table(skipped, name="Skipped clips", latex=False)
 
 st.header("Experiments")
-widgets.table(widgets.read(db, queries.experiments), name="Experiments", latex=False)
+experiments = widgets.read(db, queries.experiments)
+if box := widgets.lazy_expander(f"The {len(experiments)} experiments of this database, with their settings", key="experiments_open"):
+    with box:
+        widgets.table(experiments, name="Experiments", latex=False)
 
 st.header("Runs (provenance)")
 widgets.table(runs.drop(columns=["versions"]), name="Runs", latex=False)
-with st.expander("Library versions of the latest run"):
-    st.json(json.loads(latest["versions"]))
+if box := widgets.lazy_expander("Library versions of the latest run", key="versions_open"):
+    with box:
+        st.json(json.loads(latest["versions"]))

@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from engine.stats import Estimate, bootstrap, spearman
+from engine.stats import Estimate, bootstrap, paired_difference, spearman
 
 Classifier = Callable[[np.ndarray], np.ndarray]
 """Maps model inputs ``(N, H, W)`` to class probabilities ``(N, n_classes)``."""
@@ -145,7 +145,4 @@ def model_contrast(shortcut_excess: np.ndarray, clean_excess: np.ndarray, *, see
     >>> round(estimate.value, 3), estimate.excludes_zero()
     (0.5, True)
     """
-    shortcut_excess, clean_excess = np.asarray(shortcut_excess, np.float64), np.asarray(clean_excess, np.float64)
-    if shortcut_excess.shape != clean_excess.shape:
-        raise ValueError(f"paired samples differ in shape: {shortcut_excess.shape} and {clean_excess.shape}")
-    return bootstrap(lambda a, b: float(np.mean(a - b)), shortcut_excess, clean_excess, seed=seed)
+    return paired_difference(shortcut_excess, clean_excess, seed=seed)

@@ -23,7 +23,7 @@ EpochCallback = Callable[[int, int, float, float], None]
 
 
 SCHEDULES = ("constant", "onecycle")
-SELECTIONS = ("loss", "balanced_accuracy", "pearson_r")
+SELECTIONS = ("loss", "balanced_accuracy", "pearson_r", "last")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,9 @@ class TrainConfig:
         it grows confident, so loss selection can keep a model that predicts one class.
         Regressors may select on the highest mean validation ``"pearson_r"`` over targets: on a
         few validation songs the loss of a barely trained, near-constant first epoch is often
-        the lowest, so loss selection keeps a model that has learned nothing.
+        the lowest, so loss selection keeps a model that has learned nothing. ``"last"`` keeps the
+        final epoch: with ``"onecycle"`` its weights are the annealed end of the schedule, and no
+        choice is made on a few noisy validation songs.
     transpose : bool, default False
         Augment every chromagram input ``(N, 1, 12, T)`` of a training batch by rolling
         its 12 pitch classes circularly by a random number of semitones, one per batch: a
@@ -307,6 +309,8 @@ def fit(
         elif config.select == "pearson_r":
             record["val_pearson_r"] = _pearson_r_on(model, x_val, y_val, config.batch_size * 4)
             criterion = -record["val_pearson_r"]
+        elif config.select == "last":
+            criterion = -float(epoch)  # every epoch improves on the one before: the last one is kept
         else:
             criterion = val_loss
         history.append(record)

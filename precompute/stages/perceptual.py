@@ -38,6 +38,7 @@ from engine.audio.representations import VIT_SIZE
 from engine.explain.attribution import make_attributor
 from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
 from engine.explain.faithfulness import DEFAULT_FRACTIONS, faithfulness, random_orders, tile_orders
+from engine.explain.model_ear import ear_probabilities
 from engine.explain.perceptual import classify, explain_clip
 from engine.explain.removal import REMOVALS
 from engine.explain.sanity import randomisation_check
@@ -272,7 +273,7 @@ def _explanations(
     attributors = {m: make_attributor(m, model, **section.method_options.get(m, {})) for m in methods}
     has_stems = hasattr(ctx.dataset, "render")
     n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
-    maps, faithful, stems, causal, sounds, curves = [], [], [], [], [], []
+    maps, faithful, stems, causal, sounds, curves, ears = [], [], [], [], [], [], []
     positions = sorted(explained | measured)
 
     def classify_inputs(inputs: np.ndarray) -> np.ndarray:
@@ -306,8 +307,9 @@ def _explanations(
                 faithful += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
                 curves += _curve_points("random order", result)
         sonified = position in explained  # maps of the measured clips are stored too, their audio is not
+        y = ctx.waveform(clip_id) if sonified else None
         explanations = explain_clip(attributors, images[test[position]], target=target, image=image_kind,
-                                    y=ctx.waveform(clip_id) if sonified else None, gains=gains, device=ctx.device)
+                                    y=y, gains=gains, device=ctx.device)
         for method, explanation in explanations.items():
             relevance = explanation.relevance
             key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": method}
@@ -326,6 +328,11 @@ def _explanations(
                 for variant, audio in (("sonified", kept), ("complement", ignored)):
                     sounds.append({**key, "gain": gain.name, "variant": variant, "format": AUDIO_FORMAT,
                                    "sample_rate": SAMPLE_RATE, "data": encode_stored_audio(audio)})
+                # the model's ear: does it still hear its class in B, and lose it in C?
+                p_original, p_sonified, p_complement = ear_probabilities(
+                    classify_inputs, to_input, original=y, sonified=kept, complement=ignored, target=target)
+                ears.append({**key, "gain": gain.name, "target_class": CLASSES[target], "p_original": p_original,
+                             "p_sonified": p_sonified, "p_complement": p_complement})
         progress.update(1)
     progress.close()
     stem_frame, causal_frame = pd.DataFrame(stems), pd.DataFrame(causal)
@@ -340,6 +347,7 @@ def _explanations(
         "stem_reliance": causal_frame,
         "attribution_agreement": agreement_rows(stem_frame, causal_frame, eid=eid, seed=seed),
         "sonifications": pd.DataFrame(sounds),
+        "ear_checks": pd.DataFrame(ears),
     }
 
 
