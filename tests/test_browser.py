@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,30 +39,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tiny_db):
-    db = Path(os.environ.get("MER_BROWSER_DB", tiny_db))
+@contextmanager
+def streamlit_server(**env: str):
+    """Run ``streamlit run dashboard/Home.py`` on a free loopback port with ``env`` added; yield its address."""
     port = free_port()
-    env = {**os.environ, "MER_DB": str(db)}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPOSITORY, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPOSITORY, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            process.kill()
+            pytest.fail("streamlit did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_db):
+    with streamlit_server(MER_DB=os.environ.get("MER_BROWSER_DB", str(tiny_db))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

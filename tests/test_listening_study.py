@@ -19,8 +19,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -701,32 +699,11 @@ def test_a_database_without_sonifications_says_so_once(tiny_db, tmp_path, monkey
 
 @contextmanager
 def streamlit_server(results_db: Path, study_db: Path):
-    """Run ``streamlit run dashboard/Home.py`` (as tests/test_browser.py does) with both databases pinned."""
-    from test_browser import free_port
+    """Run the dashboard (as tests/test_browser.py does) with both databases pinned; yield its address."""
+    from test_browser import streamlit_server as serve
 
-    port = free_port()
-    env = {**os.environ, "MER_DB": str(results_db), "MER_STUDY_DB": str(study_db)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPOSITORY, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            process.kill()
-            pytest.fail("streamlit did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+    with serve(MER_DB=str(results_db), MER_STUDY_DB=str(study_db)) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def play_one_trial(page, choice: str) -> None:

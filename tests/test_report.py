@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -203,29 +198,10 @@ def test_the_links_open_the_views_they_name(built, tiny_db, monkeypatch):
 @pytest.fixture()
 def dashboard(tiny_db):
     """Serve the dashboard (entry script, the tiny database pinned) on a free port; yield its address."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard/Home.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=DASHBOARD.parent, env={**os.environ, "MER_DB": str(tiny_db)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail("streamlit did not start")
-                time.sleep(0.5)
+    from test_browser import streamlit_server
+
+    with streamlit_server(MER_DB=str(tiny_db)) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 TITLES = {"": "Explainable Music Emotion Recognition", "feature_sets": "Feature sets", "midlevel": "Mid-level explanations",
