@@ -28,9 +28,13 @@ dashboard never import it. The design:
   folder on shared storage (under the feature cache) and ingested by DuckDB on the driver, instead
   of travelling through the object store (``benchmarks/bench_ray.py`` measured where that pays).
 
-Per-clip explanation work (relevance maps, sonification, removal curves, causal stem checks) runs
-inside its perceptual unit's task, on that task's worker: it is written in
-:mod:`precompute.stages.perceptual` as one loop per trained model.
+- **Per-clip work** of a trained model (its relevance maps per method, sonifications, removal curves,
+  causal stem checks and randomisation checks: :func:`precompute.stages.perceptual.explain`) runs on
+  an actor pool (:func:`map_on_actors`): each actor loads the model once, from its stored weights,
+  and takes batches of clips; results come back in clip order. The explanation unit that submits
+  it reads the model from the database, so it runs on the driver, as the driver's share of the work.
+  An actor asks for a GPU when the run's device is ``cuda``, so training and explanation share the
+  GPUs; on CPUs the pool has as many actors as the cluster has room for at the driver's thread count.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from precompute.context import Features, RunContext, clip_features_or_reason, gather_features
+from precompute.context import Features, RunContext, clip_features_or_reason, gather_features, map_in_process
 from precompute.database import ParquetRows, Rows
 from precompute.progress import bar, say
 from precompute.stages import Unit
@@ -336,6 +340,54 @@ def _node_name() -> str:
     return f"{socket.gethostname()} {ray.util.get_node_ip_address()}"
 
 
+# per-clip work ---------------------------------------------------------------------------------
+class _ClipActor:
+    """A Ray actor holding one worker's state (a loaded model) across the batches it is given."""
+
+    def __init__(self, setup: Callable[[Any], Any], payload: Any, threads: Threads) -> None:
+        threads.apply()
+        self.state = setup(payload)
+
+    def run(self, work: Callable[[Any, Any], Any], batch: list[Any]) -> list[Any]:
+        return [work(self.state, task) for task in batch]
+
+
+def map_on_actors(
+    *, setup: Callable[[Any], Any], payload: Any, work: Callable[[Any, Any], Any], tasks: list[Any], device: str,
+) -> Iterator[Any]:
+    """Run per-clip work on a Ray actor pool, yielding ``work(state, task)`` in task order (a ``ClipMap``).
+
+    Each actor makes ``state = setup(payload)`` once (``payload`` travels once through the object
+    store) and takes batches of tasks, about two batches per actor so that a slow batch does not
+    hold the rest. Actors use the driver's thread counts (results do not depend on where a task
+    ran) and reserve that many CPUs, up to the largest node's; on ``cuda`` each asks for a GPU. An
+    actor whose node is lost is restarted elsewhere and its batch retried.
+    """
+    import ray
+    from ray.util import ActorPool
+
+    if not tasks:
+        return
+    threads = Threads.here()
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    gpu = device.startswith("cuda")
+    cpus = max(1, min(threads.torch, int(max((n.get("CPU", 1.0) for n in nodes), default=1.0))))
+    room = sum(int(n.get("GPU", 0.0)) for n in nodes) if gpu else sum(int(n.get("CPU", 0.0)) // cpus for n in nodes)
+    size = max(1, min(room, len(tasks)))
+    step = max(1, math.ceil(len(tasks) / (2 * size)))
+    batches = [tasks[i:i + step] for i in range(0, len(tasks), step)]
+    actor = ray.remote(num_cpus=cpus, num_gpus=1 if gpu else 0, max_restarts=MAX_RETRIES,
+                       max_task_retries=MAX_RETRIES)(_ClipActor)
+    shipped = ray.put(payload)
+    actors = [actor.remote(setup, shipped, threads) for _ in range(min(size, len(batches)))]
+    try:
+        for results in ActorPool(actors).map(lambda a, batch: a.run.remote(work, batch), batches):
+            yield from results
+    finally:
+        for one in actors:
+            ray.kill(one)
+
+
 # units ----------------------------------------------------------------------------------------
 def runs_on_driver(unit: Unit) -> bool:
     """Say whether a unit runs on the driver: one that reads rows of other units (``needs``), beside the database."""
@@ -452,7 +504,7 @@ def _detached(ctx: RunContext) -> RunContext:
     def copy(context: RunContext) -> RunContext:
         if id(context) not in copies:
             copies[id(context)] = dataclasses.replace(
-                context, writer=None, show_progress=False, _features=None,
+                context, writer=None, show_progress=False, _features=None, clip_map=map_in_process,
                 a2mid_train=None if context.a2mid_train is None else copy(context.a2mid_train),
                 confound_variants={k: copy(v) for k, v in context.confound_variants.items()},
             )

@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -48,6 +48,29 @@ class Features:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+class ClipMap(Protocol):
+    """Runs per-clip work: ``work(state, task)`` for every task, with ``state = setup(payload)`` made once per worker.
+
+    Yields the results in the order of ``tasks``. ``device`` is where ``setup`` puts its model
+    (an actor pool asks its cluster for a GPU per worker when it is ``cuda``).
+    """
+
+    def __call__(
+        self, *, setup: Callable[[Any], Any], payload: Any, work: Callable[[Any, Any], Any], tasks: list[Any], device: str,
+    ) -> Iterator[Any]:
+        """Yield ``work(state, task)`` for every task, in order."""
+        ...
+
+
+def map_in_process(
+    *, setup: Callable[[Any], Any], payload: Any, work: Callable[[Any, Any], Any], tasks: list[Any], device: str,
+) -> Iterator[Any]:
+    """Run per-clip work on one machine: one state, every task in turn, in this process (a :class:`ClipMap`)."""
+    state = setup(payload)
+    for task in tasks:
+        yield work(state, task)
+
+
 @dataclass
 class RunContext:
     """Shared state of one run, handed to every stage."""
@@ -68,6 +91,8 @@ class RunContext:
     """Context of the dataset A2Mid trains on, when it is not this one (e.g. MTG for Soundtracks)."""
     confound_variants: "dict[float, RunContext]" = field(default_factory=dict)
     """Synthetic corpus only: contexts of the corpus re-planned at other confounds (the clean models' data)."""
+    clip_map: ClipMap = map_in_process
+    """How per-clip work runs (:func:`map_in_process`, or an actor pool on a Ray cluster)."""
     _features: Features | None = None
 
     def with_confound(self, confound: float) -> "RunContext":

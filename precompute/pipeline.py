@@ -236,9 +236,10 @@ def _run_units_on(
     parquet_rows: int | None,
 ) -> None:
     """Run the units on the connected Ray cluster (:mod:`precompute.cluster`), committing each here as it finishes."""
-    from precompute.cluster import PARQUET_MIN_ROWS, extract_features, run_units, spill_folder
+    from precompute.cluster import PARQUET_MIN_ROWS, extract_features, map_on_actors, run_units, spill_folder
 
     extract_features(ctx, jobs=ctx.jobs)
+    ctx.clip_map = map_on_actors  # per-clip explanation work goes to an actor pool
     overall = bar(total=total, desc="run", unit="unit", enabled=ctx.show_progress)
     overall.update(total - len(todo))
 

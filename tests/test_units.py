@@ -40,7 +40,7 @@ def test_the_demo_plan_declares_what_its_units_read():
     predicted = {name: need for name, need in needs.items() if name.startswith("Mid2E/predicted_midlevel/")}
     assert predicted and all(need == (f"A2Mid/chromagram+spectrogram/cnn#seed{name[-1]}",) for name, need in predicted.items())
     assert needs["Perceptual/spectrogram_224/cnn#seed0#contrast"] == (
-        "Perceptual/spectrogram_224/cnn#seed0", "Perceptual/spectrogram_224/cnn@confound0#seed0")
+        "Perceptual/spectrogram_224/cnn#seed0#explain", "Perceptual/spectrogram_224/cnn@confound0#seed0#explain")
     assert not any(name.startswith(("Mid2E/annotated", "Mid2E/estimated")) for name in needs)
     for name, required in needs.items():
         assert all(position[r] < position[name] for r in required), name

@@ -45,7 +45,7 @@ from engine.explain.sanity import randomisation_check
 from engine.explain.stems import relevance_by_stem
 from engine.models.metrics import calibrate_threshold, classification_metrics
 from engine.models.perceptual import create_perceptual_model
-from engine.models.store import model_to_bytes
+from engine.models.store import model_from_bytes, model_to_bytes
 from engine.models.training import balanced_class_weights, fit, seed_everything
 from engine.vocabulary import CLASSES, SAMPLE_RATE
 from precompute.context import RunContext
@@ -104,7 +104,10 @@ def experiments(ctx: RunContext) -> list[dict[str, Any]]:
 
 
 def units(ctx: RunContext) -> list[Unit]:
-    """Return one unit per model and seed, and the contrast units that need both twins of a seed."""
+    """Return per model and seed a training unit and an explanation unit, and the drum-contrast units.
+
+    The explanation unit reads the stored model back; a contrast unit needs both twins' explanations of a seed.
+    """
     if not any(r.label for r in ctx.records):
         return []
     out = []
@@ -112,18 +115,18 @@ def units(ctx: RunContext) -> list[Unit]:
         variants = _variants(ctx, backbone)
         for confound in variants:
             for seed in section.seeds:
-                out.append(Unit(
-                    f"{experiment_id(backbone, section, confound=confound)}#seed{seed}",
-                    lambda backbone=backbone, confound=confound, seed=int(seed): train_and_explain(
-                        ctx, backbone, seed, confound=confound),
-                ))
+                trained = f"{experiment_id(backbone, section, confound=confound)}#seed{seed}"
+                out.append(Unit(trained, lambda backbone=backbone, confound=confound, seed=int(seed): train(
+                    ctx, backbone, seed, confound=confound)))
+                out.append(Unit(f"{trained}#explain", lambda backbone=backbone, confound=confound, seed=int(seed): explain(
+                    ctx, backbone, seed, confound=confound), needs=(trained,)))
         for confound in variants[1:]:  # the contrast reads both models' rows of its seed
             for seed in section.seeds:
                 out.append(Unit(
                     f"{experiment_id(backbone, section)}#seed{seed}#contrast",
                     lambda backbone=backbone, confound=confound, seed=int(seed): contrast_unit(ctx, backbone, seed, confound),
-                    needs=(f"{experiment_id(backbone, section)}#seed{seed}",
-                           f"{experiment_id(backbone, section, confound=confound)}#seed{seed}"),
+                    needs=(f"{experiment_id(backbone, section)}#seed{seed}#explain",
+                           f"{experiment_id(backbone, section, confound=confound)}#seed{seed}#explain"),
                 ))
     return out
 
@@ -133,16 +136,22 @@ def _labels(ctx: RunContext) -> np.ndarray:
     return np.array([CLASSES.index(by_id[c].label) if by_id[c].label in CLASSES else -1 for c in ctx.features().clip_ids])
 
 
-def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
-    """Train one perceptual model, evaluate it on the test clips and explain it."""
+def _test_positions(ctx: RunContext) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows of the labelled test clips, and every clip's class index (-1: unlabelled)."""
+    labels = _labels(ctx)
+    return np.intersect1d(ctx.split_index("test"), np.flatnonzero(labels >= 0)), labels
+
+
+def train(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
+    """Train one perceptual model, evaluate it on the test clips and store it (for :func:`explain`)."""
     section = ctx.profile.backbones[backbone]
     started = time.perf_counter()
     train_ctx = ctx if confound is None else ctx.with_confound(confound)
-    labels, train_labels = _labels(ctx), _labels(train_ctx)
+    test, labels = _test_positions(ctx)
+    train_labels = _labels(train_ctx)
     representation = REPRESENTATION_OF[section.image]
     images, train_images = ctx.features().arrays[representation], train_ctx.features().arrays[representation]
     fit_index = {s: np.intersect1d(train_ctx.split_index(s), np.flatnonzero(train_labels >= 0)) for s in ("train", "val")}
-    test = np.intersect1d(ctx.split_index("test"), np.flatnonzero(labels >= 0))
     val = np.intersect1d(ctx.split_index("val"), np.flatnonzero(labels >= 0))
     eid = experiment_id(backbone, section, confound=confound)
 
@@ -199,9 +208,28 @@ def train_and_explain(ctx: RunContext, backbone: str, seed: int, *, confound: fl
             [{"experiment_id": eid, "seed": seed, "format": "torch-state-dict/v1", "data": model_to_bytes(model, spec=spec)}]
         ),
     }
-    rows.update(_explanations(ctx, section, model, eid, seed, test, labels[test], probabilities))
     rows["trainings"]["seconds"] = time.perf_counter() - started
     return rows
+
+
+def explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
+    """Explain one trained perceptual model: read it and its test decisions back, explain its test clips.
+
+    The per-clip work runs through ``ctx.clip_map``: in this process, or on a Ray cluster's actor
+    pool with the model loaded once per actor (:mod:`precompute.cluster`).
+    """
+    section = ctx.profile.backbones[backbone]
+    eid = experiment_id(backbone, section, confound=confound)
+    stored = ctx.writer.query("SELECT data FROM models WHERE experiment_id = ? AND seed = ?", [eid, seed])
+    decided = ctx.writer.query(
+        "SELECT clip_id, predicted, confidence FROM classifications WHERE experiment_id = ? AND seed = ?", [eid, seed]
+    ).set_index("clip_id")
+    test, labels = _test_positions(ctx)
+    test_ids = [ctx.features().clip_ids[i] for i in test]
+    decided = decided.loc[test_ids]  # in the order of the test clips
+    predicted = np.array([CLASSES.index(c) for c in decided["predicted"]])
+    return _explanations(ctx, section, bytes(stored["data"].iloc[0]), eid, seed, test, labels[test], predicted,
+                         decided["confidence"].to_numpy())
 
 
 def most_confident_per_cell(
@@ -249,106 +277,181 @@ def spread_over_groups(groups: list[str], *, n: int) -> list[int]:
     return sorted(chosen)
 
 
+@dataclasses.dataclass(frozen=True)
+class ExplainJob:
+    """What explaining one model's clips needs besides the model's weights: sent once to each worker."""
+
+    dataset: Any
+    """The dataset (``load``, and ``render`` where it has stems)."""
+    section: PerceptualSection
+    eid: str
+    seed: int
+    clip_seconds: float
+    device: str
+    gains: tuple[Any, ...]
+    """The sonification gains (:class:`engine.explain.sonify.Gain`)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipTask:
+    """One test clip to explain: ``image`` ``(224, 224)``, the class to explain, and what to store for it."""
+
+    position: int
+    """Index among the test clips (seeds its random removal order)."""
+    clip_id: str
+    image: np.ndarray
+    target: int
+    measured: bool
+    """Run the removal tests on it."""
+    sonified: bool
+    """Store its sonified audio and the model's-ear check."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SanityTask:
+    """The model-randomisation check of one method on ``images`` ``(K, 224, 224)``."""
+
+    method: str
+    images: np.ndarray
+    targets: tuple[int, ...]
+    clip_ids: tuple[str, ...]
+
+
+@dataclasses.dataclass
+class _Explainer:
+    """A worker's state: the model, loaded once, and its attributors."""
+
+    job: ExplainJob
+    model: nn.Module
+    attributors: dict[str, Any]
+
+
+def _load_explainer(payload: tuple[ExplainJob, bytes]) -> _Explainer:
+    job, weights = payload
+    model = model_from_bytes(weights, device=job.device)[0].eval()
+    options = job.section.method_options
+    return _Explainer(job, model, {m: make_attributor(m, model, **options.get(m, {})) for m in job.section.methods})
+
+
+def _run_task(state: _Explainer, task: "ClipTask | SanityTask") -> dict[str, list[dict[str, Any]]]:
+    if isinstance(task, SanityTask):
+        return {"sanity": _sanity_rows(state, task)}
+    return _explain_one(state, task)
+
+
 def _explanations(
-    ctx: RunContext, section: PerceptualSection, model: nn.Module, eid: str, seed: int, test: np.ndarray, actual: np.ndarray,
-    probabilities: np.ndarray,
+    ctx: RunContext, section: PerceptualSection, weights: bytes, eid: str, seed: int, test: np.ndarray, actual: np.ndarray,
+    predicted: np.ndarray, confidence: np.ndarray,
 ) -> dict[str, pd.DataFrame]:
     """Relevance maps, stem shares, causal rows, removal curves, sanity checks and sonified audio.
 
     Maps, stem shares and causal rows are stored for the ``explain_per_cell`` most confident clips of
     each confusion-matrix cell and for the ``faithfulness_clips`` clips (spread over songs) on which
-    the removal tests run; the randomisation check runs on ``sanity_clips`` of those.
+    the removal tests run; the randomisation check runs on ``sanity_clips`` of those. One task per
+    clip, and one per method for the randomisation check, through ``ctx.clip_map``.
     """
     methods = list(section.methods)
-    gains = ctx.profile.sonification.gains
     features = ctx.features()
-    image_kind = section.image
-    images = features.arrays[REPRESENTATION_OF[image_kind]]
-    predicted = probabilities.argmax(axis=1)
+    images = features.arrays[REPRESENTATION_OF[section.image]]
     by_id = ctx.records_by_id
     test_ids = [features.clip_ids[i] for i in test]
-    measured = set(spread_over_groups([by_id[c].group for c in test_ids], n=section.faithfulness_clips))
-    explained = set(most_confident_per_cell(actual, predicted, probabilities.max(axis=1), k=section.explain_per_cell,
-                                            groups=[by_id[c].group for c in test_ids]))
-    attributors = {m: make_attributor(m, model, **section.method_options.get(m, {})) for m in methods}
-    has_stems = hasattr(ctx.dataset, "render")
-    n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
-    maps, faithful, stems, causal, sounds, curves, ears = [], [], [], [], [], [], []
+    groups = [by_id[c].group for c in test_ids]
+    measured = set(spread_over_groups(groups, n=section.faithfulness_clips))
+    explained = set(most_confident_per_cell(actual, predicted, confidence, k=section.explain_per_cell, groups=groups))
     positions = sorted(explained | measured)
-
-    def classify_inputs(inputs: np.ndarray) -> np.ndarray:
-        return classify(model, inputs, device=ctx.device)
-
-    def to_input(wave: np.ndarray) -> np.ndarray:
-        return image_input(wave, clip_seconds=ctx.clip_seconds, image=image_kind)
-
+    tasks: list[ClipTask | SanityTask] = [
+        ClipTask(position=p, clip_id=test_ids[p], image=images[test[p]], target=int(predicted[p]),
+                 measured=p in measured, sonified=p in explained)
+        for p in positions
+    ]
+    sanity = sorted(measured)[: section.sanity_clips]
+    if sanity:
+        tasks += [SanityTask(method=m, images=images[test[sanity]], targets=tuple(int(predicted[p]) for p in sanity),
+                             clip_ids=tuple(test_ids[p] for p in sanity)) for m in methods]
+    job = ExplainJob(dataset=ctx.dataset, section=section, eid=eid, seed=seed, clip_seconds=ctx.clip_seconds,
+                     device=ctx.device, gains=tuple(ctx.profile.sonification.gains))
     # the removal tests dominate the cost: say what they will take before paying it
     passes = len(measured) * (len(methods) + 1) * len(REMOVALS) * 2 * len(DEFAULT_FRACTIONS)
     desc = f"{eid} explanations ({len(methods)} methods; removal tests on {len(measured)} clips, {passes} model passes)"
-    progress = bar(total=len(positions), desc=desc, unit="clip", leave=False, enabled=ctx.show_progress)
-    for position in positions:
-        clip_id = test_ids[position]
-        target = int(predicted[position])
-        image = torch.from_numpy(images[test[position]])[None, None].to(ctx.device)
-        stem_grid = {}
-        if has_stems:
-            rendered = ctx.dataset.render(clip_id)
-            waves = {name: fit_length(audio, n_samples=n_samples) for name, audio in rendered.stems.items()}
-            # stems on the model's own grid: shares of the relevance the model actually assigned
-            stem_grid = {name: image_magnitude(w, clip_seconds=ctx.clip_seconds, image=image_kind) for name, w in waves.items()}
-            for stem, (p_with, p_without) in stem_reliance(classify_inputs, to_input, waves, target=target).items():
-                causal.append({"experiment_id": eid, "seed": seed, "clip_id": clip_id, "stem": stem,
-                               "target_class": CLASSES[target], "p_with": p_with, "p_without": p_without})
-        if position in measured:
-            reference = random_orders(images.shape[1] // 16 * (images.shape[2] // 16), seed=seed * 100003 + position)
-            for removal in REMOVALS:
-                result = faithfulness(model, image, reference, target=target, removal=removal, seed=seed)
-                key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": "random order"}
-                faithful += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
-                curves += _curve_points("random order", result)
-        sonified = position in explained  # maps of the measured clips are stored too, their audio is not
-        y = ctx.waveform(clip_id) if sonified else None
-        explanations = explain_clip(attributors, images[test[position]], target=target, image=image_kind,
-                                    y=y, gains=gains, device=ctx.device)
-        for method, explanation in explanations.items():
-            relevance = explanation.relevance
-            key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": method}
-            if position in measured:
-                orders = tile_orders(relevance)
-                for removal in REMOVALS:
-                    result = faithfulness(model, image, orders, target=target, removal=removal, seed=seed)
-                    faithful += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
-                    curves += _curve_points(method, result)
-            for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items() if stem_grid else ():
-                stems.append({**key, "stem": stem, "relevance_share": share, "area_share": area})
-            scale = float(np.abs(explanation.display).max(initial=0.0)) or 1.0
-            maps.append({**key, "target_class": CLASSES[target], "signed": explanation.signed, "scale": scale,
-                         "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(explanation.display / scale)})
-            for gain, kept, ignored in zip(gains, explanation.sonified, explanation.complement):
-                for variant, audio in (("sonified", kept), ("complement", ignored)):
-                    sounds.append({**key, "gain": gain.name, "variant": variant, "format": AUDIO_FORMAT,
-                                   "sample_rate": SAMPLE_RATE, "data": encode_stored_audio(audio)})
-                # the model's ear: does it still hear its class in B, and lose it in C?
-                p_original, p_sonified, p_complement = ear_probabilities(
-                    classify_inputs, to_input, original=y, sonified=kept, complement=ignored, target=target)
-                ears.append({**key, "gain": gain.name, "target_class": CLASSES[target], "p_original": p_original,
-                             "p_sonified": p_sonified, "p_complement": p_complement})
+    progress = bar(total=len(tasks), desc=desc, unit="task", leave=False, enabled=ctx.show_progress)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for part in ctx.clip_map(setup=_load_explainer, payload=(job, weights), work=_run_task, tasks=tasks, device=ctx.device):
+        for table, rows in part.items():
+            found.setdefault(table, []).extend(rows)
         progress.update(1)
     progress.close()
-    stem_frame, causal_frame = pd.DataFrame(stems), pd.DataFrame(causal)
-    sanity_positions = sorted(measured)[: section.sanity_clips]
+    stem_frame, causal_frame = pd.DataFrame(found.get("stems", [])), pd.DataFrame(found.get("causal", []))
     return {
-        "relevance_maps": pd.DataFrame(maps),
-        "faithfulness": pd.DataFrame(faithful),
-        "faithfulness_curves": _mean_curves(curves, eid, seed),
-        "sanity_checks": _sanity_rows(model, eid, seed, images[test[sanity_positions]], predicted[sanity_positions],
-                                      [test_ids[p] for p in sanity_positions], methods, device=ctx.device, options=section.method_options),
+        "relevance_maps": pd.DataFrame(found.get("maps", [])),
+        "faithfulness": pd.DataFrame(found.get("faithful", [])),
+        "faithfulness_curves": _mean_curves(found.get("curves", []), eid, seed),
+        "sanity_checks": pd.DataFrame(found.get("sanity", [])),
         "relevance_by_stem": stem_frame,
         "stem_reliance": causal_frame,
         "attribution_agreement": agreement_rows(stem_frame, causal_frame, eid=eid, seed=seed),
-        "sonifications": pd.DataFrame(sounds),
-        "ear_checks": pd.DataFrame(ears),
+        "sonifications": pd.DataFrame(found.get("sounds", [])),
+        "ear_checks": pd.DataFrame(found.get("ears", [])),
     }
+
+
+def _explain_one(state: _Explainer, task: ClipTask) -> dict[str, list[dict[str, Any]]]:
+    """Every row one clip contributes: causal stem checks, removal curves, maps, stem shares, audio, ear checks."""
+    job, model = state.job, state.model
+    eid, seed, clip_id, target, image_kind = job.eid, job.seed, task.clip_id, task.target, job.section.image
+    n_samples = int(round(job.clip_seconds * SAMPLE_RATE))
+    image = torch.from_numpy(task.image)[None, None].to(job.device)
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in ("maps", "faithful", "stems", "causal", "sounds", "curves", "ears")}
+
+    def classify_inputs(inputs: np.ndarray) -> np.ndarray:
+        return classify(model, inputs, device=job.device)
+
+    def to_input(wave: np.ndarray) -> np.ndarray:
+        return image_input(wave, clip_seconds=job.clip_seconds, image=image_kind)
+
+    stem_grid = {}
+    if hasattr(job.dataset, "render"):
+        rendered = job.dataset.render(clip_id)
+        waves = {name: fit_length(audio, n_samples=n_samples) for name, audio in rendered.stems.items()}
+        # stems on the model's own grid: shares of the relevance the model actually assigned
+        stem_grid = {name: image_magnitude(w, clip_seconds=job.clip_seconds, image=image_kind) for name, w in waves.items()}
+        for stem, (p_with, p_without) in stem_reliance(classify_inputs, to_input, waves, target=target).items():
+            out["causal"].append({"experiment_id": eid, "seed": seed, "clip_id": clip_id, "stem": stem,
+                                  "target_class": CLASSES[target], "p_with": p_with, "p_without": p_without})
+    if task.measured:
+        reference = random_orders(task.image.shape[0] // 16 * (task.image.shape[1] // 16), seed=seed * 100003 + task.position)
+        for removal in REMOVALS:
+            result = faithfulness(model, image, reference, target=target, removal=removal, seed=seed)
+            key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": "random order"}
+            out["faithful"] += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
+            out["curves"] += _curve_points("random order", result)
+    # maps of the measured clips are stored too, their audio is not
+    y = fit_length(job.dataset.load(clip_id), n_samples=n_samples) if task.sonified else None
+    explanations = explain_clip(state.attributors, task.image, target=target, image=image_kind, y=y, gains=list(job.gains),
+                                device=job.device)
+    for method, explanation in explanations.items():
+        relevance = explanation.relevance
+        key = {"experiment_id": eid, "seed": seed, "clip_id": clip_id, "method": method}
+        if task.measured:
+            orders = tile_orders(relevance)
+            for removal in REMOVALS:
+                result = faithfulness(model, image, orders, target=target, removal=removal, seed=seed)
+                out["faithful"] += [{**key, "metric": k, "value": v} for k, v in result.scores.items()]
+                out["curves"] += _curve_points(method, result)
+        for stem, (share, area) in relevance_by_stem(relevance, stem_grid).items() if stem_grid else ():
+            out["stems"].append({**key, "stem": stem, "relevance_share": share, "area_share": area})
+        scale = float(np.abs(explanation.display).max(initial=0.0)) or 1.0
+        out["maps"].append({**key, "target_class": CLASSES[target], "signed": explanation.signed, "scale": scale,
+                            "height": VIT_SIZE, "width": VIT_SIZE, "data": encode_array(explanation.display / scale)})
+        for gain, kept, ignored in zip(job.gains, explanation.sonified, explanation.complement):
+            for variant, audio in (("sonified", kept), ("complement", ignored)):
+                out["sounds"].append({**key, "gain": gain.name, "variant": variant, "format": AUDIO_FORMAT,
+                                      "sample_rate": SAMPLE_RATE, "data": encode_stored_audio(audio)})
+            # the model's ear: does it still hear its class in B, and lose it in C?
+            p_original, p_sonified, p_complement = ear_probabilities(
+                classify_inputs, to_input, original=y, sonified=kept, complement=ignored, target=target)
+            out["ears"].append({**key, "gain": gain.name, "target_class": CLASSES[target], "p_original": p_original,
+                                "p_sonified": p_sonified, "p_complement": p_complement})
+    return out
 
 
 def agreement_rows(stems: pd.DataFrame, causal: pd.DataFrame, *, eid: str, seed: int) -> pd.DataFrame:
@@ -386,24 +489,16 @@ def _mean_curves(curves: list[dict[str, Any]], eid: str, seed: int) -> pd.DataFr
     return out.assign(experiment_id=eid, seed=seed)
 
 
-def _sanity_rows(
-    model: nn.Module, eid: str, seed: int, images: np.ndarray, targets: np.ndarray, clip_ids: list[str], methods: list[str],
-    *, device: str, options: dict[str, dict[str, Any]],
-) -> pd.DataFrame:
-    """Model-randomisation check (Adebayo et al. 2018) for every method (with its ``options``) on the given clips."""
-    if len(clip_ids) == 0:
-        return pd.DataFrame()
-    batch = torch.from_numpy(images)[:, None].to(device)
-    rows = []
-    for method in methods:
-        similarity = randomisation_check(
-            lambda m, x, t, method=method: make_attributor(method, m, **options.get(method, {})).attribute(x, target=t)[0],
-            model, batch, targets.tolist(), seed=seed,
-        )
-        for scope, values in similarity.items():
-            rows += [{"experiment_id": eid, "seed": seed, "method": method, "randomised": scope,
-                      "clip_id": clip_ids[i], "spearman": float(v)} for i, v in enumerate(values)]
-    return pd.DataFrame(rows)
+def _sanity_rows(state: _Explainer, task: SanityTask) -> list[dict[str, Any]]:
+    """Model-randomisation check (Adebayo et al. 2018) of one method (with its options) on the task's clips."""
+    job = state.job
+    options = job.section.method_options.get(task.method, {})
+    similarity = randomisation_check(
+        lambda m, x, t: make_attributor(task.method, m, **options).attribute(x, target=t)[0],
+        state.model, torch.from_numpy(task.images)[:, None].to(job.device), list(task.targets), seed=job.seed,
+    )
+    return [{"experiment_id": job.eid, "seed": job.seed, "method": task.method, "randomised": scope,
+             "clip_id": task.clip_ids[i], "spearman": float(v)} for scope, values in similarity.items() for i, v in enumerate(values)]
 
 
 def contrast_unit(ctx: RunContext, backbone: str, seed: int, confound: float) -> Rows:
