@@ -126,6 +126,8 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
     ------
         ClusterError: Ray is not installed, or the address is malformed, unreachable or not a Ray cluster.
     """
+    if address != "local":
+        _use_auth_token_if_found()  # before Ray is imported: it reads its settings then
     try:
         import ray
     except ImportError:
@@ -186,6 +188,21 @@ def _pin_to_loopback() -> None:
 
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     constants.ENABLE_RAY_CLUSTER = False
+
+
+def _use_auth_token_if_found() -> None:
+    """Send the cluster's token when there is one: ``RAY_AUTH_MODE=token`` unless the user chose a mode.
+
+    Ray 2.60 turns token authentication on for a cluster that ``ray start`` runs on loopback, and
+    keeps the token in ``~/.ray/auth_token``; a driver sends it only in token mode (otherwise it is
+    refused: "Authentication token is missing"). A driver in token mode also joins a cluster that
+    has no authentication, so finding a token (that file, ``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``) is reason enough.
+    """
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _auto_address() -> str:

@@ -247,6 +247,50 @@ def test_a_clip_a_worker_cannot_read_is_skipped_with_the_node_named(cluster, tmp
     assert "\n" not in reason
 
 
+def test_per_clip_work_runs_on_an_actor_pool_that_sets_up_once_per_actor_and_keeps_task_order(cluster):
+    from precompute.cluster import connect, map_on_actors
+
+    def setup(payload):  # stands for loading a model: runs once per actor
+        import os
+        import uuid
+
+        return {"actor": f"{os.getpid()}-{uuid.uuid4().hex}", "scale": payload}
+
+    def work(state, task):
+        return state["actor"], task * state["scale"]
+
+    connected = connect(cluster.address)
+    try:
+        results = list(map_on_actors(setup=setup, payload=3, work=work, tasks=list(range(9)), device="cpu"))
+    finally:
+        connected.close()
+    assert [value for _, value in results] == [3 * t for t in range(9)]  # in task order, whichever actor ran it
+    actors = [actor for actor, _ in results]
+    assert len(set(actors)) == 2  # one actor per 1-CPU node, each set up once for its several batches
+    assert all(actors.count(a) > 1 for a in set(actors))
+
+
+@pytest.mark.parametrize(("environment", "token_file", "mode"), [
+    ({}, True, "token"),                                # ray start on loopback wrote ~/.ray/auth_token
+    ({}, False, None),                                  # no token anywhere: Ray's default
+    ({"RAY_AUTH_TOKEN": "secret"}, False, "token"),
+    ({"RAY_AUTH_MODE": "disabled"}, True, "disabled"),  # the user's choice stands
+])
+def test_a_token_that_ray_start_left_is_sent_unless_the_user_chose_a_mode(monkeypatch, tmp_path, environment, token_file, mode):
+    from precompute.cluster import _use_auth_token_if_found
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if token_file:
+        (tmp_path / ".ray").mkdir()
+        (tmp_path / ".ray" / "auth_token").write_text("secret")
+    _use_auth_token_if_found()
+    assert os.environ.get("RAY_AUTH_MODE") == mode
+
+
 def test_an_unreachable_address_gives_one_line_and_exit_2_at_once(tmp_path):
     closed = socket.socket()
     closed.bind((LOOPBACK, 0))
