@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep every Ray address on loopback (precompute.cluster)
 RAY = str(Path(sys.executable).with_name("ray"))
 PORT = 6391
 
@@ -72,8 +73,7 @@ class PeakMemory:
 
 def ray(*args: str) -> None:
     """Run the ``ray`` command line of this environment, Ray kept on loopback."""
-    subprocess.run([RAY, *args], check=True, capture_output=True, text=True,
-                   env={**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
+    subprocess.run([RAY, *args], check=True, capture_output=True, text=True)
 
 
 @contextlib.contextmanager
@@ -101,15 +101,18 @@ def cluster(nodes: int) -> Iterator[str]:
         started.shutdown()
 
 
-def run_profile(profile: str, *, ray_address: str | None) -> float:
+def run_profile(profile: str, *, ray_address: str | None, token: bool = False) -> float:
     """Run the profile into a temporary database (on the cluster at ``ray_address``); return the wall seconds."""
     with tempfile.TemporaryDirectory() as folder:
+        environment = dict(os.environ)
+        if token:
+            environment["RAY_AUTH_MODE"] = "token"  # ray start on loopback turns token authentication on
         command = [sys.executable, "-m", "precompute", "run", "--profile", profile, "--db", str(Path(folder) / "bench.duckdb"),
                    "--fresh", "--no-progress"]
         if ray_address:
             command += ["--ray", ray_address]
         started = time.perf_counter()
-        done = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True)
+        done = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True, env=environment)
         if done.returncode:
             raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
         return time.perf_counter() - started
@@ -129,7 +132,7 @@ def main() -> None:
                 wall = run_profile(args.profile, ray_address=None)
             else:
                 with cluster(1 if mode == "ray1" else 2) as address:
-                    wall = run_profile(args.profile, ray_address=address)
+                    wall = run_profile(args.profile, ray_address=address, token=mode == "ray1")
         rows.append((mode, wall, memory.peak_mb))
         print(f"{mode:6s} wall {wall:7.1f} s   peak memory +{memory.peak_mb:6.0f} MB", flush=True)
     local = next((wall for mode, wall, _ in rows if mode == "local"), None)

@@ -126,8 +126,6 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
     ------
         ClusterError: Ray is not installed, or the address is malformed, unreachable or not a Ray cluster.
     """
-    if address != "local":
-        _use_auth_token_if_found()  # before Ray is imported: it reads its settings then
     try:
         import ray
     except ImportError:
@@ -149,7 +147,7 @@ def connect(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Cluster:
     try:
         ray.init(**options)
     except Exception as error:  # noqa: BLE001 - whatever Ray raises, the user gets one line
-        raise ClusterError(f"cannot use {shown}: {_first_line(error)}") from None
+        raise ClusterError(f"cannot use {shown}: {_first_line(error)}{'' if address == 'local' else _auth_hint()}") from None
     cluster = Cluster(address=str(options["address"]), description=describe())
     d = cluster.description
     say(f"connected to {shown}: {_count(d['nodes'], 'node')}, {_count(d['cpus'], 'CPU')}, {_count(d['gpus'], 'GPU')} "
@@ -190,19 +188,19 @@ def _pin_to_loopback() -> None:
     constants.ENABLE_RAY_CLUSTER = False
 
 
-def _use_auth_token_if_found() -> None:
-    """Send the cluster's token when there is one: ``RAY_AUTH_MODE=token`` unless the user chose a mode.
+def _auth_hint() -> str:
+    """Return a hint for a failed connection when a token exists but the run does not send it.
 
-    Ray 2.60 turns token authentication on for a cluster that ``ray start`` runs on loopback, and
-    keeps the token in ``~/.ray/auth_token``; a driver sends it only in token mode (otherwise it is
-    refused: "Authentication token is missing"). A driver in token mode also joins a cluster that
-    has no authentication, so finding a token (that file, ``RAY_AUTH_TOKEN`` or
-    ``RAY_AUTH_TOKEN_PATH``) is reason enough.
+    Ray 2.60 turns token authentication on for a cluster that ``ray start`` runs on loopback and
+    keeps its token in ``~/.ray/auth_token``; a driver sends it only with ``RAY_AUTH_MODE=token``. The
+    mode cannot be chosen for the user: a token-mode driver joins a cluster without authentication,
+    but that cluster's workers then cannot fetch the driver's objects.
     """
     if os.environ.get("RAY_AUTH_MODE"):
-        return
+        return ""
     if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"
+        return " (if the cluster uses token authentication, as `ray start` on loopback does, set RAY_AUTH_MODE=token)"
+    return ""
 
 
 def _auto_address() -> str:
