@@ -73,12 +73,22 @@ against 106 MB) and is read by DuckDB without passing through the driver's memor
 Between machines the object store moves those 6x more bytes over the network, which brings the
 crossover lower; ``--ray-parquet-rows`` sets another threshold.
 """
-WORKER_ENVIRONMENT = {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
-"""Ray's ``runtime_env`` of every task and actor. A task uses the driver's thread count, which may
-exceed the CPUs it reserves (a node smaller than the driver's machine); OpenMP threads that wait
-actively then spin against each other, and a unit that takes seconds on one machine took minutes
-(measured: two Mid2E units on two 1-CPU nodes of a 2-core machine, each with two threads). Waiting
-passively costs nothing when threads and cores match, and leaves every result unchanged."""
+OVERSUBSCRIBED_ENVIRONMENT = {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
+"""Ray's ``runtime_env`` for a task or actor that runs more threads than the CPUs it reserves.
+
+A task uses the driver's thread count, which may exceed the CPUs of a node smaller than the
+driver's machine. OpenMP threads that wait actively then spin against each other: two Mid2E units
+on two 1-CPU nodes of a 2-core machine, two threads each, ran for more than 15 minutes instead of
+seconds. Waiting passively cures that, but where threads and CPUs match it is slower (the demo on a
+1-node cluster: 614 s against 454 s), so only oversubscribed tasks get it. Results do not change.
+"""
+
+
+def worker_environment(*, reserved_cpus: int, threads: int) -> dict[str, Any] | None:
+    """Return the ``runtime_env`` of a task reserving ``reserved_cpus`` CPUs that runs ``threads`` threads."""
+    return OVERSUBSCRIBED_ENVIRONMENT if threads > reserved_cpus else None
+
+
 GPU_ROUTES = (A2E_ROUTE, A2MID_ROUTE, PERCEPTUAL_ROUTE)
 """Routes whose units train on the run's device (Mid2E's heads train on the CPU)."""
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -300,7 +310,7 @@ def extract_features(ctx: RunContext, *, jobs: int = 0) -> None:
     import ray
 
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-    extract = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, runtime_env=WORKER_ENVIRONMENT)(_extract_batch)
+    extract = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_extract_batch)
     threads = dataclasses.replace(Threads.here(), torch=1)
     for context in ctx.contexts():
         if context._features is not None:
@@ -398,7 +408,8 @@ def map_on_actors(
     step = max(1, math.ceil(len(tasks) / (2 * size)))
     batches = [tasks[i:i + step] for i in range(0, len(tasks), step)]
     actor = ray.remote(num_cpus=cpus, num_gpus=1 if gpu else 0, max_restarts=MAX_RETRIES,
-                       max_task_retries=MAX_RETRIES, runtime_env=WORKER_ENVIRONMENT)(_ClipActor)
+                       max_task_retries=MAX_RETRIES,
+                       runtime_env=worker_environment(reserved_cpus=cpus, threads=threads.torch))(_ClipActor)
     shipped = ray.put(payload)
     actors = [actor.remote(setup, shipped, threads) for _ in range(min(size, len(batches)))]
     try:
@@ -453,7 +464,7 @@ def run_units(
     biggest = max((n["Resources"].get("CPU", 1.0) for n in ray.nodes() if n.get("Alive")), default=1.0)
     cpus = max(1, min(threads.torch, int(biggest)))  # as many CPUs as threads, where a node has them
     remote = ray.remote(num_cpus=cpus, max_retries=MAX_RETRIES, retry_exceptions=False,
-                        runtime_env=WORKER_ENVIRONMENT)(_run_unit)
+                        runtime_env=worker_environment(reserved_cpus=cpus, threads=threads.torch))(_run_unit)
     contexts = ctx.contexts()
     shipped = ray.put(_detached(ctx))
     features = [ray.put(c.features()) for c in contexts]

@@ -290,6 +290,13 @@ def test_a_failed_connection_hints_at_token_mode_when_a_token_is_found(monkeypat
     assert ("RAY_AUTH_MODE=token" in _auth_hint()) is hinted
 
 
+def test_only_a_task_with_more_threads_than_cpus_waits_passively():
+    from precompute.cluster import worker_environment
+
+    assert worker_environment(reserved_cpus=1, threads=2) == {"env_vars": {"OMP_WAIT_POLICY": "PASSIVE"}}
+    assert worker_environment(reserved_cpus=2, threads=2) is None  # spinning is faster when threads fit
+
+
 def test_an_unreachable_address_gives_one_line_and_exit_2_at_once(tmp_path):
     closed = socket.socket()
     closed.bind((LOOPBACK, 0))
