@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import duckdb
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import query
 
 from engine.audio.io import AudioLoadError, fit_length, load_audio
 from engine.audio.representations import REPRESENTATIONS, compute_representation
@@ -562,14 +562,6 @@ def dataset_run(tmp_path_factory) -> DatasetRun:
     fingerprint = dataset_fingerprint(options, data_root=str(DATA_DIR.resolve()), clip_seconds=2.0)
     shutil.rmtree(DATA_DIR / "cache" / f"folder-{fingerprint}", ignore_errors=True)
     return DatasetRun(root=root, db=db, result=result, seconds=seconds)
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_dataset_run_finishes_despite_bad_clips(dataset_run):

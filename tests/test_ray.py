@@ -29,6 +29,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray's ad
 ray = pytest.importorskip("ray")  # the only reason to skip: Ray is not installed
 
 from fingerprint import fingerprint  # noqa: E402
+from helpers import query  # noqa: E402
 from test_fingerprint import close  # noqa: E402
 
 from precompute.database import building_path  # noqa: E402
@@ -108,14 +109,6 @@ def differences(recorded: dict, now: dict) -> list[str]:
     return [f"{table}.{column}: expected {recorded[table].get(column)!r}, got {value!r}"
             for table, columns in now.items() for column, value in columns.items()
             if not close(recorded[table].get(column), value)]
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 class Driver:

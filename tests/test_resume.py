@@ -16,18 +16,11 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+from helpers import query
 
 from precompute.database import building_path, write_lock
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-
-
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def start_run(db: Path, data_root: Path) -> subprocess.Popen:
