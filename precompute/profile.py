@@ -91,6 +91,8 @@ class Training:
     time_shift: bool = False
     select: str = "loss"
     transpose: bool = False
+    spec_augment: bool = False
+    mixup: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class PerceptualSection(Training):
     sanity_clips: int = 4
     clean_confound: float | None = None
     image: str = "linear"
+    train_crops: int = 1  # windows per training excerpt, spread over it (random crops of longer excerpts)
 
     def model_spec(self) -> dict[str, Any]:
         """Return the model spec :func:`engine.models.perceptual.create_perceptual_model` builds (per backbone)."""
@@ -160,11 +163,13 @@ class VitSection(PerceptualSection):
     architecture: str = "vit_tiny_patch16_224"
     overrides: dict[str, Any] = field(default_factory=dict)
     weights: str = ""
+    stem: str = "patch"
 
     def model_spec(self) -> dict[str, Any]:
         """Return the model spec :func:`engine.models.perceptual.create_perceptual_model` builds."""
+        stem = {} if self.stem == "patch" else {"stem": self.stem}  # specs stored before stems existed stay valid
         return {"backbone": "vit", "architecture": self.architecture, "num_classes": 2, "in_chans": 1, **self.overrides,
-                "image": self.image}
+                **stem, "image": self.image}
 
     def head(self) -> str:
         """Return the experiment id's head: the timm architecture."""
@@ -386,6 +391,9 @@ def _check_choices(profile: Profile) -> None:
             raise ProfileError(f"{path}: [{name}] schedule must be one of {list(SCHEDULES)}, got {section.schedule!r}")
         if section.select not in SELECTIONS[name]:
             raise ProfileError(f"{path}: [{name}] select must be one of {list(SELECTIONS[name])}, got {section.select!r}")
+        if isinstance(section.mixup, bool) or not isinstance(section.mixup, (int, float)) or not section.mixup >= 0:
+            raise ProfileError(f"{path}: [{name}] mixup must be 0 (off) or a positive Beta parameter such as 0.2, "
+                               f"got {section.mixup!r}")
     if profile.a2mid is not None and len(profile.a2mid.inputs) > 1:
         raise ProfileError(f"{path}: [a2mid] inputs takes one input (its descriptors feed Mid2E), got {list(profile.a2mid.inputs)}")
     for name in ("a2e", "a2mid"):
@@ -399,6 +407,7 @@ def _check_perceptual(profile: Profile) -> None:
     """Refuse attribution methods, options and images that do not fit a section's backbone."""
     from engine.audio.perceptual_images import IMAGES
     from engine.explain.attribution import check_method_options, check_methods  # imports torch
+    from engine.models.vit import STEMS
 
     path = profile.path
     for backbone, section in profile.backbones.items():
@@ -413,6 +422,14 @@ def _check_perceptual(profile: Profile) -> None:
             raise ProfileError(str(error)) from None
         if section.image not in IMAGES:
             raise ProfileError(f"{path}: [{backbone}] image must be one of {list(IMAGES)}, got {section.image!r}")
+        if isinstance(section, VitSection) and section.stem not in STEMS:
+            raise ProfileError(f"{path}: [vit] stem must be one of {list(STEMS)}, got {section.stem!r}")
+        if isinstance(section, VitSection) and section.stem != "patch" and section.weights == "hub":
+            raise ProfileError(f"{path}: [vit] stem = {section.stem!r} has no ImageNet weights on the hub; use "
+                               f"weights = \"\" (from scratch) or a checkpoint file of this model")
+        crops = section.train_crops
+        if isinstance(crops, bool) or not isinstance(crops, int) or crops < 1:
+            raise ProfileError(f"{path}: [{backbone}] train_crops must be a whole number of windows, at least 1, got {crops!r}")
         confound = section.clean_confound
         if confound is not None and not 0.0 <= confound <= 1.0:
             raise ProfileError(f"{path}: [{backbone}] clean_confound must be a number in [0, 1], got {confound!r}")

@@ -217,12 +217,15 @@ def test_every_method_runs_on_every_backbone_it_claims():
     models = {"cnn": CNNClassifier(widths=SMALL).eval(),
               "vit": create_perceptual_model({"backbone": "vit", "architecture": "vit_tiny_patch16_224", "depth": 1,
                                               "num_classes": 2, "in_chans": 1}).eval()}
+    conv_stem_vit = create_perceptual_model({"backbone": "vit", "architecture": "vit_tiny_patch16_224", "depth": 1,
+                                             "num_classes": 2, "in_chans": 1, "stem": "conv"}).eval()
     x = torch.rand(2, 1, 224, 224)
     for method, backbones in BACKBONES_OF.items():
         for backbone in backbones:
-            maps = make_attributor(method, models[backbone]).attribute(x, target=torch.tensor([0, 1]))
-            assert maps.shape == (2, 224, 224) and np.isfinite(maps).all(), (method, backbone)
-            assert np.ptp(maps[0]) > 0, (method, backbone)
+            for model in [models[backbone]] + ([conv_stem_vit] if backbone == "vit" else []):
+                maps = make_attributor(method, model).attribute(x, target=torch.tensor([0, 1]))
+                assert maps.shape == (2, 224, 224) and np.isfinite(maps).all(), (method, backbone)
+                assert np.ptp(maps[0]) > 0, (method, backbone)
     assert "chefer2021" not in methods_for("cnn") and "lrp_epsilon_plus_flat" not in methods_for("vit")
 
 
@@ -353,6 +356,128 @@ def test_transpose_rolls_chromagrams_only():
     assert offset != 0 and torch.equal(rolled, torch.roll(chroma, shifts=offset, dims=-2))
     spectrogram = torch.rand(2, 1, 149, 5)
     assert _transpose_chroma(spectrogram, torch.Generator()) is spectrogram
+
+
+def test_spec_augment_masks_at_most_two_bands_and_two_spans_per_clip_with_its_mean():
+    from engine.models.training import _mask_bands
+
+    torch.manual_seed(0)
+    images = torch.rand(16, 1, 64, 48) + torch.arange(16.0)[:, None, None, None]  # each clip its own level
+    masked = _mask_bands(images, torch.Generator().manual_seed(1))
+    changed = masked != images
+    assert changed.any()
+    for clip in range(16):
+        fill = images[clip].mean()
+        assert torch.allclose(masked[clip][changed[clip]], fill.expand(int(changed[clip].sum())))
+        rows = changed[clip, 0].all(dim=1)  # a masked band covers the whole row
+        columns = changed[clip, 0].all(dim=0)
+        assert int(rows.sum()) <= 2 * 64 // 8 and int(columns.sum()) <= 2 * 48 // 8
+        # every changed pixel lies in a masked row or column
+        assert torch.equal(changed[clip, 0], rows[:, None] | columns[None, :])
+    chroma = torch.rand(4, 1, 12, 48)
+    assert _mask_bands(chroma, torch.Generator()) is chroma  # a chromagram's 12 rows are not masked
+    vector = torch.rand(4, 3)
+    assert _mask_bands(vector, torch.Generator()) is vector
+
+
+def test_mixup_and_spec_augment_train_deterministically_and_still_learn():
+    from engine.models.training import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 32).astype(np.int64)
+    x = rng.normal(size=(64, 1, 32, 8)).astype(np.float32)
+    x[y == 1, :, :16] += 1.5  # Happy clips are louder in the lower half: a mask hides part of it, mixup blends it
+
+    def run() -> tuple[list[float], float]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 2))
+        config = TrainConfig(epochs=8, batch_size=16, learning_rate=1e-2, patience=20, mixup=0.4, spec_augment=True,
+                             select="balanced_accuracy", seed=3)
+        result = fit(model, train_inputs=[x], train_targets=y, val_inputs=[x], val_targets=y,
+                     loss_fn=torch.nn.CrossEntropyLoss(), config=config)
+        return [h["train_loss"] for h in result.history], max(h["val_balanced_accuracy"] for h in result.history)
+
+    (losses, accuracy), (again, _) = run(), run()
+    assert losses == again  # the masks and the mixing weights come from the seed
+    assert accuracy > 0.95
+    with pytest.raises(ValueError, match="mixup must be 0"):
+        TrainConfig(mixup=-0.2)
+
+
+def test_training_crops_spread_windows_over_an_excerpt_and_window_zero_is_the_clip():
+    from engine.audio.perceptual_images import image_crops, image_input
+    from engine.vocabulary import SAMPLE_RATE
+
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    y = np.where(t < 2.0, np.sin(2 * np.pi * 220.0 * t), np.sin(2 * np.pi * 1760.0 * t)).astype(np.float32)  # 220 Hz, then 1760 Hz
+    windows = image_crops(y, clip_seconds=1.0, image="log", crops=3)  # starts 0, 1 and 2 s
+    assert windows.shape == (3, 224, 224)
+    np.testing.assert_array_equal(windows[0], image_input(y[:SAMPLE_RATE], clip_seconds=1.0, image="log"))
+    peak_row = [int(np.argmax(w.mean(axis=1))) for w in windows]
+    assert peak_row[0] == peak_row[1] < peak_row[2]  # only the last window hears the high tone
+    assert image_crops(y[:SAMPLE_RATE], clip_seconds=1.0, image="log", crops=3).shape == (1, 224, 224)
+
+
+def test_training_set_adds_cached_windows_of_long_excerpts_and_skips_unreadable_audio(tmp_path):
+    from types import SimpleNamespace
+
+    from engine.audio.io import AudioLoadError
+    from engine.vocabulary import SAMPLE_RATE
+    from precompute.profile import CnnSection
+    from precompute.stages.perceptual import training_set
+
+    loads = []
+
+    def load(clip_id: str) -> np.ndarray:
+        loads.append(clip_id)
+        if clip_id == "broken":
+            raise AudioLoadError("broken.mp3: cannot be decoded")
+        seconds = {"long": 3.0, "short": 1.0}[clip_id]
+        return np.random.default_rng(0).normal(size=int(seconds * SAMPLE_RATE)).astype(np.float32)
+
+    features = SimpleNamespace(clip_ids=["long", "short", "broken"])
+    ctx = SimpleNamespace(cache_dir=tmp_path, clip_seconds=1.0, show_progress=False, dataset=SimpleNamespace(load=load),
+                          features=lambda: features)
+    images = np.random.default_rng(1).random((3, 224, 224)).astype(np.float32)
+    labels = np.array([0, 1, 0])
+    section = CnnSection(image="log", train_crops=3)
+    x, y = training_set(ctx, section, np.array([0, 1, 2]), images=images, labels=labels)
+    assert x.shape == (5, 224, 224) and y.tolist() == [0, 1, 0, 0, 0]  # the clips, then 2 more windows of "long"
+    np.testing.assert_array_equal(x[:3], images)
+    again, _ = training_set(ctx, section, np.array([0, 1, 2]), images=images, labels=labels)
+    assert loads == ["long", "short", "broken"] and np.array_equal(again, x)  # the second call reads the cache
+    same, _ = training_set(ctx, CnnSection(image="log"), np.array([0, 1]), images=images, labels=labels)
+    assert same.shape == (2, 224, 224)  # train_crops = 1: the stored images only
+
+
+def test_a_profile_refuses_a_wrong_stem_or_mixup_in_one_line(tmp_path):
+    for body, message in (('[vit]\nstem = "shifted"\n', r"\[vit\] stem must be one of \['patch', 'conv'\]"),
+                          ('[vit]\nstem = "conv"\nweights = "hub"\n', r"\[vit\] stem = 'conv' has no ImageNet weights"),
+                          ('[cnn]\nmixup = -1\n', r"\[cnn\] mixup must be 0 \(off\) or a positive Beta parameter"),
+                          ('[cnn]\ntrain_crops = 0\n', r"\[cnn\] train_crops must be a whole number of windows, at least 1")):
+        profile = tmp_path / "recipe.toml"
+        profile.write_text('[dataset]\nname = "synthetic"\n' + body)
+        with pytest.raises(ProfileError, match=message):
+            load_profile(str(profile))
+
+
+def test_a_conv_stem_vit_is_stored_and_rebuilt_from_its_spec(tmp_path):
+    from engine.models.vit import create_vit
+
+    spec = {"backbone": "vit", "architecture": "vit_tiny_patch16_224", "depth": 1, "num_classes": 2, "in_chans": 1,
+            "stem": "conv", "image": "log"}
+    torch.manual_seed(0)
+    model = create_perceptual_model(spec).eval()
+    rebuilt, stored_spec = model_from_bytes(model_to_bytes(model, spec=spec))
+    x = torch.rand(1, 1, 224, 224)
+    assert stored_spec == spec and torch.equal(rebuilt.eval()(x), model(x))
+    checkpoint = tmp_path / "conv_vit.pth"  # a checkpoint of exactly this model loads by path
+    torch.save(model.state_dict(), checkpoint)
+    loaded = create_vit(depth=1, stem="conv", weights=checkpoint).eval()
+    assert torch.equal(loaded(x), model(x))
+    torch.save(create_vit(depth=1).state_dict(), checkpoint)  # a patch-stem checkpoint does not fit
+    with pytest.raises(ValueError, match="not a checkpoint of this conv-stem ViT"):
+        create_vit(depth=1, stem="conv", weights=checkpoint)
 
 
 def test_standardised_targets_round_trip_to_the_label_scale():

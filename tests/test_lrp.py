@@ -17,6 +17,7 @@ from engine.explain.lrp_rules import _HalfGradMatmul
 from engine.explain.vit_lrp import AttnLRP, Chefer2021, LRPResult, lrp
 from engine.explain.vit_relevance import capture_attention
 from engine.explain.vit_replay import _Pass, vit_forward
+from engine.models.vit import conv_stem
 
 TARGETS = torch.tensor([0, 1])
 
@@ -25,14 +26,17 @@ CONFIGS = {
     "plain": {},
     "avg_qknorm_layerscale": dict(global_pool="avg", class_token=False, qk_norm=True, init_values=0.1, no_embed_class=True),
     "registers_prenorm_fcnorm": dict(reg_tokens=2, no_embed_class=True, init_values=0.5, qk_norm=True, pre_norm=True, fc_norm=True),
+    "conv_stem": dict(stem="conv"),  # engine.models.vit.conv_stem: Conv2d and ReLU layers before the tokens
 }
 
 
-def make_vit(seed: int = 0, *, randomise: bool = False, depth: int = 2, **overrides) -> torch.nn.Module:
+def make_vit(seed: int = 0, *, randomise: bool = False, depth: int = 2, stem: str = "patch", **overrides) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = timm.create_model(
         "vit_tiny_patch16_224", pretrained=False, num_classes=2, in_chans=1, depth=depth, **overrides
     ).eval()
+    if stem == "conv":
+        model.patch_embed.proj = conv_stem(model.patch_embed.proj)
     if randomise:  # timm initialises biases to 0 and LayerNorms to (1, 0): make the additive terms matter
         with torch.no_grad():
             for name, parameter in model.named_parameters():

@@ -138,6 +138,81 @@ def image_input(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray
     return log_image_input(y, clip_seconds=clip_seconds)
 
 
+def crop_offsets(*, duration_seconds: float, clip_seconds: float, crops: int) -> list[float]:
+    """Return the start times of ``crops`` windows of ``clip_seconds`` spread evenly over an excerpt.
+
+    The first window starts at 0 (the clip every other stage reads) and the last ends at the
+    excerpt's end; an excerpt no longer than one window has the one offset 0.
+
+    Parameters
+    ----------
+    duration_seconds : float
+        Length of the excerpt, in seconds.
+    clip_seconds : float
+        Length of one window, in seconds.
+    crops : int
+        Number of windows wanted (at least 1).
+
+    Returns
+    -------
+    list of float
+        Distinct offsets in seconds, ascending, starting with 0.0.
+
+    Raises
+    ------
+    ValueError
+        ``crops`` is below 1.
+
+    Examples
+    --------
+    >>> crop_offsets(duration_seconds=20.0, clip_seconds=10.0, crops=3)
+    [0.0, 5.0, 10.0]
+    >>> crop_offsets(duration_seconds=10.0, clip_seconds=10.0, crops=3)
+    [0.0]
+    """
+    if crops < 1:
+        raise ValueError(f"crops must be at least 1, got {crops}")
+    room = max(0.0, duration_seconds - clip_seconds)
+    if room < 0.5 or crops == 1:  # under half a second of room the windows would be near copies
+        return [0.0]
+    return [float(x) for x in np.linspace(0.0, room, crops)]
+
+
+def image_crops(y: np.ndarray, *, clip_seconds: float, image: str, crops: int) -> np.ndarray:
+    """Compute the input image of each of ``crops`` windows spread over a longer excerpt.
+
+    Training on several windows of each excerpt (random crops of longer excerpts) multiplies the
+    views of a few hundred clips; window 0 is the image :func:`image_input` gives the clip.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Mono waveform of the whole excerpt at 22,050 Hz, shape ``(n_samples,)``.
+    clip_seconds : float
+        Length of one window, in seconds.
+    image : str
+        ``"linear"`` or ``"log"`` (see ``IMAGES``).
+    crops : int
+        Number of windows wanted; fewer come back when the excerpt is short (:func:`crop_offsets`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 images in [0, 1], shape ``(n_windows, 224, 224)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.random.default_rng(0).normal(size=3 * SAMPLE_RATE).astype(np.float32)  # 3 s
+    >>> image_crops(y, clip_seconds=1.0, image="log", crops=3).shape
+    (3, 224, 224)
+    """
+    offsets = crop_offsets(duration_seconds=len(y) / SAMPLE_RATE, clip_seconds=clip_seconds, crops=crops)
+    length = int(round(clip_seconds * SAMPLE_RATE))
+    windows = [y[int(round(o * SAMPLE_RATE)) : int(round(o * SAMPLE_RATE)) + length] for o in offsets]
+    return np.stack([image_input(w, clip_seconds=clip_seconds, image=image) for w in windows]).astype(np.float32)
+
+
 def image_magnitude(y: np.ndarray, *, clip_seconds: float, image: str) -> np.ndarray:
     """Compute the linear magnitude on the model input's grid (to compare stems pixel by pixel).
 

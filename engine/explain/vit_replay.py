@@ -53,8 +53,9 @@ def _check_supported(model: nn.Module) -> None:
             raise TypeError(f"{type(model).__name__} overrides VisionTransformer.{method}; LRP supports the plain ViT only")
     problems: list[str] = []
     embed = model.patch_embed
-    if type(embed) is not PatchEmbed or not isinstance(embed.proj, nn.Conv2d):
-        problems.append(f"patch_embed is {type(embed).__name__} (only timm PatchEmbed with a Conv2d projection)")
+    if type(embed) is not PatchEmbed or not _stem_layers(embed.proj):
+        problems.append(f"patch_embed is {type(embed).__name__} with a {type(getattr(embed, 'proj', None)).__name__} projection "
+                        "(only timm PatchEmbed with a Conv2d projection, or a Sequential of Conv2d and ReLU layers)")
     else:
         if not embed.flatten or getattr(embed, "dynamic_img_pad", False):
             problems.append("patch_embed must flatten to tokens without dynamic padding")
@@ -99,10 +100,19 @@ def _check_supported(model: nn.Module) -> None:
         raise TypeError("unsupported ViT for LRP: " + "; ".join(problems))
 
 
+def _stem_layers(proj: nn.Module) -> list[nn.Module]:
+    """Return the layers of a patch projection: ``[Conv2d]``, or a conv stem's Conv2d and ReLU layers (``[]``: unsupported)."""
+    layers = list(proj) if isinstance(proj, nn.Sequential) else [proj]
+    if not layers or not isinstance(layers[0], nn.Conv2d) or not isinstance(layers[-1], nn.Conv2d):
+        return []
+    return layers if all(type(layer) in (nn.Conv2d, nn.ReLU) for layer in layers) else []
+
+
 def _check_inputs(model: nn.Module, inputs: torch.Tensor) -> None:
     embed = model.patch_embed
-    if inputs.ndim != 4 or inputs.shape[1] != embed.proj.in_channels:
-        raise ValueError(f"inputs must be (B, {embed.proj.in_channels}, H, W), got {tuple(inputs.shape)}")
+    channels = _stem_layers(embed.proj)[0].in_channels
+    if inputs.ndim != 4 or inputs.shape[1] != channels:
+        raise ValueError(f"inputs must be (B, {channels}, H, W), got {tuple(inputs.shape)}")
     if embed.img_size is not None and embed.strict_img_size and tuple(inputs.shape[-2:]) != tuple(embed.img_size):
         raise ValueError(f"inputs must be {tuple(embed.img_size)} pixels, got {tuple(inputs.shape[-2:])}")
 
@@ -202,7 +212,7 @@ class _Pass:
             return F.conv2d(inputs, weight, None, layer.stride, layer.padding, layer.dilation, layer.groups)
 
         if layer.padding_mode != "zeros":
-            raise TypeError(f"patch_embed.proj uses padding_mode={layer.padding_mode!r}; only 'zeros' is supported")
+            raise TypeError(f"a patch_embed convolution uses padding_mode={layer.padding_mode!r}; only 'zeros' is supported")
         return self.affine(x, layer.weight, layer.bias, op, lambda b: b[:, :, None, None])
 
     def norm(self, x: torch.Tensor, module: nn.Module) -> torch.Tensor:
@@ -269,7 +279,10 @@ class _Pass:
 
     def embed(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Patch embedding, prefix tokens and position embedding: ``(B, T, D)``."""
-        x = self.conv(x, model.patch_embed.proj).flatten(2).transpose(1, 2)
+        for layer in _stem_layers(model.patch_embed.proj):
+            # a ReLU's gradient passes relevance where it fired: the LRP rule for an activation
+            x = self.conv(x, layer) if isinstance(layer, nn.Conv2d) else F.relu(x)
+        x = x.flatten(2).transpose(1, 2)
         x = self.norm(x, model.patch_embed.norm)
         batch = x.shape[0]
         prefix = []

@@ -73,6 +73,16 @@ class TrainConfig:
         its 12 pitch classes circularly by a random number of semitones, one per batch: a
         song's emotion does not depend on its key, and a few dozen training songs cover few keys.
         Other inputs (spectrograms, vectors) pass unchanged.
+    spec_augment : bool, default False
+        SpecAugment (Park et al. 2019) on every image input of a training batch at least 32 pixels
+        high: each clip gets two frequency bands (rows) and two time spans (columns), each up to
+        1/8 of the image, set to that clip's mean value. It asks the model not to rest on any one
+        band or moment of the clip. Chromagrams and vectors pass unchanged.
+    mixup : float, default 0.0
+        Mixup (Zhang et al. 2018) with this Beta(alpha, alpha) parameter; 0 turns it off. Each
+        training batch is blended with a shuffled copy of itself by one weight ``lam`` drawn per
+        batch, and the loss is ``lam * loss(y) + (1 - lam) * loss(y_shuffled)``: for
+        cross-entropy that is the loss of the blended labels, for regression targets close to it.
 
     Raises
     ------
@@ -101,13 +111,17 @@ class TrainConfig:
     time_shift: bool = False
     select: str = "loss"
     transpose: bool = False
+    spec_augment: bool = False
+    mixup: float = 0.0
 
     def __post_init__(self) -> None:
-        """Check ``schedule`` and ``select``."""
+        """Check ``schedule``, ``select`` and ``mixup``."""
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.select not in SELECTIONS:
             raise ValueError(f"select must be one of {SELECTIONS}, got {self.select!r}")
+        if not self.mixup >= 0:
+            raise ValueError(f"mixup must be 0 (off) or a positive Beta parameter, got {self.mixup!r}")
 
 
 @dataclass
@@ -272,6 +286,7 @@ def fit(
         if config.schedule == "onecycle" else None
     )
     generator = torch.Generator().manual_seed(config.seed)
+    mixing = np.random.default_rng(config.seed)  # mixup weights (torch has no seeded Beta sampler)
     best_state, best_loss, best_epoch, stale = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
     history: list[dict[str, float]] = []
     started = time.perf_counter()
@@ -292,8 +307,17 @@ def fit(
                 batch = [_shift_in_time(x, generator) for x in batch]
             if config.transpose:
                 batch = [_transpose_chroma(x, generator) for x in batch]
+            if config.spec_augment:
+                batch = [_mask_bands(x, generator) for x in batch]
             optimiser.zero_grad(set_to_none=True)
-            loss = loss_fn(model(*batch), y_train[index])
+            if config.mixup > 0:
+                lam = float(mixing.beta(config.mixup, config.mixup))
+                partner = torch.randperm(index.numel(), generator=generator).to(device)
+                outputs = model(*[lam * x + (1 - lam) * x[partner] for x in batch])
+                targets = y_train[index]
+                loss = lam * loss_fn(outputs, targets) + (1 - lam) * loss_fn(outputs, targets[partner])
+            else:
+                loss = loss_fn(model(*batch), y_train[index])
             loss.backward()
             optimiser.step()
             if scheduler is not None:
@@ -344,6 +368,28 @@ def _transpose_chroma(x: torch.Tensor, generator: torch.Generator) -> torch.Tens
         return x
     semitones = int(torch.randint(0, 12, (1,), generator=generator))
     return torch.roll(x, shifts=semitones, dims=-2)
+
+
+def _mask_bands(x: torch.Tensor, generator: torch.Generator, *, masks: int = 2, fraction: float = 1 / 8) -> torch.Tensor:
+    """SpecAugment an image batch ``(B, C, H, W)`` with ``H >= 32``; other inputs pass unchanged.
+
+    Per clip, ``masks`` row bands and ``masks`` column spans, each of random width up to
+    ``fraction`` of its side, are set to the clip's mean.
+    """
+    if x.ndim != 4 or x.shape[-2] < 32:
+        return x
+    batch, _, height, width = x.shape
+    keep = torch.ones(batch, 1, height, width, dtype=torch.bool)
+    for axis, side in ((2, height), (3, width)):
+        widths = torch.randint(0, max(1, int(side * fraction)) + 1, (batch, masks), generator=generator)
+        starts = (torch.rand(batch, masks, generator=generator) * (side - widths + 1)).long()
+        positions = torch.arange(side)
+        for m in range(masks):
+            inside = (positions >= starts[:, m, None]) & (positions < (starts + widths)[:, m, None])  # (B, side)
+            keep &= ~(inside[:, None, :, None] if axis == 2 else inside[:, None, None, :])
+    keep = keep.to(x.device)
+    fill = x.mean(dim=(1, 2, 3), keepdim=True)
+    return torch.where(keep, x, fill)
 
 
 def predict(model: nn.Module, inputs: Sequence[np.ndarray], *, batch_size: int = 32, device: str = "cpu") -> np.ndarray:

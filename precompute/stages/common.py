@@ -121,4 +121,6 @@ def train_config(section: Training, *, seed: int, device: str) -> TrainConfig:
         time_shift=section.time_shift,
         select=section.select,
         transpose=section.transpose,
+        spec_augment=section.spec_augment,
+        mixup=section.mixup,
     )

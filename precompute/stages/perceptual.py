@@ -32,8 +32,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from engine.audio.io import fit_length
-from engine.audio.perceptual_images import REPRESENTATION_OF, image_input, image_magnitude
+from engine.audio.io import AudioLoadError, fit_length
+from engine.audio.perceptual_images import REPRESENTATION_OF, image_crops, image_input, image_magnitude
 from engine.audio.representations import VIT_SIZE
 from engine.explain.attribution import make_attributor
 from engine.explain.causal import model_contrast, per_clip_agreement, stem_reliance
@@ -165,10 +165,10 @@ def train(ctx: RunContext, backbone: str, seed: int, *, confound: float | None =
         progress.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
         progress.update(1)
 
-    y_train = train_labels[fit_index["train"]]
+    x_train, y_train = training_set(train_ctx, section, fit_index["train"], images=train_images, labels=train_labels)
     result = fit(
         model,
-        train_inputs=[train_images[fit_index["train"]][:, None]],
+        train_inputs=[x_train[:, None]],
         train_targets=y_train,
         val_inputs=[train_images[fit_index["val"]][:, None]],
         val_targets=train_labels[fit_index["val"]],
@@ -210,6 +210,42 @@ def train(ctx: RunContext, backbone: str, seed: int, *, confound: float | None =
     }
     rows["trainings"]["seconds"] = time.perf_counter() - started
     return rows
+
+
+def training_set(
+    ctx: RunContext, section: PerceptualSection, index: np.ndarray, *, images: np.ndarray, labels: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the training images ``(N', 224, 224)`` and labels ``(N',)`` of the clips at ``index``.
+
+    With ``train_crops`` above 1, each excerpt longer than a clip adds the images of further windows
+    spread over it (its own label), after the stored images of the clips themselves. The windows
+    are cached beside the features; an excerpt whose audio cannot be read again keeps its stored image only.
+    """
+    x, y = images[index], labels[index]
+    if section.train_crops <= 1:
+        return x, y
+    folder = ctx.cache_dir / f"crops-{section.image}-{section.train_crops}"
+    folder.mkdir(parents=True, exist_ok=True)
+    extra_x, extra_y = [], []
+    clip_ids = ctx.features().clip_ids
+    progress = bar(total=len(index), desc=f"training crops ({section.image})", unit="clip", leave=False, enabled=ctx.show_progress)
+    for position in index:
+        clip_id = clip_ids[position]
+        path = folder / f"{clip_id.replace('/', '__')}.npy"
+        if path.is_file():
+            windows = np.load(path)
+        else:
+            try:
+                windows = image_crops(ctx.dataset.load(clip_id), clip_seconds=ctx.clip_seconds, image=section.image,
+                                      crops=section.train_crops)[1:]
+            except AudioLoadError:
+                windows = np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
+            np.save(path, windows)
+        extra_x.append(windows)
+        extra_y += [labels[position]] * len(windows)
+        progress.update(1)
+    progress.close()
+    return np.concatenate([x, *extra_x]), np.concatenate([y, np.asarray(extra_y, dtype=y.dtype)])
 
 
 def explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
