@@ -12,6 +12,8 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
+import os
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -243,10 +245,12 @@ def _clip_features(
     dataset: Dataset, clip_id: str, *, representations: tuple[str, ...], cache_dir: Path, clip_seconds: float
 ) -> dict[str, np.ndarray]:
     cache_file = _cache_file(cache_dir, clip_id)
+    kept: dict[str, np.ndarray] = {}
     if cache_file.is_file():
         with np.load(cache_file) as cached:
             if all(name in cached for name in representations):
                 return {name: cached[name] for name in representations}
+            kept = {name: cached[name] for name in cached.files}  # another profile's arrays stay in the file
     y = fit_length(dataset.load(clip_id), n_samples=int(round(clip_seconds * SAMPLE_RATE)))
     arrays = {
         name: compute_representation(name, y, clip_seconds=clip_seconds)
@@ -256,7 +260,8 @@ def _clip_features(
     if any(name in MUSIC_FEATURES for name in representations):
         arrays.update({k: v for k, v in music_features(y).items() if k in representations})
     cache_file.parent.mkdir(parents=True, exist_ok=True)  # clip ids may hold a folder, e.g. "train/song_12"
-    temporary = cache_file.with_suffix(".tmp.npz")
-    np.savez(temporary, **arrays)
+    # a name of this process's own: two runs sharing a cache may write the same clip at once
+    temporary = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npz")
+    np.savez(temporary, **{**kept, **arrays})
     temporary.replace(cache_file)  # atomic, so an interrupted run never leaves a truncated cache file
     return arrays

@@ -92,3 +92,27 @@ def test_a_second_run_on_the_same_database_refuses_clearly(tmp_path):
     assert result.returncode == 2
     assert "another precompute run is writing it" in result.stderr and f"pid {os.getpid()}" in result.stderr
     assert "Traceback" not in result.stderr and not db.exists()
+
+
+def test_feature_cache_files_keep_other_runs_arrays_and_concurrent_writers_do_not_collide(tmp_path):
+    """Two runs may share a cache: one needing other representations adds to a clip's file, and
+    writers racing on the same clip each write through a temporary file of their own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
+    from precompute.context import _cache_file, _clip_features
+
+    corpus = SyntheticCorpus(SyntheticConfig(n_songs=3, clips_per_song=1, clip_seconds=1.0))
+    clip = corpus.records()[0].clip_id
+    first = _clip_features(corpus, clip, representations=("chromagram",), cache_dir=tmp_path, clip_seconds=1.0)
+    second = _clip_features(corpus, clip, representations=("mean_chroma",), cache_dir=tmp_path, clip_seconds=1.0)
+    with np.load(_cache_file(tmp_path, clip)) as cached:
+        assert sorted(cached.files) == ["chromagram", "mean_chroma"]
+        np.testing.assert_array_equal(cached["chromagram"], first["chromagram"])
+        np.testing.assert_array_equal(cached["mean_chroma"], second["mean_chroma"])
+    _cache_file(tmp_path, clip).unlink()
+    with ThreadPoolExecutor(4) as pool:  # four writers of the same clip at once
+        results = list(pool.map(lambda _: _clip_features(corpus, clip, representations=("chromagram",), cache_dir=tmp_path,
+                                                         clip_seconds=1.0), range(4)))
+    assert all(np.array_equal(r["chromagram"], first["chromagram"]) for r in results)
+    assert not list(tmp_path.rglob("*.tmp.npz"))  # every temporary file was renamed into place
