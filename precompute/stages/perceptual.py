@@ -24,7 +24,9 @@ method the agreement of the two with a bootstrap CI.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+import uuid
 from typing import Any
 
 import numpy as np
@@ -240,7 +242,9 @@ def training_set(
                                       crops=section.train_crops)[1:]
             except AudioLoadError:
                 windows = np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
-            np.save(path, windows)
+            temporary = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npy")  # as the feature cache
+            np.save(temporary, windows)
+            temporary.replace(path)
         extra_x.append(windows)
         extra_y += [labels[position]] * len(windows)
         progress.update(1)
