@@ -95,8 +95,11 @@ def test_a_second_run_on_the_same_database_refuses_clearly(tmp_path):
 
 
 def test_feature_cache_files_keep_other_runs_arrays_and_concurrent_writers_do_not_collide(tmp_path):
-    """Two runs may share a cache: one needing other representations adds to a clip's file, and
-    writers racing on the same clip each write through a temporary file of their own."""
+    """Two runs may share a cache without losing each other's arrays or colliding.
+
+    One needing other representations adds to a clip's file, and writers racing on the same clip
+    each write through a temporary file of their own.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from engine.datasets.synthetic import SyntheticConfig, SyntheticCorpus
