@@ -260,8 +260,17 @@ def _clip_features(
     if any(name in MUSIC_FEATURES for name in representations):
         arrays.update({k: v for k, v in music_features(y).items() if k in representations})
     cache_file.parent.mkdir(parents=True, exist_ok=True)  # clip ids may hold a folder, e.g. "train/song_12"
-    # a name of this process's own: two runs sharing a cache may write the same clip at once
-    temporary = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npz")
-    np.savez(temporary, **{**kept, **arrays})
-    temporary.replace(cache_file)  # atomic, so an interrupted run never leaves a truncated cache file
+    write_atomically(cache_file, lambda temporary: np.savez(temporary, **{**kept, **arrays}))
     return arrays
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a cache file through ``write(temporary)`` and rename it into place.
+
+    The rename is atomic, so an interrupted run never leaves a truncated file; the temporary name
+    is this process's own (pid and a random suffix), since two runs sharing a cache may write the
+    same clip at once. ``temporary`` keeps ``path``'s suffix (NumPy adds none to a name that has it).
+    """
+    temporary = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    write(temporary)
+    temporary.replace(path)

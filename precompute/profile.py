@@ -391,7 +391,7 @@ def _check_choices(profile: Profile) -> None:
             raise ProfileError(f"{path}: [{name}] schedule must be one of {list(SCHEDULES)}, got {section.schedule!r}")
         if section.select not in SELECTIONS[name]:
             raise ProfileError(f"{path}: [{name}] select must be one of {list(SELECTIONS[name])}, got {section.select!r}")
-        if isinstance(section.mixup, bool) or not isinstance(section.mixup, (int, float)) or not section.mixup >= 0:
+        if not section.mixup >= 0:  # its type is checked when the profile is read
             raise ProfileError(f"{path}: [{name}] mixup must be 0 (off) or a positive Beta parameter such as 0.2, "
                                f"got {section.mixup!r}")
     if profile.a2mid is not None and len(profile.a2mid.inputs) > 1:
@@ -427,9 +427,9 @@ def _check_perceptual(profile: Profile) -> None:
         if isinstance(section, VitSection) and section.stem != "patch" and section.weights == "hub":
             raise ProfileError(f"{path}: [vit] stem = {section.stem!r} has no ImageNet weights on the hub; use "
                                f"weights = \"\" (from scratch) or a checkpoint file of this model")
-        crops = section.train_crops
-        if isinstance(crops, bool) or not isinstance(crops, int) or crops < 1:
-            raise ProfileError(f"{path}: [{backbone}] train_crops must be a whole number of windows, at least 1, got {crops!r}")
+        if section.train_crops < 1:
+            raise ProfileError(f"{path}: [{backbone}] train_crops must be a whole number of windows, at least 1, "
+                               f"got {section.train_crops!r}")
         confound = section.clean_confound
         if confound is not None and not 0.0 <= confound <= 1.0:
             raise ProfileError(f"{path}: [{backbone}] clean_confound must be a number in [0, 1], got {confound!r}")

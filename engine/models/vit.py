@@ -91,9 +91,9 @@ def create_vit(
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
     kwargs: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans, img_size=img_size, **overrides)
-    if stem == "conv" and str(weights) == "hub":
-        raise ValueError("the 'conv' stem has no ImageNet weights on the hub: train it from scratch or load a checkpoint of it")
-    if weights is not None and str(weights) == "hub":
+    if str(weights) == "hub":
+        if stem == "conv":
+            raise ValueError("the 'conv' stem has no ImageNet weights on the hub: train it from scratch or load a checkpoint of it")
         return timm.create_model(architecture, pretrained=True, **kwargs)
     model = timm.create_model(architecture, pretrained=False, **kwargs)
     if stem == "conv":

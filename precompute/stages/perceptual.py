@@ -24,9 +24,7 @@ method the agreement of the two with a bootstrap CI.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
-import uuid
 from typing import Any
 
 import numpy as np
@@ -50,7 +48,7 @@ from engine.models.perceptual import create_perceptual_model
 from engine.models.store import model_from_bytes, model_to_bytes
 from engine.models.training import balanced_class_weights, fit, seed_everything
 from engine.vocabulary import CLASSES, SAMPLE_RATE
-from precompute.context import RunContext
+from precompute.context import RunContext, write_atomically
 from precompute.database import Rows
 from precompute.profile import PERCEPTUAL_SECTIONS, PerceptualSection, Profile, VitSection
 from precompute.progress import bar
@@ -242,9 +240,7 @@ def training_set(
                                       crops=section.train_crops)[1:]
             except AudioLoadError:
                 windows = np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
-            temporary = path.with_name(f"{path.stem}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.npy")  # as the feature cache
-            np.save(temporary, windows)
-            temporary.replace(path)
+            write_atomically(path, lambda temporary, windows=windows: np.save(temporary, windows))
         extra_x.append(windows)
         extra_y += [labels[position]] * len(windows)
         progress.update(1)
