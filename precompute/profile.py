@@ -28,6 +28,7 @@ from results.settings import NamedGain
 PROFILE_DIR = Path(__file__).parent / "profiles"
 THESIS_WIDTHS = (64, 64, 128, 128, 256, 256, 384, 512, 256)  # engine.models.cnn.THESIS_WIDTHS (not imported: no torch here)
 TARGET_SCALINGS = ("thesis", "standardised")  # precompute/stages/audio_regression.py
+CHROMA_BACKBONES = ("thesis", "circular")  # precompute/stages/audio_regression.py
 
 
 class ProfileError(ValueError):
@@ -104,6 +105,7 @@ class AudioRegressionSection(Training):
     dropout: float = 0.3
     mlp_hidden: tuple[int, ...] = (64, 32)
     targets: str = "thesis"
+    chroma_backbone: str = "thesis"  # or "circular": keep and wrap the 12 pitch classes (engine.models.cnn)
 
 
 @dataclass(frozen=True)
@@ -400,6 +402,9 @@ def _check_choices(profile: Profile) -> None:
         section = getattr(profile, name)
         if section is not None and section.targets not in TARGET_SCALINGS:
             raise ProfileError(f"{path}: [{name}] targets must be one of {list(TARGET_SCALINGS)}, got {section.targets!r}")
+        if section is not None and section.chroma_backbone not in CHROMA_BACKBONES:
+            raise ProfileError(f"{path}: [{name}] chroma_backbone must be one of {list(CHROMA_BACKBONES)}, "
+                               f"got {section.chroma_backbone!r}")
     _check_perceptual(profile)
 
 

@@ -495,13 +495,16 @@ def test_standardised_targets_round_trip_to_the_label_scale():
         target_scaling("minmax", labels, kind="emotions")
 
 
-def test_a_profile_with_two_a2mid_inputs_or_an_unknown_target_scaling_is_refused(tmp_path):
+def test_a_profile_with_two_a2mid_inputs_an_unknown_target_scaling_or_chroma_backbone_is_refused(tmp_path):
     profile = tmp_path / "a2mid.toml"
     profile.write_text('[dataset]\nname = "synthetic"\n[a2mid]\ninputs = ["spectrogram", "chromagram"]\n')
     with pytest.raises(ProfileError, match=r"\[a2mid\] inputs takes one input"):
         load_profile(str(profile))
     profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\ntargets = "minmax"\n')
     with pytest.raises(ProfileError, match=r"\[a2e\] targets must be one of"):
+        load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[a2mid]\nchroma_backbone = "circle"\n')
+    with pytest.raises(ProfileError, match=r"\[a2mid\] chroma_backbone must be one of \['thesis', 'circular'\], got 'circle'"):
         load_profile(str(profile))
 
 

@@ -8,7 +8,7 @@ import timm
 import torch
 
 from engine.datasets.splits import group_split, random_split
-from engine.models.cnn import THESIS_WIDTHS, CNNRegressor, LateFusionRegressor
+from engine.models.cnn import THESIS_WIDTHS, CircularChromaBackbone, CNNRegressor, LateFusionRegressor, make_backbone
 from engine.models.linear import interaction_names, make_ridge, pairwise_products, standardised_coefficients
 from engine.models.metrics import classification_metrics, mse, pearson_r, regression_metrics
 from engine.models.mlp import MLPRegressor
@@ -30,6 +30,32 @@ def test_thesis_backbone_gives_256_d_embeddings_and_512_d_fusion():
     assert all(branch.embedding_size == 256 for branch in fusion.branches)
     assert fusion.head.in_features == 512
     assert fusion(torch.zeros(1, 1, 149, 313), torch.zeros(1, 1, 12, 431)).shape == (1, 8)
+
+
+def test_circular_chroma_backbone_is_invariant_to_transposition_where_the_thesis_network_is_not():
+    # Circular padding in pitch, no pooling in pitch and a global average make the embedding of a
+    # chromagram rolled by k semitones equal to that of the original: a key-free harmony encoder.
+    torch.manual_seed(0)
+    chroma = torch.rand(3, 1, 12, 64, dtype=torch.float64)
+    circular = CircularChromaBackbone(widths=SMALL, dropout=0.0).double().eval()
+    thesis = make_backbone("chowdhury", input_height=12, widths=SMALL, dropout=0.0).double().eval()
+    with torch.no_grad():
+        for k in (1, 3, 7):
+            rolled = torch.roll(chroma, shifts=k, dims=2)
+            torch.testing.assert_close(circular(rolled), circular(chroma), rtol=1e-10, atol=1e-12)
+            assert not torch.allclose(thesis(rolled), thesis(chroma), rtol=1e-3, atol=1e-6)
+    fusion = LateFusionRegressor(input_heights=(149, 12), n_outputs=7, widths=SMALL, backbones=("chowdhury", "circular_chroma"))
+    assert fusion.eval()(torch.zeros(2, 1, 149, 313), torch.zeros(2, 1, 12, 431)).shape == (2, 7)
+    assert CNNRegressor(input_height=12, n_outputs=8, widths=SMALL, backbone="circular_chroma").eval()(chroma.float()).shape == (3, 8)
+
+
+def test_a_backbone_that_does_not_fit_its_input_is_refused():
+    with pytest.raises(ValueError, match="circular_chroma backbone takes 12 pitch-class rows, got 149"):
+        make_backbone("circular_chroma", input_height=149)
+    with pytest.raises(ValueError, match=r"unknown backbone 'resnet'; known: \['chowdhury', 'circular_chroma'\]"):
+        make_backbone("resnet", input_height=12)
+    with pytest.raises(ValueError, match="backbones names 1 branches for 2 input heights"):
+        LateFusionRegressor(input_heights=(149, 12), n_outputs=8, backbones=("chowdhury",))
 
 
 def test_mlp_shapes_and_thesis_shallow_net():

@@ -9,6 +9,19 @@ Backbone, with ``widths = (c1, ..., c9)`` (thesis: 64, 64, 128, 128, 256, 256, 3
 
 Every convolution is followed by BatchNorm and ReLU. Inputs are ``(batch, 1, height, width)``:
 a spectrogram ``(149, T)`` or a chromagram ``(12, T)``; pooling floors odd sizes, so both fit.
+
+On a chromagram that network halves the 12 pitch classes three times in its first two stages, so a
+minor third and a major third above a root fall into the same cell, and the top and bottom rows (B
+and C, a semitone apart) never meet. :class:`CircularChromaBackbone` (``backbone =
+"circular_chroma"``) keeps the 12 rows to the end and wraps the pitch axis::
+
+    conv5x5/(1,2) (c1) - conv3x3 (c2) - maxpool(1,2) - dropout
+    conv3x3 (c3)       - conv3x3 (c4) - maxpool(1,4) - dropout
+    conv3x3 (c5) - conv3x3 (c6) - conv3x3 (c7) - conv3x3 (c8) - conv1x1 (c9) - average pool
+
+with circular padding in pitch and zero padding in time. The second pooling takes 4 frames (the
+thesis network 2), as harmony changes more slowly than the 23 ms frames; that halves the cost of
+the last stage and measured no worse on Soundtracks (docs/recipes.md).
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 THESIS_WIDTHS: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 384, 512, 256)
 
@@ -97,6 +111,101 @@ class ChowdhuryBackbone(nn.Module):
         return self.features(x).flatten(1)
 
 
+class _PitchCircularConv(nn.Module):
+    """A k x k convolution whose pitch axis (rows) wraps around and whose time axis is zero-padded."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: tuple[int, int] = (1, 1)) -> None:
+        super().__init__()
+        self.pad = kernel // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pad
+        x = functional.pad(x, (0, 0, p, p), mode="circular")  # pitch: the row above B is C
+        return self.conv(functional.pad(x, (p, p, 0, 0)))  # time: zeros, as in the thesis network
+
+
+class CircularChromaBackbone(nn.Module):
+    """Embed a chromagram without pooling its pitch classes: ``(B, 1, 12, T)`` to ``(B, widths[-1])``.
+
+    See the module docstring for the layers. Keeping 12 rows (instead of 1) in the last stage makes
+    it several times costlier than the thesis network on a chromagram, still cheaper than the
+    spectrogram branch.
+
+    Parameters
+    ----------
+    widths : Sequence[int], default THESIS_WIDTHS
+        The 9 channel counts, as for :class:`ChowdhuryBackbone`.
+    dropout : float, default 0.3
+        Dropout probability after each pooling stage.
+
+    Attributes
+    ----------
+    embedding_size : int
+        Size of the embedding, ``widths[-1]``.
+
+    Raises
+    ------
+    ValueError
+        ``widths`` does not hold exactly 9 channel counts.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = CircularChromaBackbone(widths=(4,) * 8 + (6,)).eval()
+    >>> tuple(net(torch.randn(2, 1, 12, 20)).shape)
+    (2, 6)
+    """
+
+    def __init__(self, *, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3) -> None:
+        super().__init__()
+        if len(widths) != 9:
+            raise ValueError(f"widths needs 9 channel counts, got {len(widths)}")
+        c = list(widths)
+
+        def conv(i: int, o: int, kernel: int, stride: tuple[int, int] = (1, 1)) -> nn.Sequential:
+            return nn.Sequential(_PitchCircularConv(i, o, kernel, stride), nn.BatchNorm2d(o), nn.ReLU())
+
+        def pool(frames: int) -> nn.Sequential:
+            return nn.Sequential(nn.MaxPool2d((1, frames)), nn.Dropout(dropout))  # time only
+
+        self.features = nn.Sequential(
+            conv(1, c[0], 5, (1, 2)), conv(c[0], c[1], 3), pool(2),
+            conv(c[1], c[2], 3), conv(c[2], c[3], 3), pool(4),
+            conv(c[3], c[4], 3), conv(c[4], c[5], 3), conv(c[5], c[6], 3), conv(c[6], c[7], 3),
+            nn.Sequential(nn.Conv2d(c[7], c[8], 1, bias=False), nn.BatchNorm2d(c[8]), nn.ReLU()),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.embedding_size = c[8]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of chromagrams ``(B, 1, 12, T)``; return ``(B, embedding_size)``."""
+        return self.features(x).flatten(1)
+
+
+BACKBONES = ("chowdhury", "circular_chroma")
+
+
+def make_backbone(
+    kind: str, *, input_height: int, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3
+) -> nn.Module:
+    """Build a backbone of :data:`BACKBONES` for inputs ``input_height`` rows high.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is unknown, or ``circular_chroma`` is asked for an input that is not 12 rows high.
+    """
+    if kind == "chowdhury":
+        return ChowdhuryBackbone(input_height=input_height, widths=widths, dropout=dropout)
+    if kind == "circular_chroma":
+        if input_height != 12:
+            raise ValueError(f"the circular_chroma backbone takes 12 pitch-class rows, got {input_height}")
+        return CircularChromaBackbone(widths=widths, dropout=dropout)
+    raise ValueError(f"unknown backbone {kind!r}; known: {list(BACKBONES)}")
+
+
 class CNNRegressor(nn.Module):
     """Regress from an image with one backbone and a linear head: ``(B, 1, H, W)`` to ``(B, n_outputs)``.
 
@@ -112,6 +221,8 @@ class CNNRegressor(nn.Module):
         The 9 channel counts of the backbone, see the module docstring.
     dropout : float, default 0.3
         Dropout probability after each pooling stage.
+    backbone : str, default "chowdhury"
+        One of :data:`BACKBONES`.
 
     Examples
     --------
@@ -123,10 +234,11 @@ class CNNRegressor(nn.Module):
     """
 
     def __init__(
-        self, *, input_height: int, n_outputs: int, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3
+        self, *, input_height: int, n_outputs: int, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3,
+        backbone: str = "chowdhury",
     ) -> None:
         super().__init__()
-        self.backbone = ChowdhuryBackbone(input_height=input_height, widths=widths, dropout=dropout)
+        self.backbone = make_backbone(backbone, input_height=input_height, widths=widths, dropout=dropout)
         self.head = nn.Linear(self.backbone.embedding_size, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -193,6 +305,8 @@ class LateFusionRegressor(nn.Module):
         The 9 channel counts of each backbone, see the module docstring.
     dropout : float, default 0.3
         Dropout probability after each pooling stage.
+    backbones : tuple of str, optional
+        One of :data:`BACKBONES` per branch (default: ``"chowdhury"`` for each).
 
     Examples
     --------
@@ -211,10 +325,15 @@ class LateFusionRegressor(nn.Module):
         n_outputs: int,
         widths: Sequence[int] = THESIS_WIDTHS,
         dropout: float = 0.3,
+        backbones: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__()
+        kinds = backbones or ("chowdhury",) * len(input_heights)
+        if len(kinds) != len(input_heights):
+            raise ValueError(f"backbones names {len(kinds)} branches for {len(input_heights)} input heights")
         self.branches = nn.ModuleList(
-            ChowdhuryBackbone(input_height=height, widths=widths, dropout=dropout) for height in input_heights
+            make_backbone(kind, input_height=height, widths=widths, dropout=dropout)
+            for kind, height in zip(kinds, input_heights)
         )
         joint = sum(branch.embedding_size for branch in self.branches)
         self.head = nn.Linear(joint, n_outputs)

@@ -135,7 +135,7 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
 
     seed_everything(seed)
-    model = _build_model(head, inputs, n_outputs=len(targets), section=section)
+    model = _build_model(head, inputs, n_outputs=len(targets), section=section, representations=representations)
     config = train_config(section, seed=seed, device=ctx.device)
     eid = experiment_id(route, input_name)
     progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
@@ -232,14 +232,18 @@ def _model_input(array: np.ndarray, train_index: np.ndarray, *, reference: np.nd
     return lambda rows: ((array[rows] - mean) / std).astype(np.float32)
 
 
-def _build_model(head: str, inputs: list, *, n_outputs: int, section: AudioRegressionSection) -> torch.nn.Module:
+def _build_model(
+    head: str, inputs: list, *, n_outputs: int, section: AudioRegressionSection, representations: tuple[str, ...] = ()
+) -> torch.nn.Module:
     widths, dropout = section.widths, section.dropout
     shapes = [f(np.arange(1)).shape[1:] for f in inputs]
     if head == "mlp":
         hidden = section.mlp_hidden
         return MLPRegressor(n_inputs=int(shapes[0][0]), n_outputs=n_outputs, hidden=hidden, dropout=dropout)
+    # [a2e]/[a2mid] chroma_backbone: "thesis" (the spectrogram's network) or "circular" (pitch kept, wrapped)
+    kinds = tuple("circular_chroma" if name == "chromagram" and section.chroma_backbone == "circular" else "chowdhury"
+                  for name in representations)
+    heights = tuple(int(shape[1]) for shape in shapes)
     if len(shapes) == 2:
-        return LateFusionRegressor(
-            input_heights=(int(shapes[0][1]), int(shapes[1][1])), n_outputs=n_outputs, widths=widths, dropout=dropout
-        )
-    return CNNRegressor(input_height=int(shapes[0][1]), n_outputs=n_outputs, widths=widths, dropout=dropout)
+        return LateFusionRegressor(input_heights=heights, n_outputs=n_outputs, widths=widths, dropout=dropout, backbones=kinds)
+    return CNNRegressor(input_height=heights[0], n_outputs=n_outputs, widths=widths, dropout=dropout, backbone=kinds[0])
