@@ -495,6 +495,23 @@ def test_standardised_targets_round_trip_to_the_label_scale():
         target_scaling("minmax", labels, kind="emotions")
 
 
+def test_chroma_backbone_reaches_the_chromagram_branch_only():
+    from engine.models.cnn import ChowdhuryBackbone, CircularChromaBackbone
+    from precompute.profile import AudioRegressionSection
+    from precompute.stages.audio_regression import _build_model, _model_input
+
+    arrays = {"spectrogram": np.zeros((4, 149, 40), np.float32), "chromagram": np.zeros((4, 12, 40), np.float32)}
+    inputs = [_model_input(arrays[name], np.arange(4)) for name in ("spectrogram", "chromagram")]
+    for choice, chroma_type in (("thesis", ChowdhuryBackbone), ("circular", CircularChromaBackbone)):
+        section = AudioRegressionSection(widths=(2,) * 9, chroma_backbone=choice)
+        fusion = _build_model("cnn", inputs, n_outputs=8, section=section, representations=("spectrogram", "chromagram"))
+        assert [type(b) for b in fusion.branches] == [ChowdhuryBackbone, chroma_type]
+        alone = _build_model("cnn", inputs[1:], n_outputs=8, section=section, representations=("chromagram",))
+        assert type(alone.backbone) is chroma_type
+        spectrogram = _build_model("cnn", inputs[:1], n_outputs=8, section=section, representations=("spectrogram",))
+        assert type(spectrogram.backbone) is ChowdhuryBackbone
+
+
 def test_a_profile_with_two_a2mid_inputs_an_unknown_target_scaling_or_chroma_backbone_is_refused(tmp_path):
     profile = tmp_path / "a2mid.toml"
     profile.write_text('[dataset]\nname = "synthetic"\n[a2mid]\ninputs = ["spectrogram", "chromagram"]\n')

@@ -233,8 +233,9 @@ def _model_input(array: np.ndarray, train_index: np.ndarray, *, reference: np.nd
 
 
 def _build_model(
-    head: str, inputs: list, *, n_outputs: int, section: AudioRegressionSection, representations: tuple[str, ...] = ()
+    head: str, inputs: list, *, n_outputs: int, section: AudioRegressionSection, representations: tuple[str, ...]
 ) -> torch.nn.Module:
+    """Build the input's model; ``inputs`` are the :func:`_model_input` accessors of ``representations``, in order."""
     widths, dropout = section.widths, section.dropout
     shapes = [f(np.arange(1)).shape[1:] for f in inputs]
     if head == "mlp":
