@@ -196,6 +196,15 @@ def make_backbone(
     ------
     ValueError
         ``kind`` is unknown, or ``circular_chroma`` is asked for an input that is not 12 rows high.
+
+    Examples
+    --------
+    >>> type(make_backbone("circular_chroma", input_height=12, widths=(4,) * 9)).__name__
+    'CircularChromaBackbone'
+    >>> make_backbone("circular_chroma", input_height=149)
+    Traceback (most recent call last):
+    ...
+    ValueError: the circular_chroma backbone takes 12 pitch-class rows, got 149
     """
     if kind == "chowdhury":
         return ChowdhuryBackbone(input_height=input_height, widths=widths, dropout=dropout)
