@@ -43,6 +43,12 @@ def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> 
     )
 
 
+def _nine_widths(widths: Sequence[int]) -> list[int]:
+    if len(widths) != 9:
+        raise ValueError(f"widths needs 9 channel counts, got {len(widths)}")
+    return list(widths)
+
+
 def _pool(height: int, dropout: float) -> nn.Sequential:
     # A chromagram is only 12 rows high: never pool a dimension that is already 1.
     kernel = (2 if height >= 2 else 1, 2)
@@ -84,9 +90,7 @@ class ChowdhuryBackbone(nn.Module):
 
     def __init__(self, *, input_height: int, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3) -> None:
         super().__init__()
-        if len(widths) != 9:
-            raise ValueError(f"widths needs 9 channel counts, got {len(widths)}")
-        c = list(widths)
+        c = _nine_widths(widths)
         height = (input_height + 1) // 2  # after the stride-2 first convolution
         stage1 = [_conv(1, c[0], 5, stride=2), _conv(c[0], c[1], 3), _pool(height, dropout)]
         height = height // 2 if height >= 2 else height
@@ -160,9 +164,7 @@ class CircularChromaBackbone(nn.Module):
 
     def __init__(self, *, widths: Sequence[int] = THESIS_WIDTHS, dropout: float = 0.3) -> None:
         super().__init__()
-        if len(widths) != 9:
-            raise ValueError(f"widths needs 9 channel counts, got {len(widths)}")
-        c = list(widths)
+        c = _nine_widths(widths)
 
         def conv(i: int, o: int, kernel: int, stride: tuple[int, int] = (1, 1)) -> nn.Sequential:
             return nn.Sequential(_PitchCircularConv(i, o, kernel, stride), nn.BatchNorm2d(o), nn.ReLU())
@@ -174,7 +176,7 @@ class CircularChromaBackbone(nn.Module):
             conv(1, c[0], 5, (1, 2)), conv(c[0], c[1], 3), pool(2),
             conv(c[1], c[2], 3), conv(c[2], c[3], 3), pool(4),
             conv(c[3], c[4], 3), conv(c[4], c[5], 3), conv(c[5], c[6], 3), conv(c[6], c[7], 3),
-            nn.Sequential(nn.Conv2d(c[7], c[8], 1, bias=False), nn.BatchNorm2d(c[8]), nn.ReLU()),
+            _conv(c[7], c[8], 1),  # a 1 x 1 convolution needs no padding in either axis
             nn.AdaptiveAvgPool2d(1),
         )
         self.embedding_size = c[8]
