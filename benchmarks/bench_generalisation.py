@@ -17,7 +17,9 @@ group are resampled together), and the mean and SD over seeds.
 On the synthetic corpus the model is trained at ``clean_confound`` (0: no drum shortcut;
 ``--confound`` overrides) and is also scored on an independent corpus (another seed, confound 0,
 ``--songs`` songs of ``--clips-per-song`` clips), whose features are cached under data/cache like
-any run's. On real data (e.g. Soundtracks, album split) only the test split is scored.
+any run's, and its causal reliance on the drums is measured on the test split (mean over clips of
+p(predicted class) with minus without the drums, as the stored causal rows). ``--set
+clean_without='["drums"]'`` trains on each clip also re-rendered without its drums. On real data (e.g. Soundtracks, album split) only the test split is scored.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ import torch
 from torch import nn
 
 from engine.audio.perceptual_images import IMAGES, REPRESENTATION_OF
+from engine.audio.io import fit_length
+from engine.audio.perceptual_images import image_input
+from engine.explain.causal import stem_reliance
 from engine.explain.perceptual import classify
 from engine.models.metrics import calibrate_threshold, classification_metrics
 from engine.models.perceptual import create_perceptual_model
@@ -75,6 +80,43 @@ def group_bootstrap(decisions: np.ndarray, labels: np.ndarray, groups: np.ndarra
         return balanced_accuracy(decisions[rows], labels[rows])
 
     return bootstrap(statistic, np.arange(len(names)), seed=seed, resamples=1000)
+
+
+def drum_reliance(model, ctx, positions: np.ndarray, *, image: str) -> tuple[float, float]:
+    """Mean and SD over clips of p(predicted class) with minus without the drums (the stored causal reliance)."""
+    n_samples = int(round(ctx.clip_seconds * ctx.dataset.config.sample_rate))
+    values = []
+    for position in positions:
+        clip_id = ctx.features().clip_ids[position]
+        stems = {n: fit_length(a, n_samples=n_samples) for n, a in ctx.dataset.render(clip_id).stems.items()}
+        mixture = np.stack(list(stems.values())).sum(axis=0, dtype=np.float32)
+        target = int(classify(model, image_input(mixture, clip_seconds=ctx.clip_seconds, image=image)[None]).argmax())
+        p_with, p_without = stem_reliance(lambda x: classify(model, x),
+                                          lambda w: image_input(w, clip_seconds=ctx.clip_seconds, image=image),
+                                          {"drums": stems["drums"], "rest": mixture - stems["drums"]}, target=target)["drums"]
+        values.append(p_with - p_without)
+    return float(np.mean(values)), float(np.std(values, ddof=1))
+
+
+def factor_ceiling(trained_on, judged_on, extra, *, train: np.ndarray, test: np.ndarray) -> str:
+    """What the generator's own factors allow: logistic regression on the true 7 descriptors and tempo.
+
+    Fitted on the train clips, scored (balanced accuracy) on the test split and the independent corpus:
+    a model that read every factor perfectly from the audio would score about this.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    def table(ctx, positions=None):
+        records = [ctx.records_by_id[c] for c in ctx.features().clip_ids]
+        records = records if positions is None else [records[i] for i in positions]
+        x = np.array([[*r.midlevel.values(), r.factors["tempo_bpm"] / 100.0] for r in records])
+        return x, np.array([CLASSES.index(r.label) for r in records])
+
+    x, y = table(trained_on, train)
+    model = LogisticRegression(C=10.0, max_iter=1000).fit(x, y)
+    scores = [balanced_accuracy(model.predict(xs), ys) for xs, ys in (table(judged_on, test), table(extra))]
+    return (f"ceiling (logistic regression on the true descriptors and tempo): test {scores[0]:.3f}, "
+            f"independent {scores[1]:.3f}")
 
 
 def main() -> None:
@@ -124,7 +166,8 @@ def main() -> None:
     labelled_rows = np.flatnonzero(y >= 0)
     train, val = (np.intersect1d(trained_on.split_index(s), labelled_rows) for s in ("train", "val"))
     test = np.intersect1d(judged_on.split_index("test"), np.flatnonzero(y_test >= 0))
-    x_fit, y_fit = training_set(trained_on, section, train, images=x, labels=y)  # with train_crops, more windows per clip
+    # with train_crops, more windows per clip; with clean_without, each clip also without those stems
+    x_fit, y_fit = training_set(trained_on, section, train, images=x, labels=y, without=section.clean_without if synthetic else ())
     extra = context(confound=0.0, seed=args.corpus_seed, n_songs=args.songs, clips_per_song=args.clips_per_song) if synthetic else None
     if extra is not None:
         x_extra, y_extra, extra_groups = labelled(extra)
@@ -133,9 +176,12 @@ def main() -> None:
           f"{f' at confound {confound:g}' if synthetic else ''} on {len(train)} clips ({len(y_fit)} windows; val {len(val)}); "
           f"test split {len(test)} clips of {len(np.unique(test_groups[test]))} groups"
           + (f"; independent corpus {len(y_extra)} clips of {len(np.unique(extra_groups))} songs" if extra is not None else ""))
+    if extra is not None:
+        print(factor_ceiling(trained_on, judged_on, extra, train=train, test=test))
     header = f"{'seed':>4}  {'test BA [95 % CI over groups]':>30}  {'calibrated BA':>13}"
-    print(header + (f"  {'independent BA [95 % CI]':>26}" if extra is not None else "") + f"  {'epoch':>5}  {'train s':>7}")
-    scores: dict[str, list[float]] = {"test": [], "calibrated": [], "independent": []}
+    print(header + (f"  {'independent BA [95 % CI]':>26}  {'drum reliance (SD)':>18}" if extra is not None else "")
+          + f"  {'epoch':>5}  {'train s':>7}")
+    scores: dict[str, list[float]] = {"test": [], "calibrated": [], "independent": [], "drums": []}
     happy = CLASSES.index("happy")
     for seed in (int(s) for s in args.seeds.split(",")):
         seed_everything(seed)
@@ -157,13 +203,17 @@ def main() -> None:
             independent = group_bootstrap(classify(result.model, x_extra).argmax(axis=1), y_extra, extra_groups, seed=seed)
             scores["independent"].append(independent.value)
             line += f"  {independent.value:>9.3f} [{independent.low:.3f}, {independent.high:.3f}]"
+            drums, drums_sd = drum_reliance(result.model, judged_on, test, image=image)
+            scores["drums"].append(drums)
+            line += f"  {drums:>11.3f} ({drums_sd:.3f})"
         print(f"{line}  {result.best_epoch:>5}  {seconds:>7.0f}", flush=True)
 
     def mean_sd(values: list[float]) -> str:
         return f"{np.mean(values):.3f} +- {np.std(values, ddof=1) if len(values) > 1 else 0.0:.3f}"
 
     summary = f"mean +- SD over {len(scores['test'])} seeds: test {mean_sd(scores['test'])}, calibrated {mean_sd(scores['calibrated'])}"
-    print(summary + (f", independent {mean_sd(scores['independent'])}" if extra is not None else ""))
+    print(summary + (f", independent {mean_sd(scores['independent'])}, drum reliance on test {mean_sd(scores['drums'])}"
+                     if extra is not None else ""))
 
 
 if __name__ == "__main__":

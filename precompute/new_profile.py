@@ -173,7 +173,7 @@ def render(*, name: str, section: DatasetSection, backbone: str, plan: Plan, dat
     }
     for field in dataclasses.fields(model):
         value = getattr(model, field.name)
-        if value is None or field.name in ("clean_confound",):
+        if value is None or field.name in ("clean_confound", "clean_without"):  # synthetic corpus only
             continue
         comment = f"   # {comments[field.name]}" if field.name in comments else ""
         lines.append(f"{field.name} = {_toml(value)}{comment}")

@@ -148,6 +148,7 @@ class PerceptualSection(Training):
     clean_confound: float | None = None
     image: str = "linear"
     train_crops: int = 1  # windows per training excerpt, spread over it (random crops of longer excerpts)
+    clean_without: tuple[str, ...] = ()  # clean model only: each training clip also re-rendered without these stems
 
     def model_spec(self) -> dict[str, Any]:
         """Return the model spec :func:`engine.models.perceptual.create_perceptual_model` builds (per backbone)."""
@@ -413,6 +414,7 @@ def _check_perceptual(profile: Profile) -> None:
     from engine.audio.perceptual_images import IMAGES
     from engine.explain.attribution import check_method_options, check_methods  # imports torch
     from engine.models.vit import STEMS
+    from engine.synth.render import STEMS as SYNTH_STEMS
 
     path = profile.path
     for backbone, section in profile.backbones.items():
@@ -438,3 +440,10 @@ def _check_perceptual(profile: Profile) -> None:
         confound = section.clean_confound
         if confound is not None and not 0.0 <= confound <= 1.0:
             raise ProfileError(f"{path}: [{backbone}] clean_confound must be a number in [0, 1], got {confound!r}")
+        unknown_stems = sorted(set(section.clean_without) - set(SYNTH_STEMS))
+        if unknown_stems:
+            raise ProfileError(f"{path}: [{backbone}] clean_without names no stem {unknown_stems}; "
+                               f"choose among {list(SYNTH_STEMS)}")
+        if section.clean_without and confound is None:
+            raise ProfileError(f"{path}: [{backbone}] clean_without shapes the clean model's training; "
+                               f"set clean_confound too (or remove clean_without)")

@@ -450,6 +450,51 @@ def test_training_set_adds_cached_windows_of_long_excerpts_and_skips_unreadable_
     assert same.shape == (2, 224, 224)  # train_crops = 1: the stored images only
 
 
+def test_training_set_adds_each_clip_without_the_named_stems_as_the_causal_test_hears_it(tmp_path):
+    from types import SimpleNamespace
+
+    from engine.audio.perceptual_images import image_input
+    from engine.datasets.synthetic import SyntheticCorpus
+    from engine.synth.corpus import SyntheticConfig
+    from precompute.profile import CnnSection
+    from precompute.stages.perceptual import training_set
+
+    corpus = SyntheticCorpus(SyntheticConfig(n_songs=3, clips_per_song=1, clip_seconds=1.0, confound=0.0))
+    clip_ids = [record.clip_id for record in corpus.records()][:2]
+    renders = []
+
+    def render(clip_id: str):
+        renders.append(clip_id)
+        return corpus.render(clip_id)
+
+    features = SimpleNamespace(clip_ids=clip_ids)
+    ctx = SimpleNamespace(cache_dir=tmp_path, clip_seconds=1.0, show_progress=False, features=lambda: features,
+                          dataset=SimpleNamespace(name="synthetic", render=render, load=corpus.load))
+    images = np.stack([image_input(corpus.load(c), clip_seconds=1.0, image="linear") for c in clip_ids])
+    labels = np.array([0, 1])
+    x, y = training_set(ctx, CnnSection(), np.array([0, 1]), images=images, labels=labels, without=("drums", "bass"))
+    assert x.shape == (6, 224, 224) and y.tolist() == [0, 1, 0, 0, 1, 1]  # the clips, then each clip without each stem
+    stems = corpus.render(clip_ids[1]).stems
+    mixture = np.stack(list(stems.values())).sum(axis=0, dtype=np.float32)
+    np.testing.assert_array_equal(x[4], image_input(mixture - stems["drums"], clip_seconds=1.0, image="linear"))
+    assert not np.array_equal(x[4], x[1]) and not np.array_equal(x[4], x[5])
+    again, _ = training_set(ctx, CnnSection(), np.array([0, 1]), images=images, labels=labels, without=("drums", "bass"))
+    assert renders == clip_ids and np.array_equal(again, x)  # the second call reads the cache
+    real = SimpleNamespace(**{**vars(ctx), "dataset": SimpleNamespace(name="folder", load=corpus.load)})
+    with pytest.raises(ValueError, match="folder: clips are not rendered from stems"):
+        training_set(real, CnnSection(), np.array([0]), images=images, labels=labels, without=("drums",))
+
+
+def test_a_profile_refuses_clean_without_an_unknown_stem_or_a_clean_model(tmp_path):
+    for body, message in (('[cnn]\nclean_confound = 0.0\nclean_without = ["kick"]\n',
+                           r"\[cnn\] clean_without names no stem \['kick'\]; choose among \['melody', 'chords', 'bass', 'drums'\]"),
+                          ('[cnn]\nclean_without = ["drums"]\n', r"\[cnn\] clean_without shapes the clean model's training; set clean_confound")):
+        profile = tmp_path / "recipe.toml"
+        profile.write_text('[dataset]\nname = "synthetic"\n' + body)
+        with pytest.raises(ProfileError, match=message):
+            load_profile(str(profile))
+
+
 def test_a_profile_refuses_a_wrong_stem_or_mixup_in_one_line(tmp_path):
     for body, message in (('[vit]\nstem = "shifted"\n', r"\[vit\] stem must be one of \['patch', 'conv'\]"),
                           ('[vit]\nstem = "conv"\nweights = "hub"\n', r"\[vit\] stem = 'conv' has no ImageNet weights"),

@@ -165,7 +165,8 @@ def train(ctx: RunContext, backbone: str, seed: int, *, confound: float | None =
         progress.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
         progress.update(1)
 
-    x_train, y_train = training_set(train_ctx, section, fit_index["train"], images=train_images, labels=train_labels)
+    x_train, y_train = training_set(train_ctx, section, fit_index["train"], images=train_images, labels=train_labels,
+                                    without=section.clean_without if confound is not None else ())
     result = fit(
         model,
         train_inputs=[x_train[:, None]],
@@ -214,37 +215,68 @@ def train(ctx: RunContext, backbone: str, seed: int, *, confound: float | None =
 
 def training_set(
     ctx: RunContext, section: PerceptualSection, index: np.ndarray, *, images: np.ndarray, labels: np.ndarray,
+    without: tuple[str, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the training images ``(N', 224, 224)`` and labels ``(N',)`` of the clips at ``index``.
 
     With ``train_crops`` above 1, each excerpt longer than a clip adds the images of further windows
     spread over it (its own label), after the stored images of the clips themselves. The windows
     are cached beside the features; an excerpt whose audio cannot be read again keeps its stored image only.
+
+    ``without`` (stem names; corpora rendered from stems only) adds, per stem, the image of each clip
+    re-rendered without that stem, with the clip's label: the clip exactly as the causal test
+    (:func:`engine.explain.causal.stem_reliance`) presents it. A model trained so cannot lean on
+    that stem alone (counterfactual augmentation); the clean model uses it (``clean_without``).
     """
     x, y = images[index], labels[index]
-    if section.train_crops <= 1:
-        return x, y
-    folder = ctx.cache_dir / f"crops-{section.image}-{section.train_crops}"
-    folder.mkdir(parents=True, exist_ok=True)
     extra_x, extra_y = [], []
     clip_ids = ctx.features().clip_ids
-    progress = bar(total=len(index), desc=f"training crops ({section.image})", unit="clip", leave=False, enabled=ctx.show_progress)
-    for position in index:
-        clip_id = clip_ids[position]
-        path = folder / f"{clip_id.replace('/', '__')}.npy"
-        if path.is_file():
-            windows = np.load(path)
-        else:
-            try:
-                windows = image_crops(ctx.dataset.load(clip_id), clip_seconds=ctx.clip_seconds, image=section.image,
-                                      crops=section.train_crops)[1:]
-            except AudioLoadError:
-                windows = np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
-            write_atomically(path, lambda temporary, windows=windows: np.save(temporary, windows))
-        extra_x.append(windows)
-        extra_y += [labels[position]] * len(windows)
-        progress.update(1)
-    progress.close()
+    if section.train_crops > 1:
+        folder = ctx.cache_dir / f"crops-{section.image}-{section.train_crops}"
+        folder.mkdir(parents=True, exist_ok=True)
+        progress = bar(total=len(index), desc=f"training crops ({section.image})", unit="clip", leave=False, enabled=ctx.show_progress)
+        for position in index:
+            clip_id = clip_ids[position]
+            path = folder / f"{clip_id.replace('/', '__')}.npy"
+            if path.is_file():
+                windows = np.load(path)
+            else:
+                try:
+                    windows = image_crops(ctx.dataset.load(clip_id), clip_seconds=ctx.clip_seconds, image=section.image,
+                                          crops=section.train_crops)[1:]
+                except AudioLoadError:
+                    windows = np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
+                write_atomically(path, lambda temporary, windows=windows: np.save(temporary, windows))
+            extra_x.append(windows)
+            extra_y += [labels[position]] * len(windows)
+            progress.update(1)
+        progress.close()
+    if without:
+        if not hasattr(ctx.dataset, "render"):
+            raise ValueError(f"{ctx.dataset.name}: clips are not rendered from stems, so no clip can be re-rendered "
+                             f"without {list(without)}")
+        folder = ctx.cache_dir / f"without-{'-'.join(without)}-{section.image}"
+        folder.mkdir(parents=True, exist_ok=True)
+        progress = bar(total=len(index), desc=f"training clips without {', '.join(without)}", unit="clip", leave=False,
+                       enabled=ctx.show_progress)
+        for position in index:
+            clip_id = clip_ids[position]
+            path = folder / f"{clip_id.replace('/', '__')}.npy"
+            if path.is_file():
+                variants = np.load(path)
+            else:
+                n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
+                stems = {name: fit_length(audio, n_samples=n_samples) for name, audio in ctx.dataset.render(clip_id).stems.items()}
+                mixture = np.stack(list(stems.values())).sum(axis=0, dtype=np.float32)
+                variants = np.stack([image_input(mixture - stems[name], clip_seconds=ctx.clip_seconds, image=section.image)
+                                     for name in without]).astype(np.float32)
+                write_atomically(path, lambda temporary, variants=variants: np.save(temporary, variants))
+            extra_x.append(variants)
+            extra_y += [labels[position]] * len(variants)
+            progress.update(1)
+        progress.close()
+    if not extra_x:
+        return x, y
     return np.concatenate([x, *extra_x]), np.concatenate([y, np.asarray(extra_y, dtype=y.dtype)])
 
 
