@@ -38,9 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.audio.perceptual_images import IMAGES, REPRESENTATION_OF
 from engine.audio.io import fit_length
-from engine.audio.perceptual_images import image_input
+from engine.audio.perceptual_images import IMAGES, REPRESENTATION_OF, image_input
 from engine.explain.causal import stem_reliance
 from engine.explain.perceptual import classify
 from engine.models.metrics import calibrate_threshold, classification_metrics
@@ -99,7 +98,7 @@ def drum_reliance(model, ctx, positions: np.ndarray, *, image: str) -> tuple[flo
 
 
 def factor_ceiling(trained_on, judged_on, extra, *, train: np.ndarray, test: np.ndarray) -> str:
-    """What the generator's own factors allow: logistic regression on the true 7 descriptors and tempo.
+    """Score what the generator's own factors allow: logistic regression on the true 7 descriptors and tempo.
 
     Fitted on the train clips, scored (balanced accuracy) on the test split and the independent corpus:
     a model that read every factor perfectly from the audio would score about this.
