@@ -1,7 +1,8 @@
 """The README's statement of what the demo's perceptual models learned must match a built database.
 
 The sentence states the drum reliance of the shortcut CNN and of its clean twin (mean ± SD over the
-explained test clips, and n). The check reads the same figures from ``stem_reliance``; it runs on
+explained test clips, and n). A second sentence names the one method whose drum contrast (shortcut
+minus clean excess drum relevance) has a 95 % CI above 0, and the one whose CI lies below 0. The check reads the same figures from ``stem_reliance``; it runs on
 ``data/demo.duckdb`` when that database exists (``make database`` builds it) and is itself tested on
 the tiny profile's database with a sentence written from it and with a wrong one.
 """
@@ -65,6 +66,33 @@ def claim_disagreements(text: str, db: Path) -> list[str]:
     return problems
 
 
+CONTRAST_CLAIM = re.compile(
+    r"only `(?P<above>\w+)` gives the shortcut model clearly more excess drum relevance than the clean one "
+    r"\(95 % CI above 0\), and `(?P<below>\w+)` clearly less"
+)
+
+
+def contrast_disagreements(text: str, db: Path) -> list[str]:
+    """List what in the README's drum-contrast sentence disagrees with the stored ``drum_contrast`` CIs of ``db``."""
+    match = CONTRAST_CLAIM.search(" ".join(text.split()))
+    if match is None:
+        return ["the README has no drum-contrast sentence in the expected form"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT method, low, high FROM attribution_agreement WHERE measure = 'drum_contrast' AND seed = 0 "
+                           "AND experiment_id = ?", [cnn_ids(con)[SHORTCUT]]).fetchall()
+    finally:
+        con.close()
+    above = sorted(m for m, low, _ in rows if low > 0)
+    below = sorted(m for m, _, high in rows if high < 0)
+    problems = []
+    if above != [match["above"]]:
+        problems.append(f"README says only {match['above']} has a CI above 0; {db.name} holds {above}")
+    if below != [match["below"]]:
+        problems.append(f"README says {match['below']} has a CI below 0; {db.name} holds {below}")
+    return problems
+
+
 def sentence(shortcut: tuple[float, float, int], clean: tuple[float, float, int]) -> str:
     return (f"Re-rendering a test clip without its drums lowers the shortcut CNN's probability of its predicted class "
             f"by **{shortcut[0]:.2f} ± {shortcut[1]:.2f}** on average over {shortcut[2]} test clips, and the clean "
@@ -79,6 +107,16 @@ def test_the_check_accepts_a_true_sentence_and_names_a_wrong_one(tiny_db):
     assert claim_disagreements("no such sentence", tiny_db) == ["the README has no drum-reliance sentence in the expected form"]
 
 
+def test_the_contrast_check_names_a_method_the_database_does_not_back(tiny_db):
+    # random's contrast is exactly 0 (its CI is [0, 0]), so a sentence crediting it is always wrong
+    text = ("only `random` gives the shortcut model clearly more excess drum relevance than the clean one "
+            "(95 % CI above 0), and `random` clearly less")
+    problems = contrast_disagreements(text, tiny_db)
+    assert len(problems) == 2 and problems[0].startswith("README says only random has a CI above 0; tiny.duckdb holds")
+    assert problems[1].startswith("README says random has a CI below 0")
+    assert contrast_disagreements("no such sentence", tiny_db) == ["the README has no drum-contrast sentence in the expected form"]
+
+
 def test_the_readme_states_what_the_built_demo_database_holds():
     if not DEMO_DB.is_file():
         pytest.skip(f"{DEMO_DB} not built (make database)")
@@ -89,4 +127,5 @@ def test_the_readme_states_what_the_built_demo_database_holds():
         con.close()
     if not has_rows:
         pytest.skip(f"{DEMO_DB} predates the causal tables; rebuild it")
-    assert claim_disagreements((REPOSITORY / "README.md").read_text(), DEMO_DB) == []
+    readme = (REPOSITORY / "README.md").read_text()
+    assert claim_disagreements(readme, DEMO_DB) + contrast_disagreements(readme, DEMO_DB) == []
