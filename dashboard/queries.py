@@ -440,7 +440,9 @@ def attribution_agreement(con: duckdb.DuckDBPyConnection, experiment_id: str, *,
 
     ``causal_spearman`` (excess relevance per stem against the probability drop when the stem is
     removed, over clips x stems) and ``drum_contrast`` (excess drum relevance of this model minus the
-    clean model's, same clips), each with its 95 % CI and n clips.
+    clean model's, same clips), each with its 95 % CI and n clips; and the ground truth of the contrast,
+    ``reliance_contrast`` (method ``"causal reliance"``: this model's causal drum reliance minus the
+    clean model's, same clips).
     """
     return _df(
         con,

@@ -19,7 +19,11 @@ def with_ci(value: float, low: float, high: float, *, digits: int = 3) -> str:
 
 
 def agreement_table(agreement: pd.DataFrame) -> pd.DataFrame:
-    """One row per method, one column per causal measure (value [95 % CI]), and the clips each rests on."""
+    """One row per method, one column per causal measure (value [95 % CI]), and the clips each rests on.
+
+    The ground-truth row (``reliance_contrast``) is not a method: :func:`attribution_verdict` states it.
+    """
+    agreement = agreement[agreement["measure"] != "reliance_contrast"] if not agreement.empty else agreement
     if agreement.empty:
         return pd.DataFrame()
     cells = agreement.assign(
@@ -37,7 +41,8 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
     """One sentence: which method the causal evidence supports, and how strongly.
 
     Strong: its causal ρ CI excludes 0 and lies above the random map's; moderate: only excludes 0;
-    otherwise the run supports no method.
+    otherwise the run supports no method. Where the run stores the drum contrast's ground truth
+    (``reliance_contrast``), a second sentence says whether a faithful method's contrast should be positive.
     """
     causal = agreement[agreement["measure"] == "causal_spearman"].dropna(subset=["value"])
     if causal.empty:
@@ -51,6 +56,13 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
         c = contrast.iloc[0]
         sign = "sees" if c["low"] > 0 else "does not clearly see"
         contrast_text = f" Against the model trained without the shortcut, it {sign} the drums (contrast {with_ci(c['value'], c['low'], c['high'])})."
+    truth = agreement[agreement["measure"] == "reliance_contrast"]
+    if not truth.empty and np.isfinite(truth["value"].iloc[0]):
+        t = truth.iloc[0]
+        expected = ("so a faithful method's drum contrast is positive" if t["low"] > 0 else
+                    "which does not clearly exceed 0, so the drum contrast cannot rank the methods")
+        contrast_text += (f" Removing the drums costs this model {with_ci(t['value'], t['low'], t['high'])} more of its "
+                          f"class's probability than the clean model ({int(t['n'])} clips), {expected}.")
     figure = f"causal ρ {with_ci(best['value'], best['low'], best['high'])}, {int(best['n'])} clips"
     if best["method"] == "random" or best["low"] <= 0:
         return (f"**No method is supported**: the best, `{best['method']}` ({figure}), is not distinguishable from no "

@@ -264,3 +264,36 @@ def test_regions_show_where_speckled_relevance_concentrates():
     assert np.all(mask[16:24, 40:48] == 1) and np.isnan(mask[100, 100])
     assert np.isfinite(top_relevance_mask(np.random.default_rng(1).normal(size=(224, 224)), percent=10, signed=True,
                                           region=8)).mean() == pytest.approx(0.1, abs=0.01)
+
+
+# the attribution verdict ----------------------------------------------------------------------------
+def _agreement(rows):
+    return pd.DataFrame(rows, columns=["method", "measure", "reference_experiment_id", "value", "low", "high", "n"])
+
+
+def test_the_verdict_names_the_supported_method_its_contrast_and_the_contrast_s_ground_truth():
+    agreement = _agreement([
+        ("integrated_gradients", "causal_spearman", "", 0.40, 0.25, 0.55, 19),
+        ("random", "causal_spearman", "", 0.05, -0.10, 0.20, 19),
+        ("integrated_gradients", "drum_contrast", "clean", 0.06, 0.02, 0.10, 13),
+        ("causal reliance", "reliance_contrast", "clean", 0.18, 0.05, 0.31, 13),
+    ])
+    verdict = verdicts.attribution_verdict(agreement)
+    assert verdict.startswith("**This run strongly supports `integrated_gradients`** (causal ρ +0.400 [+0.250, +0.550], 19 clips).")
+    assert "it sees the drums (contrast +0.060 [+0.020, +0.100])" in verdict
+    assert "costs this model +0.180 [+0.050, +0.310] more of its class's probability than the clean model (13 clips), so a " \
+           "faithful method's drum contrast is positive" in verdict
+    table = verdicts.agreement_table(agreement)
+    assert set(table["method"]) == {"integrated_gradients", "random"}  # the ground truth is stated, not ranked
+
+
+def test_the_verdict_says_when_the_contrast_cannot_rank_methods_and_when_no_method_is_supported():
+    agreement = _agreement([
+        ("gradient_x_input", "causal_spearman", "", 0.10, -0.05, 0.25, 19),
+        ("random", "causal_spearman", "", 0.02, -0.12, 0.16, 19),
+        ("causal reliance", "reliance_contrast", "clean", 0.03, -0.08, 0.14, 13),
+    ])
+    verdict = verdicts.attribution_verdict(agreement)
+    assert verdict.startswith("**No method is supported**: the best, `gradient_x_input`")
+    assert "which does not clearly exceed 0, so the drum contrast cannot rank the methods" in verdict
+    assert verdicts.attribution_verdict(agreement.iloc[0:0]) == "This run stores no causal evidence for its maps."

@@ -74,6 +74,14 @@ def test_tiny_run_fills_every_table_the_dashboard_reads(tiny_db):
     # The model contrast pairs the CNN with its clean twin, per method.
     contrast = rows(tiny_db, "SELECT DISTINCT reference_experiment_id FROM attribution_agreement WHERE measure = 'drum_contrast'")
     assert contrast == [("Perceptual/log_spectrogram_224/cnn@confound0",)]
+    # ...with its ground truth: the shortcut model's drum reliance minus the clean one's, on the clips both explained
+    shortcut, clean = "Perceptual/log_spectrogram_224/cnn", "Perceptual/log_spectrogram_224/cnn@confound0"
+    truth = rows(tiny_db, "SELECT method, value, n FROM attribution_agreement WHERE measure = 'reliance_contrast'")
+    paired = rows(tiny_db, f"""SELECT avg(a.p_with - a.p_without - (b.p_with - b.p_without)), count(*)
+        FROM stem_reliance a JOIN stem_reliance b USING (clip_id, seed, stem)
+        WHERE a.experiment_id = '{shortcut}' AND b.experiment_id = '{clean}' AND stem = 'drums' AND seed = 0""")[0]
+    assert len(truth) == 1 and truth[0][0] == "causal reliance" and truth[0][2] == paired[1] > 0
+    assert truth[0][1] == pytest.approx(paired[0], abs=1e-12)
     assert {r[0] for r in rows(tiny_db, "SELECT DISTINCT removal || '/' || curve FROM faithfulness_curves")} == {
         "floor/morf", "floor/lerf", "road/morf", "road/lerf"}
     n_sonified = rows(tiny_db, "SELECT count(*) FROM sonifications")[0][0]

@@ -62,6 +62,8 @@ ROUTE = PERCEPTUAL_ROUTE
 INPUT_OF = {"linear": "spectrogram_224", "log": "log_spectrogram_224"}
 """Experiment-id input name of each perceptual image (:mod:`engine.audio.perceptual_images`)."""
 SECTIONS = PERCEPTUAL_SECTIONS
+RELIANCE_METHOD = "causal reliance"
+"""The ``method`` of the ground-truth row of the drum contrast (measure ``reliance_contrast``)."""
 
 
 def representations_for(profile: Profile) -> set[str]:
@@ -572,6 +574,10 @@ def _sanity_rows(state: _Explainer, task: SanityTask) -> list[dict[str, Any]]:
 def contrast_unit(ctx: RunContext, backbone: str, seed: int, confound: float) -> Rows:
     """Per method, the shortcut model's excess drum relevance minus the clean model's, on the same clips.
 
+    One more row (method ``"causal reliance"``, measure ``reliance_contrast``) holds what those
+    contrasts are read against: the shortcut model's causal drum reliance minus the clean model's,
+    on the clips both explained. Where it is clearly positive, a faithful method's contrast is too.
+
     Reads both models' stem shares back from the building database (their units run first).
     """
     section = ctx.profile.backbones[backbone]
@@ -588,6 +594,17 @@ def contrast_unit(ctx: RunContext, backbone: str, seed: int, confound: float) ->
             continue
         estimate = model_contrast(paired[shortcut].to_numpy(), paired[clean].to_numpy(), seed=seed)
         rows.append({"experiment_id": shortcut, "seed": seed, "method": method, "measure": "drum_contrast",
+                     "reference_experiment_id": clean, "value": estimate.value, "low": estimate.low,
+                     "high": estimate.high, "n": estimate.n})
+    # the ground truth the method contrasts are read against: how much more the shortcut model needs its drums
+    reliance = ctx.writer.query(
+        "SELECT experiment_id, clip_id, p_with - p_without AS drop FROM stem_reliance "
+        "WHERE stem = 'drums' AND seed = ? AND experiment_id IN (?, ?)",
+        [seed, shortcut, clean],
+    ).pivot(index="clip_id", columns="experiment_id", values="drop").dropna()
+    if shortcut in reliance and clean in reliance and not reliance.empty:
+        estimate = model_contrast(reliance[shortcut].to_numpy(), reliance[clean].to_numpy(), seed=seed)
+        rows.append({"experiment_id": shortcut, "seed": seed, "method": RELIANCE_METHOD, "measure": "reliance_contrast",
                      "reference_experiment_id": clean, "value": estimate.value, "low": estimate.low,
                      "high": estimate.high, "n": estimate.n})
     return {"attribution_agreement": pd.DataFrame(rows)}
