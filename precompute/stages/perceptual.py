@@ -232,54 +232,54 @@ def training_set(
     """
     x, y = images[index], labels[index]
     extra_x, extra_y = [], []
-    clip_ids = ctx.features().clip_ids
     if section.train_crops > 1:
-        folder = ctx.cache_dir / f"crops-{section.image}-{section.train_crops}"
-        folder.mkdir(parents=True, exist_ok=True)
-        progress = bar(total=len(index), desc=f"training crops ({section.image})", unit="clip", leave=False, enabled=ctx.show_progress)
-        for position in index:
-            clip_id = clip_ids[position]
-            path = folder / f"{clip_id.replace('/', '__')}.npy"
-            if path.is_file():
-                windows = np.load(path)
-            else:
-                try:
-                    windows = image_crops(ctx.dataset.load(clip_id), clip_seconds=ctx.clip_seconds, image=section.image,
-                                          crops=section.train_crops)[1:]
-                except AudioLoadError:
-                    windows = np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
-                write_atomically(path, lambda temporary, windows=windows: np.save(temporary, windows))
-            extra_x.append(windows)
-            extra_y += [labels[position]] * len(windows)
-            progress.update(1)
-        progress.close()
+        def windows(clip_id: str) -> np.ndarray:
+            try:
+                return image_crops(ctx.dataset.load(clip_id), clip_seconds=ctx.clip_seconds, image=section.image,
+                                   crops=section.train_crops)[1:]
+            except AudioLoadError:
+                return np.zeros((0, VIT_SIZE, VIT_SIZE), dtype=np.float32)
+
+        _add_cached_images(ctx, index, labels, windows, folder=f"crops-{section.image}-{section.train_crops}",
+                           desc=f"training crops ({section.image})", into=(extra_x, extra_y))
     if without:
         if not hasattr(ctx.dataset, "render"):
             raise ValueError(f"{ctx.dataset.name}: clips are not rendered from stems, so no clip can be re-rendered "
                              f"without {list(without)}")
-        folder = ctx.cache_dir / f"without-{'-'.join(without)}-{section.image}"
-        folder.mkdir(parents=True, exist_ok=True)
-        progress = bar(total=len(index), desc=f"training clips without {', '.join(without)}", unit="clip", leave=False,
-                       enabled=ctx.show_progress)
-        for position in index:
-            clip_id = clip_ids[position]
-            path = folder / f"{clip_id.replace('/', '__')}.npy"
-            if path.is_file():
-                variants = np.load(path)
-            else:
-                n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
-                stems = {name: fit_length(audio, n_samples=n_samples) for name, audio in ctx.dataset.render(clip_id).stems.items()}
-                mixture = np.stack(list(stems.values())).sum(axis=0, dtype=np.float32)
-                variants = np.stack([image_input(mixture - stems[name], clip_seconds=ctx.clip_seconds, image=section.image)
-                                     for name in without]).astype(np.float32)
-                write_atomically(path, lambda temporary, variants=variants: np.save(temporary, variants))
-            extra_x.append(variants)
-            extra_y += [labels[position]] * len(variants)
-            progress.update(1)
-        progress.close()
+        n_samples = int(round(ctx.clip_seconds * SAMPLE_RATE))
+
+        def variants(clip_id: str) -> np.ndarray:
+            stems = {name: fit_length(audio, n_samples=n_samples) for name, audio in ctx.dataset.render(clip_id).stems.items()}
+            mixture = np.stack(list(stems.values())).sum(axis=0, dtype=np.float32)
+            return np.stack([image_input(mixture - stems[name], clip_seconds=ctx.clip_seconds, image=section.image)
+                             for name in without]).astype(np.float32)
+
+        _add_cached_images(ctx, index, labels, variants, folder=f"without-{'-'.join(without)}-{section.image}",
+                           desc=f"training clips without {', '.join(without)}", into=(extra_x, extra_y))
     if not extra_x:
         return x, y
     return np.concatenate([x, *extra_x]), np.concatenate([y, np.asarray(extra_y, dtype=y.dtype)])
+
+
+def _add_cached_images(ctx: RunContext, index: np.ndarray, labels: np.ndarray, make, *, folder: str, desc: str,
+                       into: tuple[list, list]) -> None:
+    """Append ``make(clip_id)`` (images ``(k, 224, 224)``, cached per clip under ``folder``) and k labels per clip."""
+    images, image_labels = into
+    cache = ctx.cache_dir / folder
+    cache.mkdir(parents=True, exist_ok=True)
+    clip_ids = ctx.features().clip_ids
+    progress = bar(total=len(index), desc=desc, unit="clip", leave=False, enabled=ctx.show_progress)
+    for position in index:
+        path = cache / f"{clip_ids[position].replace('/', '__')}.npy"
+        if path.is_file():
+            made = np.load(path)
+        else:
+            made = make(clip_ids[position])
+            write_atomically(path, lambda temporary, made=made: np.save(temporary, made))
+        images.append(made)
+        image_labels.extend([labels[position]] * len(made))
+        progress.update(1)
+    progress.close()
 
 
 def explain(ctx: RunContext, backbone: str, seed: int, *, confound: float | None = None) -> Rows:
