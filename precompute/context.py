@@ -95,6 +95,8 @@ class RunContext:
     """Synthetic corpus only: contexts of the corpus re-planned at other confounds (the clean models' data)."""
     clip_map: ClipMap = map_in_process
     """How per-clip work runs (:func:`map_in_process`, or an actor pool on a Ray cluster)."""
+    trained_models: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    """Models trained in this process by (route, input, seed): a ``branches_first`` late fusion reuses its branches."""
     _features: Features | None = None
 
     def with_confound(self, confound: float) -> "RunContext":

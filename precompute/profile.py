@@ -29,6 +29,7 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 THESIS_WIDTHS = (64, 64, 128, 128, 256, 256, 384, 512, 256)  # engine.models.cnn.THESIS_WIDTHS (not imported: no torch here)
 TARGET_SCALINGS = ("thesis", "standardised")  # precompute/stages/audio_regression.py
 CHROMA_BACKBONES = ("thesis", "circular")  # precompute/stages/audio_regression.py
+FUSIONS = ("joint", "branches_first")  # precompute/stages/audio_regression.py
 
 
 class ProfileError(ValueError):
@@ -106,6 +107,7 @@ class AudioRegressionSection(Training):
     mlp_hidden: tuple[int, ...] = (64, 32)
     targets: str = "thesis"
     chroma_backbone: str = "thesis"  # or "circular": keep and wrap the 12 pitch classes (engine.models.cnn)
+    fusion: str = "joint"  # late fusion trained end to end (the thesis), or "branches_first": the average of the trained branches
 
 
 @dataclass(frozen=True)
@@ -406,6 +408,8 @@ def _check_choices(profile: Profile) -> None:
         if section is not None and section.chroma_backbone not in CHROMA_BACKBONES:
             raise ProfileError(f"{path}: [{name}] chroma_backbone must be one of {list(CHROMA_BACKBONES)}, "
                                f"got {section.chroma_backbone!r}")
+        if section is not None and section.fusion not in FUSIONS:
+            raise ProfileError(f"{path}: [{name}] fusion must be one of {list(FUSIONS)}, got {section.fusion!r}")
     _check_perceptual(profile)
 
 

@@ -568,6 +568,41 @@ def test_a_profile_with_two_a2mid_inputs_an_unknown_target_scaling_or_chroma_bac
     profile.write_text('[dataset]\nname = "synthetic"\n[a2mid]\nchroma_backbone = "circle"\n')
     with pytest.raises(ProfileError, match=r"\[a2mid\] chroma_backbone must be one of \['thesis', 'circular'\], got 'circle'"):
         load_profile(str(profile))
+    profile.write_text('[dataset]\nname = "synthetic"\n[a2e]\nfusion = "early"\n')
+    with pytest.raises(ProfileError, match=r"\[a2e\] fusion must be one of \['joint', 'branches_first'\], got 'early'"):
+        load_profile(str(profile))
+
+
+def test_fusing_trained_branches_averages_the_two_models_in_float64():
+    from engine.models.cnn import CNNRegressor, LateFusionRegressor, fuse_trained_branches
+
+    torch.manual_seed(0)
+    spectrogram = CNNRegressor(input_height=16, n_outputs=4, widths=(3,) * 9).double().eval()
+    chroma = CNNRegressor(input_height=12, n_outputs=4, widths=(3,) * 9, backbone="circular_chroma").double().eval()
+    fused = LateFusionRegressor(input_heights=(16, 12), n_outputs=4, widths=(3,) * 9,
+                                backbones=("chowdhury", "circular_chroma")).double()
+    fused = fuse_trained_branches(fused, [spectrogram, chroma]).eval()
+    a, b = torch.randn(5, 1, 16, 24, dtype=torch.float64), torch.randn(5, 1, 12, 24, dtype=torch.float64)
+    torch.testing.assert_close(fused(a, b), (spectrogram(a) + chroma(b)) / 2, rtol=1e-12, atol=1e-12)
+    thesis_chroma = CNNRegressor(input_height=12, n_outputs=4, widths=(3,) * 9).double()
+    with pytest.raises(ValueError, match="does not fit its branch"):  # a thesis chroma network in a circular branch
+        fuse_trained_branches(fused, [spectrogram, thesis_chroma])
+    with pytest.raises(ValueError, match="1 models for 2 branches"):
+        fuse_trained_branches(fused, [spectrogram])
+
+
+def test_a_branches_first_fusion_of_the_tiny_build_predicts_the_mean_of_its_branches(tiny_db):
+    import duckdb
+
+    assert load_profile("tiny").a2e.fusion == "branches_first"
+    con = duckdb.connect(str(tiny_db), read_only=True)
+    rows = con.execute(
+        "SELECT experiment_id, seed, clip_id, target, predicted FROM predictions WHERE experiment_id LIKE 'A2E/%/cnn'"
+    ).df().pivot(index=["seed", "clip_id", "target"], columns="experiment_id", values="predicted")
+    con.close()
+    assert len(rows) > 0 and not rows.isna().any().any()
+    mean = (rows["A2E/spectrogram/cnn"] + rows["A2E/chromagram/cnn"]) / 2
+    np.testing.assert_allclose(rows["A2E/chromagram+spectrogram/cnn"], mean, atol=1e-4)
 
 
 def test_attribution_options_reach_the_method_and_unknown_ones_are_refused(tmp_path):

@@ -370,3 +370,49 @@ class LateFusionRegressor(nn.Module):
         if len(inputs) != len(self.branches):
             raise ValueError(f"expected {len(self.branches)} inputs, got {len(inputs)}")
         return self.head(torch.cat([branch(x) for branch, x in zip(self.branches, inputs)], dim=1))
+
+
+def fuse_trained_branches(fusion: LateFusionRegressor, models: Sequence[CNNRegressor]) -> LateFusionRegressor:
+    """Make ``fusion`` the average of separately trained single-input models (late fusion, branches first).
+
+    Each model's backbone is copied into the matching branch, and the head is set to the mean of the
+    models' heads: head weights ``[W_1 / n, ..., W_n / n]`` over the joint embedding, bias the mean of
+    the biases. The result is still one :class:`LateFusionRegressor` (attribution sees the same
+    architecture), and in eval mode ``fusion(a, b)`` equals ``(model_a(a) + model_b(b)) / 2`` exactly,
+    so a branch that learned cannot be undone by the fusion's training collapsing.
+
+    Parameters
+    ----------
+    fusion : LateFusionRegressor
+        Built with the same heights, widths and backbones as ``models``, in the same order; modified
+        in place and returned.
+    models : Sequence[CNNRegressor]
+        One trained model per branch, each ``(B, 1, H_i, W) -> (B, n_outputs)``.
+
+    Raises
+    ------
+    ValueError
+        The number of models differs from the number of branches, or a model does not fit its branch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> a = CNNRegressor(input_height=16, n_outputs=3, widths=(4,) * 9).eval()
+    >>> b = CNNRegressor(input_height=12, n_outputs=3, widths=(4,) * 9).eval()
+    >>> fused = fuse_trained_branches(LateFusionRegressor(input_heights=(16, 12), n_outputs=3, widths=(4,) * 9), [a, b]).eval()
+    >>> x, y = torch.randn(2, 1, 16, 20), torch.randn(2, 1, 12, 20)
+    >>> bool(torch.allclose(fused(x, y), (a(x) + b(y)) / 2, atol=1e-6))
+    True
+    """
+    if len(models) != len(fusion.branches):
+        raise ValueError(f"{len(models)} models for {len(fusion.branches)} branches")
+    try:
+        for branch, model in zip(fusion.branches, models):
+            branch.load_state_dict(model.backbone.state_dict())
+    except RuntimeError as error:
+        raise ValueError(f"a trained model does not fit its branch: {error}") from None
+    with torch.no_grad():
+        fusion.head.weight.copy_(torch.cat([model.head.weight for model in models], dim=1) / len(models))
+        fusion.head.bias.copy_(torch.stack([model.head.bias for model in models]).mean(dim=0))
+    return fusion

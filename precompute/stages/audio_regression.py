@@ -7,9 +7,14 @@ input                       head                    model
 ==========================  ======================  =========================================
 spectrogram                 cnn                     Chowdhury backbone on (149, T)
 chromagram                  cnn                     Chowdhury backbone on (12, T)
-chromagram+spectrogram      cnn                     late fusion: two backbones, one head
+chromagram+spectrogram      cnn                     late fusion: two backbones, one head (*)
 mean_chroma_12              mlp                     Dense/BatchNorm/Dropout MLP on (12,)
 ==========================  ======================  =========================================
+
+(*) ``fusion = "joint"`` (the thesis) trains the two backbones and the head end to end;
+``fusion = "branches_first"`` builds the same network from the seed's trained spectrogram and
+chromagram CNNs, its head the mean of theirs, so it predicts their average and costs no training
+when those units ran in this process first.
 
 Targets are scaled for training as the section's ``targets`` key says: ``"thesis"`` (emotions x 0.1,
 descriptors as they are, in [0, 1]) or ``"standardised"`` (each target column to zero mean and unit
@@ -27,7 +32,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from engine.models.cnn import CNNRegressor, LateFusionRegressor
+from engine.models.cnn import CNNRegressor, LateFusionRegressor, fuse_trained_branches
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
 from engine.models.training import fit, predict, seed_everything
@@ -117,6 +122,11 @@ def units(ctx: RunContext, route: str) -> list[Unit]:
 def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) -> Rows:
     """Train one model for one seed; return its training record, test metrics and predictions.
 
+    A two-input late fusion under ``fusion = "branches_first"`` is not trained end to end: it is the
+    average of the same seed's single-input models (:func:`engine.models.cnn.fuse_trained_branches`),
+    reused when this process already trained them, trained here otherwise. Its training record then
+    has no epochs (the branches' curves are their own experiments').
+
     A2Mid models also predict the descriptors of every clip of the main dataset (``clip_features``,
     source ``predicted_midlevel``), the input of the Mid2E models built on predicted descriptors. Where
     A2Mid trains on the main dataset itself, its training clips' predictions are in-sample.
@@ -129,39 +139,27 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     features = ctx.features()
     head, representations = _input(input_name)
     labels = ctx.targets(kind)
-    usable = ~np.isnan(labels).any(axis=1)
-    index = {split: np.intersect1d(ctx.split_index(split), np.flatnonzero(usable)) for split in ("train", "val", "test")}
+    index = _split_index(ctx, labels)
     offset, scale = target_scaling(section.targets, labels[index["train"]], kind=kind)
     inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
-
-    seed_everything(seed)
-    model = _build_model(head, inputs, n_outputs=len(targets), section=section, representations=representations)
-    config = train_config(section, seed=seed, device=ctx.device)
     eid = experiment_id(route, input_name)
-    progress = bar(total=config.epochs, desc=f"{eid} seed {seed}", unit="epoch", leave=False, enabled=ctx.show_progress)
 
-    def on_epoch(epoch: int, _total: int, train_loss: float, val_loss: float) -> None:
-        progress.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        progress.update(1)
-
-    def split_inputs(split: str) -> list[np.ndarray]:
-        return [array(index[split]) for array in inputs]
-
-    result = fit(
-        model,
-        train_inputs=split_inputs("train"),
-        train_targets=((labels[index["train"]] - offset) * scale).astype(np.float32),
-        val_inputs=split_inputs("val"),
-        val_targets=((labels[index["val"]] - offset) * scale).astype(np.float32),
-        loss_fn=nn.MSELoss(),
-        config=config,
-        on_epoch=on_epoch,
-    )
-    progress.close()
-    predicted = predict(result.model, split_inputs("test"), device=ctx.device) / scale + offset
+    if len(representations) == 2 and section.fusion == "branches_first":
+        branches = [_trained_model(main, route, name, seed) for name in _single_inputs(representations)]
+        seed_everything(seed)
+        model = fuse_trained_branches(
+            _build_model(head, inputs, n_outputs=len(targets), section=section, representations=representations), branches
+        ).eval()
+        result = None
+    else:
+        result = _fit(ctx, route, input_name, seed)
+        model = result.model
+        if head == "cnn" and len(representations) == 1:  # a branch a later late fusion may reuse
+            main.trained_models[(route, input_name, seed)] = model
+    predicted = predict(model, [array(index["test"]) for array in inputs], device=ctx.device) / scale + offset
     actual = labels[index["test"]]
     test_ids = [features.clip_ids[i] for i in index["test"]]
-    extra = {"clip_features": _predicted_descriptors(main, result.model, input_name, seed, ctx, index["train"], offset=offset, scale=scale)} if kind == "midlevel" else {}
+    extra = {"clip_features": _predicted_descriptors(main, model, input_name, seed, ctx, index["train"], offset=offset, scale=scale)} if kind == "midlevel" else {}
     return {
         **extra,
         **training_rows(
@@ -171,6 +169,65 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
         "metrics": metric_rows(eid, seed, regression_metrics(actual, predicted, targets=targets)),
         "predictions": prediction_rows(eid, seed, test_ids, targets, predicted, actual),
     }
+
+
+def _trained_model(main: RunContext, route: str, input_name: str, seed: int) -> torch.nn.Module:
+    """Return the model of one single input and seed: the one this process trained, or one trained the same way now."""
+    key = (route, input_name, seed)
+    if key not in main.trained_models:
+        main.trained_models[key] = _fit(training_context(main, route), route, input_name, seed).model
+    return main.trained_models[key]
+
+
+def _single_inputs(representations: tuple[str, ...]) -> list[str]:
+    """Return the single-input names of :data:`INPUTS` built from each representation, in order."""
+    single = {reps[0]: name for name, (head, reps) in INPUTS.items() if head == "cnn" and len(reps) == 1}
+    return [single[representation] for representation in representations]
+
+
+def _split_index(ctx: RunContext, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Row indices of the train, val and test clips whose labels are complete."""
+    usable = np.flatnonzero(~np.isnan(labels).any(axis=1))
+    return {split: np.intersect1d(ctx.split_index(split), usable) for split in ("train", "val", "test")}
+
+
+def _fit(ctx: RunContext, route: str, input_name: str, seed: int):
+    """Train the model of one input and seed on ``ctx``'s train split, selecting on its val split (a ``TrainResult``)."""
+    _, kind, targets = ROUTES[route]
+    section = _section(ctx, route)
+    features = ctx.features()
+    head, representations = _input(input_name)
+    labels = ctx.targets(kind)
+    index = _split_index(ctx, labels)
+    offset, scale = target_scaling(section.targets, labels[index["train"]], kind=kind)
+    inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
+
+    seed_everything(seed)
+    model = _build_model(head, inputs, n_outputs=len(targets), section=section, representations=representations)
+    config = train_config(section, seed=seed, device=ctx.device)
+    progress = bar(total=config.epochs, desc=f"{experiment_id(route, input_name)} seed {seed}", unit="epoch", leave=False,
+                   enabled=ctx.show_progress)
+
+    def on_epoch(epoch: int, _total: int, train_loss: float, val_loss: float) -> None:
+        progress.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+        progress.update(1)
+
+    def split_inputs(split: str) -> list[np.ndarray]:
+        return [array(index[split]) for array in inputs]
+
+    try:
+        return fit(
+            model,
+            train_inputs=split_inputs("train"),
+            train_targets=((labels[index["train"]] - offset) * scale).astype(np.float32),
+            val_inputs=split_inputs("val"),
+            val_targets=((labels[index["val"]] - offset) * scale).astype(np.float32),
+            loss_fn=nn.MSELoss(),
+            config=config,
+            on_epoch=on_epoch,
+        )
+    finally:
+        progress.close()
 
 
 def target_scaling(targets: str, train_labels: np.ndarray, *, kind: str) -> tuple[np.ndarray, np.ndarray]:
