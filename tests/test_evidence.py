@@ -640,3 +640,27 @@ def test_selection_last_keeps_the_final_annealed_weights():
     assert result.best_epoch == 6 and len(result.history) == 6
     losses = [h["val_loss"] for h in result.history]
     assert min(losses) < losses[-1]  # loss selection would have kept another epoch
+
+
+def test_a_branches_first_fusion_without_its_branches_at_hand_trains_them_as_the_single_units_do(tmp_path):
+    import pandas as pd
+
+    from precompute.pipeline import DATA_DIR, _dataset_context
+    from precompute.stages.audio_regression import train_and_evaluate
+    from results.schema import A2E_ROUTE
+
+    profile = load_profile("tiny")
+
+    def context():
+        return _dataset_context(profile, profile.dataset, representations={"spectrogram", "chromagram"}, writer=None,
+                                data_root=DATA_DIR, device="cpu", show_progress=False, jobs=1, cache_root=tmp_path)
+
+    alone = train_and_evaluate(context(), A2E_ROUTE, "chromagram+spectrogram", 0)  # as in a resumed run or on a Ray worker
+    ctx = context()
+    singles = [train_and_evaluate(ctx, A2E_ROUTE, name, 0)["predictions"] for name in ("spectrogram", "chromagram")]
+    assert sorted(ctx.trained_models) == [(A2E_ROUTE, "chromagram", 0), (A2E_ROUTE, "spectrogram", 0)]
+    after = train_and_evaluate(ctx, A2E_ROUTE, "chromagram+spectrogram", 0)
+    pd.testing.assert_frame_equal(alone["predictions"], after["predictions"])
+    np.testing.assert_allclose(after["predictions"]["predicted"], (singles[0]["predicted"] + singles[1]["predicted"]) / 2,
+                               rtol=1e-5)
+    assert after["trainings"]["epochs_run"].tolist() == [0] and after["training_history"].empty

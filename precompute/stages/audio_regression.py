@@ -35,7 +35,7 @@ from torch import nn
 from engine.models.cnn import CNNRegressor, LateFusionRegressor, fuse_trained_branches
 from engine.models.metrics import regression_metrics
 from engine.models.mlp import MLPRegressor
-from engine.models.training import fit, predict, seed_everything
+from engine.models.training import TrainResult, fit, predict, seed_everything
 from engine.vocabulary import EMOTION_SCALE, EMOTIONS, MIDLEVEL
 from precompute.context import RunContext
 from precompute.database import Rows
@@ -154,7 +154,7 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     else:
         result = _fit(ctx, route, input_name, seed)
         model = result.model
-        if head == "cnn" and len(representations) == 1:  # a branch a later late fusion may reuse
+        if section.fusion == "branches_first" and head == "cnn" and len(representations) == 1:  # a later fusion's branch
             main.trained_models[(route, input_name, seed)] = model
     predicted = predict(model, [array(index["test"]) for array in inputs], device=ctx.device) / scale + offset
     actual = labels[index["test"]]
@@ -191,8 +191,8 @@ def _split_index(ctx: RunContext, labels: np.ndarray) -> dict[str, np.ndarray]:
     return {split: np.intersect1d(ctx.split_index(split), usable) for split in ("train", "val", "test")}
 
 
-def _fit(ctx: RunContext, route: str, input_name: str, seed: int):
-    """Train the model of one input and seed on ``ctx``'s train split, selecting on its val split (a ``TrainResult``)."""
+def _fit(ctx: RunContext, route: str, input_name: str, seed: int) -> TrainResult:
+    """Train the model of one input and seed on ``ctx``'s train split, selecting on its val split."""
     _, kind, targets = ROUTES[route]
     section = _section(ctx, route)
     features = ctx.features()
