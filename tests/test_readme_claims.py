@@ -1,8 +1,9 @@
 """The README's statement of what the demo's perceptual models learned must match a built database.
 
 The sentence states the drum reliance of the shortcut CNN and of its clean twin (mean ± SD over the
-explained test clips, and n). A second sentence names the one method whose drum contrast (shortcut
-minus clean excess drum relevance) has a 95 % CI above 0, and the one whose CI lies below 0. The check reads the same figures from ``stem_reliance``; it runs on
+explained test clips, and n). A second sentence names the methods whose drum contrast (shortcut
+minus clean excess drum relevance) has a 95 % CI above 0, and those whose CI lies below 0 ("no
+method" for none). The check reads the same figures from ``stem_reliance`` and ``attribution_agreement``; it runs on
 ``data/demo.duckdb`` when that database exists (``make database`` builds it) and is itself tested on
 the tiny profile's database with a sentence written from it and with a wrong one.
 """
@@ -66,10 +67,16 @@ def claim_disagreements(text: str, db: Path) -> list[str]:
     return problems
 
 
+METHODS = r"no method|`\w+`(?:(?:, | and )`\w+`)*"  # "no method", or back-quoted names joined by commas and "and"
 CONTRAST_CLAIM = re.compile(
-    r"only `(?P<above>\w+)` gives the shortcut model clearly more excess drum relevance than the clean one "
-    r"\(95 % CI above 0\), and `(?P<below>\w+)` clearly less"
+    rf"(?P<above>{METHODS}) gives? the shortcut model clearly more excess drum relevance than the clean one "
+    rf"\(95 % CI above 0\), and (?P<below>{METHODS}) clearly less"
 )
+
+
+def named(methods: str) -> list[str]:
+    """Return the method names of a :data:`METHODS` phrase, sorted (none for "no method")."""
+    return sorted(re.findall(r"`(\w+)`", methods))
 
 
 def contrast_disagreements(text: str, db: Path) -> list[str]:
@@ -86,10 +93,10 @@ def contrast_disagreements(text: str, db: Path) -> list[str]:
     above = sorted(m for m, low, _ in rows if low > 0)
     below = sorted(m for m, _, high in rows if high < 0)
     problems = []
-    if above != [match["above"]]:
-        problems.append(f"README says only {match['above']} has a CI above 0; {db.name} holds {above}")
-    if below != [match["below"]]:
-        problems.append(f"README says {match['below']} has a CI below 0; {db.name} holds {below}")
+    if named(match["above"]) != above:
+        problems.append(f"README says {named(match['above'])} have a CI above 0; {db.name} holds {above}")
+    if named(match["below"]) != below:
+        problems.append(f"README says {named(match['below'])} have a CI below 0; {db.name} holds {below}")
     return problems
 
 
@@ -109,11 +116,15 @@ def test_the_check_accepts_a_true_sentence_and_names_a_wrong_one(tiny_db):
 
 def test_the_contrast_check_names_a_method_the_database_does_not_back(tiny_db):
     # random's contrast is exactly 0 (its CI is [0, 0]), so a sentence crediting it is always wrong
-    text = ("only `random` gives the shortcut model clearly more excess drum relevance than the clean one "
+    text = ("`random` gives the shortcut model clearly more excess drum relevance than the clean one "
             "(95 % CI above 0), and `random` clearly less")
     problems = contrast_disagreements(text, tiny_db)
-    assert len(problems) == 2 and problems[0].startswith("README says only random has a CI above 0; tiny.duckdb holds")
-    assert problems[1].startswith("README says random has a CI below 0")
+    assert len(problems) == 2 and problems[0].startswith("README says ['random'] have a CI above 0; tiny.duckdb holds")
+    assert problems[1].startswith("README says ['random'] have a CI below 0")
+    listed = ("`gradient_x_input` and `random` give the shortcut model clearly more excess drum relevance than the clean "
+              "one (95 % CI above 0), and no method clearly less")
+    match = CONTRAST_CLAIM.search(listed)
+    assert named(match["above"]) == ["gradient_x_input", "random"] and named(match["below"]) == []
     assert contrast_disagreements("no such sentence", tiny_db) == ["the README has no drum-contrast sentence in the expected form"]
 
 
