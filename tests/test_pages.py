@@ -245,6 +245,10 @@ def test_feature_sets_switches_route_and_metric(tiny_db, monkeypatch):
     assert len(app.get("plotly_chart")) == 1
     app.selectbox(key="curves").set_value(table.loc[table["head"] == "ridge", "experiment_id"].iloc[0]).run()
     assert "no epochs to show" in all_text(app)
+    app.radio(key="route").set_value("A2E").run()  # tiny.toml fuses its A2E branches first: no epochs of its own
+    app.selectbox(key="curves").set_value("A2E/chromagram+spectrogram/cnn").run()
+    assert_clean(app)
+    assert "separately trained branches" in all_text(app)
     # A deep link opens the same view.
     linked = open_app(tiny_db, monkeypatch, view="feature_sets", route="A2Mid", metric="mse")
     assert_clean(linked)

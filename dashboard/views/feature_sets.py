@@ -115,8 +115,8 @@ if tabs["Training curves"].open:
         experiment = st.selectbox("Experiment", names, index=trained[0] if trained else 0, key="curves")
         history = widgets.read(db, queries.training_history, experiment)
         if history.empty:
-            st.caption("No epochs to show: a closed-form model (ridge with cross-validated λ), or a late fusion built "
-                       "from its separately trained branches (`fusion = \"branches_first\"`: their curves are under "
-                       "the spectrogram and chromagram experiments).")
+            st.caption("Closed-form model (ridge with cross-validated λ), or a late fusion built from its separately "
+                       "trained branches (`fusion = \"branches_first\"`; their curves are under the spectrogram and "
+                       "chromagram experiments): no epochs to show.")
         else:
             widgets.chart(figures.training_curves, history, name=f"training curves {experiment}")
