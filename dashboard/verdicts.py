@@ -42,7 +42,8 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
 
     Strong: its causal ρ CI excludes 0 and lies above the random map's; moderate: only excludes 0;
     otherwise the run supports no method. Where the run stores the drum contrast's ground truth
-    (``reliance_contrast``), a second sentence says whether a faithful method's contrast should be positive.
+    (``reliance_contrast``), a second sentence says whether a faithful method's contrast should be positive,
+    and a method whose contrast is then not clearly positive is supported only weakly: it fails that test.
     """
     causal = agreement[agreement["measure"] == "causal_spearman"].dropna(subset=["value"])
     if causal.empty:
@@ -52,11 +53,13 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
     random_high = float(random["high"].iloc[0]) if not random.empty else 0.0
     contrast = agreement[(agreement["measure"] == "drum_contrast") & (agreement["method"] == best["method"])]
     contrast_text = ""
+    truth = agreement[agreement["measure"] == "reliance_contrast"]
+    truth_positive = not truth.empty and bool(truth["low"].iloc[0] > 0)
+    fails_contrast = truth_positive and not contrast.empty and bool(contrast["low"].iloc[0] <= 0)
     if not contrast.empty and np.isfinite(contrast["value"].iloc[0]):
         c = contrast.iloc[0]
         sign = "sees" if c["low"] > 0 else "does not clearly see"
         contrast_text = f" Against the model trained without the shortcut, it {sign} the drums (contrast {with_ci(c['value'], c['low'], c['high'])})."
-    truth = agreement[agreement["measure"] == "reliance_contrast"]
     if not truth.empty and np.isfinite(truth["value"].iloc[0]):
         t = truth.iloc[0]
         expected = ("so a faithful method's drum contrast is positive" if t["low"] > 0 else
@@ -67,7 +70,7 @@ def attribution_verdict(agreement: pd.DataFrame) -> str:
     if best["method"] == "random" or best["low"] <= 0:
         return (f"**No method is supported**: the best, `{best['method']}` ({figure}), is not distinguishable from no "
                 f"agreement with what the model causally needs.{contrast_text}")
-    strength = "strongly" if best["low"] > random_high else "moderately"
+    strength = "only weakly" if fails_contrast else "strongly" if best["low"] > random_high else "moderately"
     return f"**This run {strength} supports `{best['method']}`** ({figure}).{contrast_text}"
 
 

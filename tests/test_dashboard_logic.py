@@ -285,6 +285,12 @@ def test_the_verdict_names_the_supported_method_its_contrast_and_the_contrast_s_
            "faithful method's drum contrast is positive" in verdict
     table = verdicts.agreement_table(agreement)
     assert set(table["method"]) == {"integrated_gradients", "random"}  # the ground truth is stated, not ranked
+    # the same agreement clip by clip, but no more drum relevance for the shortcut model: it fails the contrast
+    blind = agreement.copy()
+    blind.loc[blind["measure"] == "drum_contrast", ["value", "low", "high"]] = [-0.005, -0.032, 0.023]
+    verdict = verdicts.attribution_verdict(blind)
+    assert verdict.startswith("**This run only weakly supports `integrated_gradients`**")
+    assert "it does not clearly see the drums (contrast -0.005 [-0.032, +0.023])" in verdict
 
 
 def test_the_verdict_says_when_the_contrast_cannot_rank_methods_and_when_no_method_is_supported():
