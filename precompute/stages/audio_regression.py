@@ -136,12 +136,8 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
     _, kind, targets = ROUTES[route]
     section = _section(ctx, route)
     started = time.perf_counter()
-    features = ctx.features()
     head, representations = _input(input_name)
-    labels = ctx.targets(kind)
-    index = _split_index(ctx, labels)
-    offset, scale = target_scaling(section.targets, labels[index["train"]], kind=kind)
-    inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
+    labels, index, offset, scale, inputs = _training_data(ctx, route, input_name)
     eid = experiment_id(route, input_name)
 
     if len(representations) == 2 and section.fusion == "branches_first":
@@ -158,7 +154,7 @@ def train_and_evaluate(ctx: RunContext, route: str, input_name: str, seed: int) 
             main.trained_models[(route, input_name, seed)] = model
     predicted = predict(model, [array(index["test"]) for array in inputs], device=ctx.device) / scale + offset
     actual = labels[index["test"]]
-    test_ids = [features.clip_ids[i] for i in index["test"]]
+    test_ids = [ctx.features().clip_ids[i] for i in index["test"]]
     extra = {"clip_features": _predicted_descriptors(main, model, input_name, seed, ctx, index["train"], offset=offset, scale=scale)} if kind == "midlevel" else {}
     return {
         **extra,
@@ -185,22 +181,29 @@ def _single_inputs(representations: tuple[str, ...]) -> list[str]:
     return [single[representation] for representation in representations]
 
 
-def _split_index(ctx: RunContext, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Row indices of the train, val and test clips whose labels are complete."""
+def _training_data(ctx: RunContext, route: str, input_name: str):
+    """Return ``(labels, index, offset, scale, inputs)`` of one input on ``ctx``.
+
+    ``labels`` ``(N, n_targets)`` on the label scale; ``index``: row indices of the train, val and test
+    clips whose labels are complete; ``offset``, ``scale``: see :func:`target_scaling`; ``inputs``: one
+    :func:`_model_input` accessor per representation of the input.
+    """
+    _, kind, _ = ROUTES[route]
+    labels = ctx.targets(kind)
     usable = np.flatnonzero(~np.isnan(labels).any(axis=1))
-    return {split: np.intersect1d(ctx.split_index(split), usable) for split in ("train", "val", "test")}
+    index = {split: np.intersect1d(ctx.split_index(split), usable) for split in ("train", "val", "test")}
+    offset, scale = target_scaling(_section(ctx, route).targets, labels[index["train"]], kind=kind)
+    arrays = ctx.features().arrays
+    inputs = [_model_input(arrays[name], index["train"]) for name in _input(input_name)[1]]
+    return labels, index, offset, scale, inputs
 
 
 def _fit(ctx: RunContext, route: str, input_name: str, seed: int) -> TrainResult:
     """Train the model of one input and seed on ``ctx``'s train split, selecting on its val split."""
-    _, kind, targets = ROUTES[route]
+    _, _, targets = ROUTES[route]
     section = _section(ctx, route)
-    features = ctx.features()
     head, representations = _input(input_name)
-    labels = ctx.targets(kind)
-    index = _split_index(ctx, labels)
-    offset, scale = target_scaling(section.targets, labels[index["train"]], kind=kind)
-    inputs = [_model_input(features.arrays[name], index["train"]) for name in representations]
+    labels, index, offset, scale, inputs = _training_data(ctx, route, input_name)
 
     seed_everything(seed)
     model = _build_model(head, inputs, n_outputs=len(targets), section=section, representations=representations)
